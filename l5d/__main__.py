@@ -1,0 +1,3 @@
+from l5d.main import run
+
+run()

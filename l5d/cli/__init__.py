@@ -1,0 +1,1 @@
+"""Command-line tools of l5d (``l5d dtab ...``)."""

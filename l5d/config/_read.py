@@ -1,0 +1,200 @@
+"""From a located document to :class:`~l5d.config.model.LinkerConfig` (pure).
+
+One small reader per config object, each naming Linkerd's camelCase keys and
+the defaults from :mod:`l5d.config.model`. Plugin objects (namers,
+identifiers, telemeters) are dispatched on ``kind`` through their registry
+and read by the plugin class's own ``from_fields``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from dtab import Dtab, DtabParseError
+from l5d.config._fields import REQUIRED, Context, Fields, path_error
+from l5d.config._node import Node, describe
+from l5d.config.errors import ConfigError, NoRoutersSpecified
+from l5d.config.model import (
+    DEFAULT_ADMIN_IP,
+    DEFAULT_ADMIN_PORT,
+    DEFAULT_BINDING_CACHE_SIZE,
+    DEFAULT_BINDING_IDLE_TTL_S,
+    DEFAULT_BINDING_TIMEOUT_S,
+    DEFAULT_DST_PREFIX,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_IDENTIFIERS,
+    DEFAULT_INTERPRETER_KIND,
+    DEFAULT_MAX_CALL_DEPTH,
+    DEFAULT_MAX_ERR_RESPONSE_KB,
+    DEFAULT_MAX_HEADERS_KB,
+    DEFAULT_MAX_INITIAL_LINE_KB,
+    DEFAULT_SERVER_IP,
+    DEFAULT_SHUTDOWN_GRACE_S,
+    DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB,
+    SUPPORTED_PROTOCOLS,
+    AdminConfig,
+    BindingCacheConfig,
+    InterpreterConfig,
+    LinkerConfig,
+    RouterConfig,
+    ServerConfig,
+    UsageConfig,
+)
+from l5d.config.plugins import Plugins
+from l5d.config.registry import PluginConfig, Registry
+
+__all__ = ["read_linker", "read_plugin"]
+
+T = TypeVar("T")
+
+
+def _make(f: Fields, make: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Construct a config object; a ``ValueError`` from its own checks becomes a ConfigError."""
+    try:
+        return make(*args, **kwargs)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise f.error(str(err)) from None
+
+
+def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
+    """The whole document. Cross-checks are not run here (see :mod:`l5d.config.checks`)."""
+    if not node.is_mapping:
+        raise ctx.error(f"expected a mapping at the top level, got {describe(node)}", "", node)
+    f = ctx.fields(node, "").expect("admin", "routers", "namers", "telemetry", "usage")
+    admin_fields = f.mapping("admin")
+    admin = AdminConfig() if admin_fields is None else _admin(admin_fields)
+    if f.raw("routers") is None:
+        if f.written("routers"):
+            raise f.error("expected a list, got null", "routers")
+        raise f.error('missing required key "routers"', cls=NoRoutersSpecified)
+    routers = tuple(_router(ctx.fields(n, p), plugins) for n, p in f.sequence("routers"))
+    namers = tuple(read_plugin(plugins.namers, ctx, n, p) for n, p in f.sequence("namers"))
+    telemetry = tuple(
+        read_plugin(plugins.telemeters, ctx, n, p) for n, p in f.sequence("telemetry")
+    )
+    usage_fields = f.mapping("usage")
+    usage = UsageConfig() if usage_fields is None else _usage(usage_fields)
+    return _make(f, LinkerConfig, admin=admin, routers=routers, namers=namers,
+                 telemetry=telemetry, usage=usage)
+
+
+def read_plugin(registry: Registry, ctx: Context, node: Node, key_path: str) -> PluginConfig:
+    """One ``{kind: ..., ...}`` object of a plugin family."""
+    f = ctx.fields(node, key_path)
+    kind = f.string("kind")
+    cls = registry.get(kind)
+    if cls is None:
+        known = ", ".join(registry.kinds()) or "none"
+        raise f.error(f'unknown kind "{kind}" (known kinds: {known})', "kind")
+    config = _make(f, cls.from_fields, f)  # type: ignore[attr-defined]
+    f.close()
+    return config
+
+
+def _admin(f: Fields) -> AdminConfig:
+    f.expect("ip", "port", "shutdownGraceMs")
+    return _make(
+        f, AdminConfig,
+        ip=f.ip("ip", DEFAULT_ADMIN_IP),
+        port=f.port("port", DEFAULT_ADMIN_PORT),
+        shutdown_grace_s=f.millis("shutdownGraceMs", DEFAULT_SHUTDOWN_GRACE_S),
+    )
+
+
+def _server(f: Fields) -> ServerConfig:
+    f.expect("port", "ip", "maxCallDepth", "clearContext")
+    return _make(
+        f, ServerConfig,
+        port=f.port("port", DEFAULT_HTTP_PORT),
+        ip=f.ip("ip", DEFAULT_SERVER_IP),
+        max_call_depth=f.integer("maxCallDepth", DEFAULT_MAX_CALL_DEPTH),
+        clear_context=f.boolean("clearContext", False),
+    )
+
+
+def _router(f: Fields, plugins: Plugins) -> RouterConfig:
+    f.expect(
+        "protocol", "label", "servers", "dtab", "dstPrefix", "identifier", "interpreter",
+        "bindingTimeoutMs", "bindingCache", "maxHeadersKB", "maxInitialLineKB",
+        "maxErrResponseKB", "streamAfterContentLengthKB",
+    )
+    ctx = f.ctx
+    protocol = f.string("protocol")
+    if protocol not in SUPPORTED_PROTOCOLS:
+        supported = ", ".join(SUPPORTED_PROTOCOLS)
+        raise f.error(f'unsupported protocol "{protocol}" (supported: {supported})', "protocol")
+    label = f.string("label", protocol)
+    servers = tuple(
+        _server(ctx.fields(n, p)) for n, p in f.sequence("servers", REQUIRED, non_empty=True)
+    )
+    dtab, dtab_text = _dtab(f)
+    dst_prefix = f.path("dstPrefix", DEFAULT_DST_PREFIX)
+    identifiers = tuple(
+        read_plugin(plugins.identifiers, ctx, n, p)
+        for n, p in f.sequence("identifier", None, one_or_many=True, non_empty=True) or ()
+    ) or DEFAULT_IDENTIFIERS
+    interpreter_fields = f.mapping("interpreter")
+    interpreter = InterpreterConfig() if interpreter_fields is None \
+        else _interpreter(interpreter_fields)
+    cache_fields = f.mapping("bindingCache")
+    binding_cache = BindingCacheConfig() if cache_fields is None else _binding_cache(cache_fields)
+    return _make(
+        f, RouterConfig,
+        protocol=protocol,
+        label=label,
+        servers=servers,
+        dtab=dtab,
+        dtab_text=dtab_text,
+        dst_prefix=dst_prefix,
+        identifiers=identifiers,
+        interpreter=interpreter,
+        binding_timeout_s=f.millis("bindingTimeoutMs", DEFAULT_BINDING_TIMEOUT_S),
+        binding_cache=binding_cache,
+        max_headers_kb=f.integer("maxHeadersKB", DEFAULT_MAX_HEADERS_KB),
+        max_initial_line_kb=f.integer("maxInitialLineKB", DEFAULT_MAX_INITIAL_LINE_KB),
+        max_err_response_kb=f.integer("maxErrResponseKB", DEFAULT_MAX_ERR_RESPONSE_KB),
+        stream_after_content_length_kb=f.integer(
+            "streamAfterContentLengthKB", DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
+        ),
+    )
+
+
+def _dtab(f: Fields) -> tuple[Dtab, str]:
+    """The base dtab, parsed; a parse error points into the YAML at the bad character."""
+    node = f.raw("dtab")
+    if node is None:
+        return Dtab(), ""
+    if not isinstance(node.value, str):
+        raise f.error(f"expected a string, got {describe(node)}", "dtab")
+    try:
+        return Dtab.read(node.value), node.value
+    except DtabParseError as err:
+        raise path_error(f.ctx, node, f.key_path("dtab"), err) from None
+
+
+def _interpreter(f: Fields) -> InterpreterConfig:
+    f.expect("kind", "transformers")
+    kind = f.string("kind", DEFAULT_INTERPRETER_KIND)
+    if kind != DEFAULT_INTERPRETER_KIND:
+        raise f.error(f'unknown kind "{kind}" (known kinds: {DEFAULT_INTERPRETER_KIND})', "kind")
+    f.empty_list("transformers", "transformers are not supported yet")
+    return InterpreterConfig()
+
+
+def _binding_cache(f: Fields) -> BindingCacheConfig:
+    f.expect("paths", "trees", "bounds", "clients", "idleTtlSecs")
+    return _make(
+        f, BindingCacheConfig,
+        paths=f.integer("paths", DEFAULT_BINDING_CACHE_SIZE),
+        trees=f.integer("trees", DEFAULT_BINDING_CACHE_SIZE),
+        bounds=f.integer("bounds", DEFAULT_BINDING_CACHE_SIZE),
+        clients=f.integer("clients", DEFAULT_BINDING_CACHE_SIZE),
+        idle_ttl_s=f.seconds("idleTtlSecs", DEFAULT_BINDING_IDLE_TTL_S),
+    )
+
+
+def _usage(f: Fields) -> UsageConfig:
+    f.expect("orgId", "enabled")
+    return UsageConfig(org_id=f.string("orgId", None), enabled=f.boolean("enabled", True))

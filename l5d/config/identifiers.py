@@ -1,0 +1,139 @@
+"""HTTP identifier configs: how a request becomes a name under ``dstPrefix`` (pure).
+
+One frozen dataclass per Linkerd identifier ``kind``; see
+``docs/config.md`` for the keys. These are configuration only: the
+identifiers themselves arrive with the router (``l5d/router/identifier.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from dtab import Path
+from l5d.config._fields import Fields
+from l5d.config.registry import PluginConfig, Registry
+
+__all__ = [
+    "DEFAULT_HEADER_IDENTIFIER_HEADER",
+    "DEFAULT_HEADER_TOKEN_HEADER",
+    "DEFAULT_PATH_SEGMENTS",
+    "HeaderIdentifierConfig",
+    "HeaderTokenIdentifierConfig",
+    "IDENTIFIERS",
+    "IdentifierConfig",
+    "MethodAndHostIdentifierConfig",
+    "PathIdentifierConfig",
+    "StaticIdentifierConfig",
+]
+
+IDENTIFIERS = Registry("identifiers", "l5d.identifiers")
+"""Identifier kinds (config key ``routers[i].identifier``)."""
+
+DEFAULT_HEADER_TOKEN_HEADER = "Host"
+DEFAULT_HEADER_IDENTIFIER_HEADER = "l5d-name"
+DEFAULT_PATH_SEGMENTS = 1
+
+
+class IdentifierConfig(PluginConfig, registry=IDENTIFIERS):
+    """Base of identifier configs; subclasses set ``kind``."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderTokenIdentifierConfig(IdentifierConfig):
+    """``io.l5d.header.token`` (the default): the raw header value is one path segment.
+
+    ``Host: hello:7777`` becomes ``/svc/hello:7777`` (not lower-cased, port kept).
+    """
+
+    kind: ClassVar[str] = "io.l5d.header.token"
+    header: str = DEFAULT_HEADER_TOKEN_HEADER
+
+    def __post_init__(self) -> None:
+        _check_header(self.header)
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "HeaderTokenIdentifierConfig":
+        return cls(header=f.string("header", DEFAULT_HEADER_TOKEN_HEADER))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "header": self.header}
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderIdentifierConfig(IdentifierConfig):
+    """``io.l5d.header``: the header value is read as a whole path (``/a/b``)."""
+
+    kind: ClassVar[str] = "io.l5d.header"
+    header: str = DEFAULT_HEADER_IDENTIFIER_HEADER
+
+    def __post_init__(self) -> None:
+        _check_header(self.header)
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "HeaderIdentifierConfig":
+        return cls(header=f.string("header", DEFAULT_HEADER_IDENTIFIER_HEADER))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "header": self.header}
+
+
+@dataclass(frozen=True, slots=True)
+class MethodAndHostIdentifierConfig(IdentifierConfig):
+    """``io.l5d.methodAndHost``: ``/1.1/<METHOD>/<host>`` (plus the URI path if asked)."""
+
+    kind: ClassVar[str] = "io.l5d.methodAndHost"
+    http_uri_in_dst: bool = False
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "MethodAndHostIdentifierConfig":
+        return cls(http_uri_in_dst=f.boolean("httpUriInDst", False))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "httpUriInDst": self.http_uri_in_dst}
+
+
+@dataclass(frozen=True, slots=True)
+class PathIdentifierConfig(IdentifierConfig):
+    """``io.l5d.path``: the first ``segments`` URI path segments; ``consume`` strips them."""
+
+    kind: ClassVar[str] = "io.l5d.path"
+    segments: int = DEFAULT_PATH_SEGMENTS
+    consume: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.segments, bool) or not isinstance(self.segments, int) \
+                or self.segments < 1:
+            raise ValueError(f"segments: expected an integer >= 1, got {self.segments!r}")
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "PathIdentifierConfig":
+        return cls(
+            segments=f.integer("segments", DEFAULT_PATH_SEGMENTS, minimum=1),
+            consume=f.boolean("consume", False),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "segments": self.segments, "consume": self.consume}
+
+
+@dataclass(frozen=True, slots=True)
+class StaticIdentifierConfig(IdentifierConfig):
+    """``io.l5d.static``: every request gets the fixed ``path`` (required)."""
+
+    kind: ClassVar[str] = "io.l5d.static"
+    path: Path
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "StaticIdentifierConfig":
+        return cls(path=f.path("path"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path.show()}
+
+
+def _check_header(header: object) -> None:
+    if not isinstance(header, str) or not header:
+        raise ValueError(f"header: expected a non-empty string, got {header!r}")

@@ -1,0 +1,287 @@
+"""The configuration model: frozen dataclasses for a whole ``linkerd.yaml`` (pure).
+
+Python attributes are snake_case with unit suffixes (``shutdown_grace_s``,
+``binding_timeout_s``, ``max_headers_kb``); times are float seconds. Each
+class renders itself back to Linkerd's camelCase JSON with every default
+filled in (``to_json()``, served at ``/config.json``), and
+``parse_config(json.dumps(c.to_json())) == c``.
+
+Defaults are the named constants next to the classes; they are Linkerd 1.7's.
+Constructing these objects does nothing but check their own fields
+(``ValueError`` naming the field); whole-config rules such as conflicting
+ports are in :mod:`l5d.config.checks`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dtab import Dtab, Path
+from l5d.config.identifiers import HeaderTokenIdentifierConfig, IdentifierConfig
+from l5d.config.namers import NamerConfig
+from l5d.config.telemeters import TelemeterConfig
+
+__all__ = [
+    "AdminConfig",
+    "BindingCacheConfig",
+    "DEFAULT_ADMIN_IP",
+    "DEFAULT_ADMIN_PORT",
+    "DEFAULT_BINDING_CACHE_SIZE",
+    "DEFAULT_BINDING_IDLE_TTL_S",
+    "DEFAULT_BINDING_TIMEOUT_S",
+    "DEFAULT_DST_PREFIX",
+    "DEFAULT_HTTP_PORT",
+    "DEFAULT_IDENTIFIERS",
+    "DEFAULT_INTERPRETER_KIND",
+    "DEFAULT_MAX_CALL_DEPTH",
+    "DEFAULT_MAX_ERR_RESPONSE_KB",
+    "DEFAULT_MAX_HEADERS_KB",
+    "DEFAULT_MAX_INITIAL_LINE_KB",
+    "DEFAULT_SERVER_IP",
+    "DEFAULT_SHUTDOWN_GRACE_S",
+    "DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB",
+    "InterpreterConfig",
+    "LinkerConfig",
+    "RouterConfig",
+    "SUPPORTED_PROTOCOLS",
+    "ServerConfig",
+    "UsageConfig",
+]
+
+# -- admin -------------------------------------------------------------------
+DEFAULT_ADMIN_IP = "127.0.0.1"
+DEFAULT_ADMIN_PORT = 9990
+DEFAULT_SHUTDOWN_GRACE_S = 10.0
+
+# -- servers -----------------------------------------------------------------
+DEFAULT_SERVER_IP = "127.0.0.1"
+DEFAULT_HTTP_PORT = 4140
+DEFAULT_MAX_CALL_DEPTH = 1000
+
+# -- routers -----------------------------------------------------------------
+SUPPORTED_PROTOCOLS = ("http",)
+DEFAULT_DST_PREFIX = Path.of("svc")
+DEFAULT_IDENTIFIERS: tuple[IdentifierConfig, ...] = (HeaderTokenIdentifierConfig(),)
+DEFAULT_INTERPRETER_KIND = "default"
+DEFAULT_BINDING_TIMEOUT_S = 10.0
+DEFAULT_BINDING_CACHE_SIZE = 1000
+DEFAULT_BINDING_IDLE_TTL_S = 600.0
+DEFAULT_MAX_HEADERS_KB = 8
+DEFAULT_MAX_INITIAL_LINE_KB = 4
+DEFAULT_MAX_ERR_RESPONSE_KB = 5120
+DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB = 5
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _require(ok: bool, name: str, value: object, what: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+
+
+def _check_port(name: str, value: object) -> None:
+    _require(isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535,
+             name, value, "a port number (0-65535)")
+
+
+def _check_count(name: str, value: object) -> None:
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+             name, value, "an integer >= 0")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    _require(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0,
+             name, value, "seconds >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """The admin HTTP server (``admin``), loopback-only by default.
+
+    :param shutdown_grace_s: ``shutdownGraceMs``; how long ``/admin/shutdown``
+        lets in-flight requests finish.
+    """
+
+    ip: str = DEFAULT_ADMIN_IP
+    port: int = DEFAULT_ADMIN_PORT
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+
+    def __post_init__(self) -> None:
+        _check_port("port", self.port)
+        _check_seconds("shutdown_grace_s", self.shutdown_grace_s)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ip": self.ip, "port": self.port, "shutdownGraceMs": _ms(self.shutdown_grace_s)}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """One listener of a router (``routers[i].servers[j]``).
+
+    :param max_call_depth: ``maxCallDepth``; more ``Via`` entries than this is a 400.
+    :param clear_context: ``clearContext``; strip ``l5d-*`` context (edge servers).
+    """
+
+    port: int = DEFAULT_HTTP_PORT
+    ip: str = DEFAULT_SERVER_IP
+    max_call_depth: int = DEFAULT_MAX_CALL_DEPTH
+    clear_context: bool = False
+
+    def __post_init__(self) -> None:
+        _check_port("port", self.port)
+        _check_count("max_call_depth", self.max_call_depth)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "ip": self.ip,
+            "maxCallDepth": self.max_call_depth,
+            "clearContext": self.clear_context,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BindingCacheConfig:
+    """Sizes of the four binding caches and the idle expiry (``bindingCache``)."""
+
+    paths: int = DEFAULT_BINDING_CACHE_SIZE
+    trees: int = DEFAULT_BINDING_CACHE_SIZE
+    bounds: int = DEFAULT_BINDING_CACHE_SIZE
+    clients: int = DEFAULT_BINDING_CACHE_SIZE
+    idle_ttl_s: float = DEFAULT_BINDING_IDLE_TTL_S
+
+    def __post_init__(self) -> None:
+        for name in ("paths", "trees", "bounds", "clients"):
+            _check_count(name, getattr(self, name))
+        _check_seconds("idle_ttl_s", self.idle_ttl_s)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "paths": self.paths,
+            "trees": self.trees,
+            "bounds": self.bounds,
+            "clients": self.clients,
+            "idleTtlSecs": round(self.idle_ttl_s),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InterpreterConfig:
+    """How a router binds names (``interpreter``). Only ``default`` exists:
+    the router's dtab, the configured namers and the ``/$/`` namers.
+    ``transformers`` is accepted only as an empty list for now."""
+
+    kind: str = DEFAULT_INTERPRETER_KIND
+    transformers: tuple[()] = ()
+
+    def __post_init__(self) -> None:
+        _require(self.kind == DEFAULT_INTERPRETER_KIND, "kind", self.kind, '"default"')
+        _require(self.transformers == (), "transformers", self.transformers, "()")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "transformers": []}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterConfig:
+    """One router (``routers[i]``). Keyword-only, in Linkerd's key order.
+
+    Only ``label`` and the server addresses are used today (for the
+    cross-checks); the rest is parsed and validated now and takes effect when
+    the HTTP router lands.
+
+    :param dtab: the base dtab, parsed; ``dtab_text`` keeps the text as written
+        (it does not take part in equality, so a dtab reformatted by
+        ``to_json`` still compares equal).
+    :param identifiers: ``identifier``; tried in order until one identifies.
+    """
+
+    protocol: str
+    label: str = ""
+    servers: tuple[ServerConfig, ...]
+    dtab: Dtab = field(default_factory=Dtab)
+    dst_prefix: Path = DEFAULT_DST_PREFIX
+    identifiers: tuple[IdentifierConfig, ...] = DEFAULT_IDENTIFIERS
+    interpreter: InterpreterConfig = field(default_factory=InterpreterConfig)
+    binding_timeout_s: float = DEFAULT_BINDING_TIMEOUT_S
+    binding_cache: BindingCacheConfig = field(default_factory=BindingCacheConfig)
+    max_headers_kb: int = DEFAULT_MAX_HEADERS_KB
+    max_initial_line_kb: int = DEFAULT_MAX_INITIAL_LINE_KB
+    max_err_response_kb: int = DEFAULT_MAX_ERR_RESPONSE_KB
+    stream_after_content_length_kb: int = DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
+    dtab_text: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _require(self.protocol in SUPPORTED_PROTOCOLS, "protocol", self.protocol, "http")
+        if not self.label:
+            object.__setattr__(self, "label", self.protocol)
+        _require(isinstance(self.servers, tuple) and len(self.servers) > 0,
+                 "servers", self.servers, "a non-empty tuple")
+        _require(isinstance(self.identifiers, tuple) and len(self.identifiers) > 0,
+                 "identifiers", self.identifiers, "a non-empty tuple")
+        _check_seconds("binding_timeout_s", self.binding_timeout_s)
+        for name in ("max_headers_kb", "max_initial_line_kb", "max_err_response_kb",
+                     "stream_after_content_length_kb"):
+            _check_count(name, getattr(self, name))
+        if not self.dtab_text and self.dtab:
+            object.__setattr__(self, "dtab_text", self.dtab.show())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "label": self.label,
+            "servers": [s.to_json() for s in self.servers],
+            "dtab": self.dtab.show(),
+            "dstPrefix": self.dst_prefix.show(),
+            "identifier": [i.to_json() for i in self.identifiers],
+            "interpreter": self.interpreter.to_json(),
+            "bindingTimeoutMs": _ms(self.binding_timeout_s),
+            "bindingCache": self.binding_cache.to_json(),
+            "maxHeadersKB": self.max_headers_kb,
+            "maxInitialLineKB": self.max_initial_line_kb,
+            "maxErrResponseKB": self.max_err_response_kb,
+            "streamAfterContentLengthKB": self.stream_after_content_length_kb,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageConfig:
+    """Linkerd's ``usage`` section (``orgId``, ``enabled``).
+
+    Linkerd 1.x sent an hourly anonymous usage report to Buoyant unless
+    ``enabled: false``. The keys are accepted so Linkerd configs carry over,
+    and kept here so ``/config.json`` shows them, but **l5d never phones
+    home**, whatever they say.
+    """
+
+    org_id: str | None = None
+    enabled: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"enabled": self.enabled}
+        if self.org_id is not None:
+            out["orgId"] = self.org_id
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkerConfig:
+    """A whole ``linkerd.yaml``. Keyword-only, in Linkerd's key order."""
+
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    routers: tuple[RouterConfig, ...]
+    namers: tuple[NamerConfig, ...] = ()
+    telemetry: tuple[TelemeterConfig, ...] = ()
+    usage: UsageConfig = field(default_factory=UsageConfig)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "admin": self.admin.to_json(),
+            "routers": [r.to_json() for r in self.routers],
+            "namers": [n.to_json() for n in self.namers],
+            "telemetry": [t.to_json() for t in self.telemetry],
+            "usage": self.usage.to_json(),
+        }

@@ -1,0 +1,179 @@
+"""The process edge: command line, environment, config file, global reactor.
+
+The only module that reads ``sys.argv``, ``os.environ`` or files, imports the
+global reactor, or wires ``l5d`` to ``admin_ui``. Everything else gets what
+it needs passed in. Forms::
+
+    l5d CONFIG              run the linker (CONFIG is a file, or - for stdin)
+    l5d --validate CONFIG   parse + build (every check, no sockets); print "CONFIG: ok"
+    l5d dtab ...            the dtab tools (l5d.cli.dtab_cmd)
+
+A bad config prints the :class:`~l5d.config.ConfigError` line on stderr and
+exits 1 with nothing started. A running linker stops on SIGTERM, SIGINT or
+``POST /admin/shutdown`` and exits 0.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from typing import IO, Mapping, Sequence
+
+from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
+from l5d.linker import Env, Linker, build
+
+__all__ = ["USAGE", "main", "run"]
+
+USAGE = """\
+usage: l5d CONFIG              run the linker; CONFIG is a linkerd.yaml file, or - for stdin
+       l5d --validate CONFIG   parse and build CONFIG (all checks, no sockets), print "CONFIG: ok"
+       l5d dtab ...            dtab tools (see: l5d dtab --help)
+       l5d --help              show this help
+"""
+
+DATA_PATH_NOTE = (
+    "l5d: note: routers are parsed and checked, but the router data path "
+    "(the servers in routers[].servers) arrives in a later release; only the admin server runs"
+)
+
+
+def run() -> None:
+    """Console-script entry point (``l5d``)."""
+    sys.exit(main(sys.argv[1:], os.environ))
+
+
+def main(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run the command line ``argv`` (without the program name); return the exit code.
+
+    :param environ: the process environment (``POD_IP``, ``NODE_NAME``, ``POD_NAMESPACE``).
+    :param stdin: default ``sys.stdin``; likewise ``stdout`` and ``stderr``.
+    """
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    args = list(argv)
+    if args and args[0] == "dtab":
+        from l5d.cli.dtab_cmd import main as dtab_main
+
+        return dtab_main(args[1:], stdin, stdout, stderr)
+    if args and args[0] in ("-h", "--help"):
+        stdout.write(USAGE)
+        return 0
+    validate = bool(args) and args[0] == "--validate"
+    if validate:
+        args = args[1:]
+    if len(args) != 1 or (args[0].startswith("-") and args[0] != "-"):
+        stderr.write(USAGE)
+        return 2
+    path = args[0]
+
+    config = _load(path, stdin, stderr)
+    if config is None:
+        return 1
+    env = env_from(environ)
+    if validate:
+        from twisted.internet import reactor
+
+        try:
+            build(config, env, reactor)
+        except ConfigError as err:
+            print(err, file=stderr)
+            return 1
+        print(f"{path}: ok", file=stdout)
+        return 0
+    return _serve(config, env, stdout, stderr)
+
+
+def env_from(environ: Mapping[str, str]) -> Env:
+    """The :class:`~l5d.linker.Env` from the downward-API variables (empty = unset)."""
+    return Env(
+        pod_ip=environ.get("POD_IP") or None,
+        node_name=environ.get("NODE_NAME") or None,
+        namespace=environ.get("POD_NAMESPACE") or None,
+    )
+
+
+def _load(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | None:
+    """Read and parse the config; print the problem and return None on failure."""
+    source = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            text = stdin.read()
+        else:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8-sig")
+    except OSError as err:
+        print(f"l5d: cannot read config {path}: {err.strerror or err}", file=stderr)
+        return None
+    except UnicodeDecodeError as err:
+        print(f"l5d: {source}: not UTF-8 text (byte {err.start})", file=stderr)
+        return None
+    try:
+        load_installed_plugins(importlib.metadata.entry_points)
+        return parse_config(text, source)
+    except ConfigError as err:
+        print(err, file=stderr)
+        return None
+
+
+def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str]) -> int:
+    """Build, start on the global reactor, run until told to stop."""
+    from twisted.internet import reactor
+    from twisted.internet.error import ReactorNotRunning
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
+    from admin_ui.site import build_admin_site
+
+    try:
+        linker: Linker = build(config, env, reactor)
+    except ConfigError as err:
+        print(err, file=stderr)
+        return 1
+
+    warnings_only = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
+    globalLogBeginner.beginLoggingTo(
+        [FilteringLogObserver(textFileLogObserver(stderr), [warnings_only])],
+        redirectStandardIO=False,
+    )
+    exit_code = 0
+
+    def stop_reactor() -> None:
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass
+
+    def announce(listeners: list) -> None:
+        for listener in listeners:
+            print(f"l5d: {listener.name} listening on {listener.url}", file=stdout, flush=True)
+        print(DATA_PATH_NOTE, file=stdout, flush=True)
+
+    def failed(failure) -> None:
+        nonlocal exit_code
+        exit_code = 1
+        print(f"l5d: cannot start: {failure.getErrorMessage()}", file=stderr, flush=True)
+        stop_reactor()
+
+    def start() -> None:
+        linker.start(build_admin_site(config, reactor, stop_reactor)).addCallbacks(
+            announce, failed
+        )
+
+    reactor.addSystemEventTrigger("before", "shutdown", linker.stop)
+    reactor.callWhenRunning(start)
+    reactor.run()
+    return exit_code

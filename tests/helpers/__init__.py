@@ -1,0 +1,1 @@
+"""Test helpers: fakes standing in for real collaborators (checked against their interfaces)."""
