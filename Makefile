@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 run: venv
-	$(VENV)/bin/l5d $(CONFIG)
+	bash scripts/run-demo.sh $(PY) $(CONFIG)
 
 sysdeps:
 	bash scripts/sysdeps.sh

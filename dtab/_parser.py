@@ -25,6 +25,7 @@ ordinary character (``/#/io.l5d.k8s``).
 
 from __future__ import annotations
 
+from dtab.dtab import ANY, Dentry, Dtab, Prefix
 from dtab.errors import DtabParseError
 from dtab.nametree import EMPTY, FAIL, NEG, Alt, Leaf, NameTree, Union, Weighted, DEFAULT_WEIGHT
 from dtab.path import LABEL_CHARS, Path
@@ -138,8 +139,6 @@ class _Parser:
 
     # -- prefixes --------------------------------------------------------------
     def parse_prefix(self):
-        from dtab.dtab import ANY, Prefix
-
         self.eat_whitespace()
         self.eat("/")
         c = self.peek()
@@ -223,8 +222,6 @@ class _Parser:
 
     # -- dentries and dtabs --------------------------------------------------
     def parse_dentry(self):
-        from dtab.dtab import Dentry
-
         prefix = self.parse_prefix()
         self.eat_whitespace()
         self.eat("=")
@@ -233,8 +230,6 @@ class _Parser:
         return Dentry(prefix, tree)
 
     def parse_dtab(self):
-        from dtab.dtab import Dtab
-
         dentries = []
         while True:
             self.eat_whitespace()

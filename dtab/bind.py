@@ -132,8 +132,11 @@ def _bind(
                 state = _bind(lookup, w.tree, depth, max_depth, budget, w.weight)
                 if isinstance(state, Ok):
                     oks.append(Weighted(w.weight, state.value))
-                elif isinstance(state, Failed) and failed is None:
-                    failed = state
+                elif isinstance(state, Failed):
+                    if isinstance(state.error, BindTooLarge):
+                        return state  # a blown budget fails the whole binding
+                    if failed is None:
+                        failed = state
             if oks:
                 return Ok(simplify(Union(tuple(oks))))
             return failed if failed is not None else PENDING
@@ -164,7 +167,12 @@ class Interpreter:
     @property
     def generation(self) -> tuple[int, ...]:
         """The namers' generations; a different value means bindings may be stale."""
-        return tuple(getattr(n, "generation", 0) for _, n in self.namers)
+        namers = self.namers
+        if not namers:
+            return ()
+        if len(namers) == 1:
+            return (getattr(namers[0][1], "generation", 0),)
+        return tuple([getattr(n, "generation", 0) for _, n in namers])
 
     def namer_lookup(self, path: Path) -> State:
         """Ask the configured namers (first match whose answer is not NEG), then ``/$/``."""

@@ -47,7 +47,8 @@ class BindingCache:
         self._now = now
         self._max_size = max_size
         self._idle_ttl_s = idle_ttl_s
-        self._entries: OrderedDict[tuple[Dtab, Path], tuple[tuple[int, ...], State, float]] = OrderedDict()
+        # key -> [generation, state, last used]
+        self._entries: OrderedDict[tuple[Dtab, Path], list] = OrderedDict()
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -60,18 +61,17 @@ class BindingCache:
         key = (dtab, path)
         generation = self._interpreter.generation
         now = self._now()
-        entry = self._entries.get(key)
-        if entry is not None:
-            gen, state, used = entry
-            if gen == generation and now - used < self._idle_ttl_s:
-                self._entries[key] = (gen, state, now)
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return state
+        entries = self._entries
+        entry = entries.get(key)
+        if entry is not None and entry[0] == generation and now - entry[2] < self._idle_ttl_s:
+            entry[2] = now  # the entry is a list: a hit updates it in place
+            entries.move_to_end(key)
+            self.hits += 1
+            return entry[1]
         self.misses += 1
         state = self._interpreter.bind(dtab, path)
-        self._entries[key] = (generation, state, now)
-        self._entries.move_to_end(key)
+        entries[key] = [generation, state, now]
+        entries.move_to_end(key)
         self._evict(now)
         return state
 

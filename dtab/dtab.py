@@ -39,6 +39,7 @@ class Prefix:
     """A dentry prefix: labels and ``*`` wildcards. ``Prefix(())`` (``/``) matches every path."""
 
     elems: tuple[PrefixElem, ...] = ()
+    _literal: bool = field(default=True, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.elems, tuple):
@@ -46,6 +47,8 @@ class Prefix:
         for e in self.elems:
             if e is not ANY and (not isinstance(e, str) or not e):
                 raise ValueError(f"elems: expected non-empty labels or ANY, got {e!r}")
+        # without wildcards, matching is one tuple comparison
+        object.__setattr__(self, "_literal", all(e is not ANY for e in self.elems))
 
     @classmethod
     def read(cls, text: str) -> "Prefix":
@@ -61,6 +64,8 @@ class Prefix:
         elems = self.elems
         if len(elems) > len(path.elems):
             return False
+        if self._literal:
+            return path.elems[:len(elems)] == elems
         for want, got in zip(elems, path.elems):
             if want is not ANY and want != got:
                 return False

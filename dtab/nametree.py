@@ -272,10 +272,8 @@ def show_weight(weight: float) -> str:
     two = f"{weight:.2f}"
     if float(two) == weight:
         return two
-    text = repr(float(weight))
-    if "e" in text or "E" in text or "inf" in text or "nan" in text:
-        text = format(Decimal(weight), "f")
-    return text
+    # the shortest repr reads back to the same float; write it without an exponent
+    return format(Decimal(repr(float(weight))), "f")
 
 
 def show(tree: NameTree) -> str:

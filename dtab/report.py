@@ -46,11 +46,13 @@ def tree_json(tree: NameTree) -> dict:
 
 
 def result_kind(tree: NameTree) -> str:
+    """``bound`` when evaluation selects at least one bound name; a union of
+    nothing but ``$`` is ``empty``, as ``$`` itself is."""
     if tree is NEG:
         return "neg"
     if tree is FAIL:
         return "fail"
-    if tree is EMPTY:
+    if tree is EMPTY or not selected(tree):
         return "empty"
     return "bound"
 

@@ -4,29 +4,41 @@ Parse, then build, then start (Linkerd's ``Linker.scala`` without its side
 effects):
 
 * :func:`build` checks the whole config again (so configs made in code get
-  the same cross-checks as parsed ones) and makes a :class:`Linker`. It opens
-  no sockets and reads no environment: the pod IP, node name and namespace
-  arrive as an :class:`Env` from ``l5d/main.py``. ``l5d --validate`` is
-  parse + build.
-* :meth:`Linker.start` opens the listeners, :meth:`Linker.stop` closes them.
-
-For now the only listener is the admin server. The routers' HTTP servers
-(ports 4140/4141 and friends) arrive with the router data path in a later
-release; their config is parsed and checked already.
+  the same cross-checks as parsed ones) and makes a :class:`Linker` with its
+  namers and routers. It opens no sockets, reads no files and no environment:
+  the pod IP, node name and namespace arrive as an :class:`Env` from
+  ``l5d/main.py``. ``l5d --validate`` is parse + build.
+* :meth:`Linker.start` loads the namers, opens every router server and the
+  admin server. :meth:`Linker.stop` drains: it stops accepting, lets in-flight
+  requests finish for up to ``admin.shutdownGraceMs``, then closes the rest.
 """
 
 from __future__ import annotations
 
 import enum
+import ipaddress
+import random
+import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTCP
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.python.failure import Failure
 
+from dtab import Interpreter
 from l5d.config import LinkerConfig, check_config
+from l5d.config.namers import FsNamerConfig
+from l5d.http.fasttcp import listen_tcp
+from l5d.http.router import HttpRouter, ServerParams
+from l5d.http.server import HttpServerFactory, ServerLimits
+from l5d.namers.fs import FsNamer
+from l5d.router.build import build_identifier
+from l5d.telemetry.stats import Stats
 
 __all__ = ["Env", "Linker", "Listener", "build"]
+
+DRAIN_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +58,7 @@ class Env:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """One open port: what it is for (``admin``) and the port itself."""
+    """One open port: what it is for (``admin``, ``http``) and the port itself."""
 
     name: str
     port: IListeningPort
@@ -65,27 +77,89 @@ class _State(enum.Enum):
     STOPPED = "stopped"
 
 
+@dataclass(slots=True)
+class _Server:
+    router: HttpRouter
+    params: ServerParams
+    factory: HttpServerFactory
+
+
 class Linker:
     """The running (or ready to run) router process. Reactor-thread only.
 
     :param config: the checked config.
     :param env: where we run.
-    :param reactor: provides ``IReactorTCP``; never the global one.
+    :param reactor: provides ``IReactorTCP`` and ``IReactorTime``; never the global one.
+    :param now: monotonic seconds (``time.monotonic`` in production).
+    :param rng: randomness for union picks and trace ids.
     """
 
-    def __init__(self, config: LinkerConfig, env: Env, reactor: IReactorTCP) -> None:
+    def __init__(self, config: LinkerConfig, env: Env, reactor: Any,
+                 now: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
         self.config = config
         self.env = env
         self._reactor = reactor
+        self._now = now
+        self._rng = rng if rng is not None else random.Random()
         self._state = _State.BUILT
         self._listeners: list[Listener] = []
+        self.stats = Stats()
+        self.namers: list[tuple[Any, Any]] = []
+        for ncfg in config.namers:
+            if isinstance(ncfg, FsNamerConfig):
+                namer = FsNamer(reactor, ncfg.root_dir, ncfg.dtab_prefix)
+            else:
+                build_namer = getattr(ncfg, "build", None)
+                if build_namer is None:
+                    raise ValueError(f"namer kind {ncfg.kind!r} has no build()")
+                namer = build_namer(reactor)
+            self.namers.append((ncfg.dtab_prefix, namer))
+        self.routers: list[HttpRouter] = []
+        self._servers: list[_Server] = []
+        for rcfg in config.routers:
+            router = HttpRouter(
+                label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
+                dtab=(lambda d=rcfg.dtab: d), interpreter=Interpreter(self.namers),
+                identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix), stats=self.stats,
+                binding_timeout_s=rcfg.binding_timeout_s,
+                binding_cache_size=rcfg.binding_cache.paths,
+                idle_ttl_s=rcfg.binding_cache.idle_ttl_s,
+                max_err_bytes=rcfg.max_err_response_kb * 1024,
+                max_header_bytes=rcfg.max_headers_kb * 1024,
+                is_own_address=self.is_own_address,
+            )
+            self.routers.append(router)
+            limits = ServerLimits(max_initial_line=rcfg.max_initial_line_kb * 1024,
+                                  max_headers=rcfg.max_headers_kb * 1024)
+            for scfg in rcfg.servers:
+                params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth)
+                factory = HttpServerFactory(router.exchange_factory(params), reactor, limits)
+                self._servers.append(_Server(router, params, factory))
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
         return tuple(self._listeners)
 
+    def is_own_address(self, host: str, port: int) -> bool:
+        """Whether ``host:port`` is one of this process's listeners (never forward there)."""
+        for lst in self._listeners:
+            addr = lst.port.getHost()
+            if addr.port != port:
+                continue
+            if host == addr.host or host in ("localhost", "0.0.0.0", "::", "::1", ""):
+                return True
+            if self.env.pod_ip and host == self.env.pod_ip:
+                return True
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                continue
+            if ip.is_loopback or ip.is_unspecified or addr.host in ("0.0.0.0", "::"):
+                return True
+        return False
+
     def start(self, admin_factory: IProtocolFactory) -> "defer.Deferred[list[Listener]]":
-        """Listen on the admin address with ``admin_factory``.
+        """Load the namers, then listen on every router server and the admin address.
 
         The admin site is passed in (rather than built here) because it lives
         in ``admin_ui``, which ``l5d`` must not import.
@@ -97,31 +171,76 @@ class Linker:
         if self._state is not _State.BUILT:
             raise RuntimeError(f"start: the linker is {self._state.value}, not built")
         self._state = _State.RUNNING
-        admin = self.config.admin
         try:
+            for _, namer in self.namers:
+                start = getattr(namer, "start", None)
+                if start is not None:
+                    start()
+            for srv in self._servers:
+                port = listen_tcp(self._reactor, srv.params.port, srv.factory,
+                                  interface=srv.params.ip)
+                self._listeners.append(Listener(srv.router.label, port))
+            admin = self.config.admin
             port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
+            self._listeners.append(Listener("admin", port))
         except Exception:
             failure = Failure()
             return self.stop().addCallback(lambda _: failure)
-        self._listeners.append(Listener("admin", port))
+        for router in self.routers:
+            router.start()
         return defer.succeed(list(self._listeners))
 
     def stop(self) -> "defer.Deferred[None]":
-        """Stop listening on every port. Safe to call more than once.
+        """Drain and stop. Safe to call more than once.
 
-        ``admin.shutdownGraceMs`` will bound the wait for in-flight requests
-        once the router serves requests; today there are none to wait for.
+        Router ports stop accepting at once; idle client connections close;
+        connections with a request in flight close after its response. After
+        ``admin.shutdownGraceMs`` whatever is left is cut.
         """
+        if self._state is _State.STOPPED:
+            return defer.succeed(None)
         self._state = _State.STOPPED
-        listeners, self._listeners = self._listeners, []
-        stopping = [defer.maybeDeferred(lst.port.stopListening) for lst in listeners]
-        return defer.gatherResults(stopping, consumeErrors=True).addCallback(lambda _: None)
+        admin_listeners = [lst for lst in self._listeners if lst.name == "admin"]
+        router_listeners = [lst for lst in self._listeners if lst.name != "admin"]
+        self._listeners = []
+        stopping = [defer.maybeDeferred(lst.port.stopListening) for lst in router_listeners]
+        for srv in self._servers:
+            for conn in list(srv.factory.connections):
+                conn.drain()
+        done: defer.Deferred[None] = defer.Deferred()
+        deadline = self._now() + self.config.admin.shutdown_grace_s
+
+        def poll() -> None:
+            open_conns = [c for srv in self._servers for c in srv.factory.connections]
+            if open_conns and self._now() < deadline:
+                self._reactor.callLater(DRAIN_POLL_S, poll)
+                return
+            for conn in open_conns:
+                conn.abort()
+            done.callback(None)
+
+        poll()
+
+        def finish(_: Any) -> "defer.Deferred[Any]":
+            for router in self.routers:
+                router.stop()
+            for _, namer in self.namers:
+                stop = getattr(namer, "stop", None)
+                if stop is not None:
+                    stop()
+            return defer.gatherResults(
+                [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners],
+                consumeErrors=True)
+
+        return (defer.gatherResults(stopping + [done], consumeErrors=True)
+                .addCallback(finish).addCallback(lambda _: None))
 
 
-def build(config: LinkerConfig, env: Env, reactor: IReactorTCP) -> Linker:
+def build(config: LinkerConfig, env: Env, reactor: Any, *, now: Callable[[], float] = time.monotonic,
+          rng: random.Random | None = None) -> Linker:
     """Check ``config`` as a whole and make a :class:`Linker`; no sockets, no I/O.
 
     :raises l5d.config.ConfigError: a cross-check fails (``ConflictingPorts``, ...).
     """
     check_config(config)
-    return Linker(config, env, reactor)
+    return Linker(config, env, reactor, now, rng)

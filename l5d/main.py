@@ -32,10 +32,6 @@ usage: l5d CONFIG              run the linker; CONFIG is a linkerd.yaml file, or
        l5d --help              show this help
 """
 
-DATA_PATH_NOTE = (
-    "l5d: note: routers are parsed and checked, but the router data path "
-    "(the servers in routers[].servers) arrives in a later release; only the admin server runs"
-)
 
 
 def run() -> None:
@@ -160,7 +156,6 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str]) -> 
     def announce(listeners: list) -> None:
         for listener in listeners:
             print(f"l5d: {listener.name} listening on {listener.url}", file=stdout, flush=True)
-        print(DATA_PATH_NOTE, file=stdout, flush=True)
 
     def failed(failure) -> None:
         nonlocal exit_code

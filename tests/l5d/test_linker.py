@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from l5d.config import (
@@ -25,7 +25,7 @@ CONFIG = parse_config(
 )
 
 
-class FailingReactor(MemoryReactor):
+class FailingReactor(MemoryReactorClock):
     """A MemoryReactor whose listenTCP fails like a port already in use."""
 
     def listenTCP(self, port, factory, backlog=50, interface=""):
@@ -86,20 +86,22 @@ class StartStopTests(SynchronousTestCase):
     """start() listens on the admin address; stop() closes it."""
 
     def setUp(self) -> None:
-        self.reactor = MemoryReactor()
+        self.reactor = MemoryReactorClock()
         self.linker = build(CONFIG, Env(), self.reactor)
         self.factory = Factory()
 
-    def test_start_listens_on_the_admin_address(self) -> None:
-        """One listener, on admin.ip:admin.port, with the given factory."""
+    def test_start_listens_on_the_router_servers_and_the_admin_address(self) -> None:
+        """The router's server (default 127.0.0.1:4140) and the admin, with the given factory."""
         listeners = self.successResultOf(self.linker.start(self.factory))
-        self.assertEqual([(9991, self.factory, 50, "127.0.0.1")], self.reactor.tcpServers)
-        self.assertEqual(["admin"], [lst.name for lst in listeners])
+        [router, admin] = self.reactor.tcpServers
+        self.assertEqual((4140, "127.0.0.1"), (router[0], router[3]))
+        self.assertEqual((9991, self.factory, 50, "127.0.0.1"), admin)
+        self.assertEqual(["http", "admin"], [lst.name for lst in listeners])
         self.assertEqual(tuple(listeners), self.linker.listeners)
 
     def test_listener_url_uses_the_bound_port(self) -> None:
         """The URL shows the address the port reports (the real one with port 0)."""
-        [listener] = self.successResultOf(self.linker.start(self.factory))
+        [_, listener] = self.successResultOf(self.linker.start(self.factory))
         self.assertEqual("http://0.0.0.0:9991/", listener.url)
 
     def test_start_twice_is_a_mistake(self) -> None:

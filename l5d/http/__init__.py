@@ -1,0 +1,1 @@
+"""HTTP/1.1 data path: strict parsing, forwarding, upstream pools."""

@@ -1,0 +1,304 @@
+"""Upstream HTTP/1.1 connections and per-endpoint keep-alive pools (Twisted shell).
+
+An :class:`UpstreamConnection` carries one exchange at a time. It parses the
+response strictly (``httptools``), refuses framing it cannot trust (CL+TE, a
+Transfer-Encoding other than ``chunked``, garbage), and reports to its
+*exchange* through five calls::
+
+    response_head(status, reason, headers, version, keep_alive, framing)
+    response_body(data)
+    response_complete()
+    upstream_failed(message, response_started)     # connection lost / bad bytes
+
+A connection goes back to its :class:`EndpointPool` only after a complete,
+unambiguous exchange on a keep-alive response whose request was fully sent;
+anything else closes it. Reactor-thread only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+import httptools
+from twisted.internet import error as ierror
+from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.python.failure import Failure
+
+from l5d.http.fasttcp import connect_tcp
+from l5d.http.framing import BODYLESS_STATUS
+
+# response framing kinds
+FRAMING_LENGTH = 1
+FRAMING_CHUNKED = 2
+FRAMING_CLOSE = 3
+FRAMING_NONE = 4
+
+
+class UpstreamConnection(Protocol):
+    """One TCP connection to an endpoint; speaks HTTP/1.1 client side."""
+
+    def __init__(self, pool: "EndpointPool") -> None:
+        self.pool = pool
+        self.exchange: Any = None
+        self.reused = False
+        self._parser: Any = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._reason = b""
+        self._head_seen = False
+        self._complete = False
+        self._framing = FRAMING_NONE
+        self._head_request = False
+        self._request_sent = False
+        self._broken = False
+        self._keep_alive = False
+        self._interim = False
+        self.closed = False
+        self._on_connect: Callable[["UpstreamConnection"], None] | None = None
+
+    # -- connection lifecycle ------------------------------------------------
+    def connectionMade(self) -> None:
+        self.transport.setTcpNoDelay(True)
+        cb, self._on_connect = self._on_connect, None
+        if cb is not None:
+            cb(self)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.closed = True
+        self.pool.connection_closed(self)
+        exchange, self.exchange = self.exchange, None
+        if exchange is None:
+            return
+        if self._head_seen and not self._complete and self._framing == FRAMING_CLOSE:
+            # a close-delimited body ends with the connection
+            self._complete = True
+            exchange.response_complete()
+            return
+        if not self._complete:
+            if self._head_seen:
+                msg = "upstream closed the connection before the response body was complete"
+            else:
+                msg = "upstream closed the connection without a response"
+            exchange.upstream_failed(msg, self._head_seen)
+
+    # -- sending -------------------------------------------------------------
+    def start(self, exchange: Any, head_request: bool) -> None:
+        """Attach an exchange; its request head is written by the caller."""
+        self.exchange = exchange
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers = []
+        self._head_seen = False
+        self._complete = False
+        self._framing = FRAMING_NONE
+        self._head_request = head_request
+        self._request_sent = False
+        self._interim = False
+        self._keep_alive = False
+
+    def request_sent(self) -> None:
+        """The whole request (head and body) is on the wire."""
+        self._request_sent = True
+        if self._complete:
+            self._finish()
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def abort(self) -> None:
+        """Drop the connection now (the exchange is abandoned); never pooled."""
+        self.exchange = None
+        self._broken = True
+        if not self.closed:
+            self.transport.abortConnection()
+
+    # -- parsing -------------------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        if self.exchange is None or self._parser is None or self._complete:
+            # bytes nobody asked for: the framing of this connection is in doubt
+            self._broken = True
+            self.transport.abortConnection()
+            return
+        down = self.exchange.conn
+        corked = down.cork()  # the response head and body leave in one send
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as e:
+            self._fail(f"malformed response from upstream: {e}")
+        except httptools.HttpParserCallbackError as e:  # raised by our own checks below
+            self._fail(str(e.__context__ or e))
+        finally:
+            if corked:
+                down.uncork()
+
+    def _fail(self, message: str) -> None:
+        exchange, self.exchange = self.exchange, None
+        self._broken = True
+        self.transport.abortConnection()
+        if exchange is not None and not self._complete:
+            exchange.upstream_failed(message, self._head_seen)
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+        self._reason = b""
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        status = parser.get_status_code()
+        if 100 <= status < 200:
+            if status == 101:
+                raise _Bad("upstream switched protocols, which l5d does not support")
+            self._interim = True  # 1xx: skipped, the final response follows
+            return
+        self._interim = False
+        chunked = False
+        length = False
+        for name, value in self._headers:
+            lower = name.lower()
+            if lower == b"transfer-encoding":
+                if value.strip(b" \t").lower() != b"chunked" or chunked:
+                    raise _Bad("upstream response has an unsupported Transfer-Encoding")
+                chunked = True
+            elif lower == b"content-length":
+                length = True
+        if self._head_request or status in BODYLESS_STATUS:
+            framing = FRAMING_NONE
+        elif chunked:
+            framing = FRAMING_CHUNKED
+        elif length:
+            framing = FRAMING_LENGTH
+        else:
+            framing = FRAMING_CLOSE
+        self._framing = framing
+        self._head_seen = True
+        keep_alive = parser.should_keep_alive() and framing != FRAMING_CLOSE
+        self._keep_alive = keep_alive
+        exchange = self.exchange
+        exchange.response_head(status, self._reason, self._headers, parser.get_http_version(),
+                               keep_alive, framing)
+        if framing == FRAMING_NONE and self.exchange is exchange:
+            # HEAD (or 204/304): llhttp would wait for a body that never comes
+            self._message_done()
+
+    def on_body(self, data: bytes) -> None:
+        if self._complete:
+            raise _Bad("upstream sent bytes after a bodyless response")
+        self.exchange.response_body(data)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        if not self._complete:
+            self._message_done()
+
+    def _message_done(self) -> None:
+        self._complete = True
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.response_complete()
+        if self._request_sent:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Both directions are done: back to the pool, or closed."""
+        self.exchange = None
+        if self._keep_alive and not self._broken and not self.closed:
+            self._parser = None
+            self.pool.release(self)
+        elif not self.closed:
+            self.transport.loseConnection()
+
+
+class _Bad(Exception):
+    """Raised inside parser callbacks to stop parsing a response we refuse."""
+
+
+class _Factory(ClientFactory):
+    def __init__(self, pool: "EndpointPool", on_connect: Callable, on_fail: Callable) -> None:
+        self.pool = pool
+        self.on_connect = on_connect
+        self.on_fail = on_fail
+
+    def buildProtocol(self, addr: Any) -> UpstreamConnection:
+        conn = UpstreamConnection(self.pool)
+        conn._on_connect = self.on_connect
+        conn.factory = self
+        return conn
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        self.on_fail(reason)
+
+
+class EndpointPool:
+    """Idle keep-alive connections to one ``host:port`` (LIFO). Reactor-thread only.
+
+    :param connect_timeout_s: how long a TCP connect may take.
+    """
+
+    def __init__(self, reactor: Any, host: str, port: int, connect_timeout_s: float = 10.0) -> None:
+        self._reactor = reactor
+        self.host = host
+        self.port = port
+        self.connect_timeout_s = connect_timeout_s
+        self._idle: deque[UpstreamConnection] = deque()
+        self.open_connections = 0
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"EndpointPool({self.host}:{self.port}, idle={len(self._idle)})"
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    def acquire(self, on_ready: Callable[[UpstreamConnection], None],
+                on_fail: Callable[[str], None]) -> None:
+        """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(message)``."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                conn.reused = True
+                on_ready(conn)
+                return
+
+        def failed(reason: Failure) -> None:
+            err = reason.value
+            if isinstance(err, ierror.TimeoutError):
+                detail = "connect timed out"
+            elif isinstance(err, ierror.ConnectionRefusedError):
+                detail = "connection refused"
+            else:
+                detail = str(err) or type(err).__name__
+            on_fail(detail)
+
+        def made(conn: UpstreamConnection) -> None:
+            self.open_connections += 1
+            on_ready(conn)
+
+        connect_tcp(self._reactor, self.host, self.port, _Factory(self, made, failed),
+                    timeout=self.connect_timeout_s)
+
+    def release(self, conn: UpstreamConnection) -> None:
+        if self.closed:
+            conn.transport.loseConnection()
+            return
+        self._idle.append(conn)
+
+    def connection_closed(self, conn: UpstreamConnection) -> None:
+        self.open_connections = max(0, self.open_connections - 1)
+        try:
+            self._idle.remove(conn)
+        except ValueError:
+            pass
+
+    def close(self) -> None:
+        """Close idle connections; busy ones close when their exchange ends."""
+        self.closed = True
+        while self._idle:
+            self._idle.pop().transport.loseConnection()

@@ -1,0 +1,356 @@
+"""The per-request driver: identify -> bind -> pick -> send -> stream back (Twisted shell).
+
+An :class:`Exchange` is one request on one client connection. It asks the
+router for a route (pure decisions in :mod:`l5d.router`), acquires an upstream
+connection from the endpoint's pool, streams the request body up and the
+response body down with flow control in both directions, and turns every
+failure into exactly one outcome:
+
+* before any response byte went downstream: a Linkerd error response
+  (400/403/502/503 with ``l5d-err``), through :func:`l5d.http.errors.error_response`;
+* after the response head went downstream: the downstream connection is
+  aborted, so a truncated body is never presented as complete.
+
+An upstream connection is returned to its pool only after a complete exchange
+in both directions. Reactor-thread only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+from l5d.http.client import FRAMING_CHUNKED, FRAMING_CLOSE, FRAMING_LENGTH, FRAMING_NONE
+from l5d.http.errors import error_response
+from l5d.http.headers import HOP_BY_HOP, connection_tokens
+
+BODY_BUFFER_LIMIT = 64 * 1024
+
+# states
+NEW, ROUTING, CONNECTING, SENT, RESPONDING, DONE = range(6)
+
+_RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"via"}
+_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+@implementer(IPushProducer)
+class _ReadPauser:
+    """Lets a transport's buffer pause reading on the other side of the proxy."""
+
+    def __init__(self, pause, resume) -> None:
+        self._pause = pause
+        self._resume = resume
+
+    def pauseProducing(self) -> None:
+        self._pause()
+
+    def resumeProducing(self) -> None:
+        self._resume()
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class Exchange:
+    """One request through the router."""
+
+    __slots__ = (
+        "conn", "head", "router", "server", "state", "_body", "_body_bytes", "request_done",
+        "upstream", "route", "_tried", "_down_chunked", "_down_close", "_timer", "_replayed",
+        "_started_at", "_response_status", "_up_head", "_producer_up", "_producer_down",
+        "_paused_for_buffer", "dst", "bound", "local_dtab",
+    )
+
+    def __init__(self, conn: Any, head: Any, router: Any, server: Any) -> None:
+        self.conn = conn
+        self.head = head
+        self.router = router
+        self.server = server
+        self.state = NEW
+        self._body: list[bytes] | None = None
+        self._body_bytes = 0
+        self.request_done = not head.has_body
+        self.upstream: Any = None
+        self.route: Any = None
+        self._tried = 0
+        self._down_chunked = False
+        self._down_close = False
+        self._timer: Any = None
+        self._replayed = False
+        self._started_at = 0.0
+        self._response_status = 0
+        self._up_head = b""
+        self._producer_up = False
+        self._producer_down = False
+        self._paused_for_buffer = False
+        self.dst: Any = None
+        self.bound: Any = None
+        self.local_dtab: Any = None
+
+    # -- server side events --------------------------------------------------
+    def start(self) -> None:
+        self.state = ROUTING
+        self._started_at = self.router.now()
+        self.router.route_exchange(self)
+
+    def request_body(self, data: bytes) -> None:
+        if self.state == DONE:
+            return
+        upstream = self.upstream
+        if upstream is not None and self.state >= SENT:
+            upstream.write(b"%x\r\n%s\r\n" % (len(data), data) if self.head.chunked else data)
+            return
+        if self._body is None:
+            self._body = []
+        self._body.append(data)
+        self._body_bytes += len(data)
+        if self._body_bytes > BODY_BUFFER_LIMIT and not self._paused_for_buffer:
+            self._paused_for_buffer = True
+            self.conn.pause_reading("body-buffer")
+
+    def request_complete(self) -> None:
+        self.request_done = True
+        if self.state == DONE:
+            return
+        upstream = self.upstream
+        if upstream is not None and self.state >= SENT:
+            if self.head.chunked:
+                upstream.write(b"0\r\n\r\n")
+            self._stop_request_flow()
+            upstream.request_sent()
+
+    def connection_lost(self) -> None:
+        """The client went away: abandon the upstream side (never pooled)."""
+        if self.state == DONE:
+            return
+        self.state = DONE
+        self._cancel_timer()
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+        self.router.exchange_aborted(self)
+
+    # -- routing results (called by the router) ----------------------------
+    def fail(self, status: int, message: str, retryable: bool = False) -> None:
+        """Answer with a router error (only possible before the response started)."""
+        if self.state == DONE:
+            return
+        if self.state == RESPONDING:
+            self._abort_downstream()
+            return
+        self._cancel_timer()
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            self._stop_request_flow()
+            upstream.abort()
+        self.state = DONE
+        close = not (self.request_done and self.head.keep_alive)
+        self.conn.write(error_response(
+            status, message, close,
+            clear_context=self.server.clear_context, retryable=retryable,
+            max_err_bytes=self.router.max_err_bytes, max_header_bytes=self.router.max_header_bytes,
+            head_only=self.head.method == "HEAD"))
+        self._response_status = status
+        self.router.exchange_done(self, status)
+        self.conn.exchange_finished(self, not close)
+
+    def set_timer(self, delay_s: float, fn) -> None:
+        self._cancel_timer()
+        self._timer = self.router.reactor.callLater(delay_s, fn)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def send_via(self, route: Any, up_head: bytes) -> None:
+        """Routing succeeded: connect to the route's endpoint and send the request."""
+        self.route = route
+        self._up_head = up_head
+        self.state = CONNECTING
+        self._connect()
+
+    def _connect(self) -> None:
+        pool = self.route.next_pool()
+        self._tried += 1
+        pool.acquire(self._connected, lambda msg, pool=pool: self._connect_failed(pool, msg))
+
+    def _connect_failed(self, pool: Any, detail: str) -> None:
+        if self.state == DONE:
+            return
+        self.router.connect_failed(self, pool, detail)
+        if self._tried < min(self.route.size, self.router.max_connect_attempts):
+            self._connect()
+            return
+        self.fail(502, self.router.connect_failed_text(self, pool), retryable=False)
+
+    def _connected(self, upstream: Any) -> None:
+        if self.state == DONE:
+            upstream.pool.release(upstream) if not upstream.closed else None
+            return
+        self.upstream = upstream
+        self.state = SENT
+        head = self.head
+        upstream.start(self, head.method == "HEAD")
+        if head.expect_continue and not self.request_done and not self._body:
+            self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = self._body
+        if body:
+            if head.chunked:
+                parts = [self._up_head]
+                for chunk in body:
+                    parts.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                upstream.write(b"".join(parts))
+            else:
+                upstream.write(self._up_head + b"".join(body))
+            if not self._replayable():
+                self._body = None
+        else:
+            upstream.write(self._up_head)
+        if self._paused_for_buffer:
+            self._paused_for_buffer = False
+            self.conn.resume_reading("body-buffer")
+        if self.request_done:
+            if head.chunked:
+                upstream.write(b"0\r\n\r\n")
+            upstream.request_sent()
+        else:
+            # the upstream socket's buffer now paces the client's body
+            upstream.transport.registerProducer(
+                _ReadPauser(lambda: self.conn.pause_reading("upstream-full"),
+                            lambda: self.conn.resume_reading("upstream-full")), True)
+            self._producer_up = True
+
+    def _replayable(self) -> bool:
+        return (self.head.method in _REPLAYABLE_METHODS and not self.head.chunked
+                and self._body_bytes <= BODY_BUFFER_LIMIT)
+
+    def _stop_request_flow(self) -> None:
+        if self._producer_up and self.upstream is not None:
+            self._producer_up = False
+            try:
+                self.upstream.transport.unregisterProducer()
+            except Exception:  # pragma: no cover - transport already gone
+                pass
+            self.conn.resume_reading("upstream-full")
+
+    # -- upstream events -----------------------------------------------------
+    def response_head(self, status: int, reason: bytes, headers: list, version: str,
+                      keep_alive: bool, framing: int) -> None:
+        if self.state == DONE:
+            return
+        self.state = RESPONDING
+        self._response_status = status
+        head = self.head
+        client_11 = head.version == "1.1"
+        close = not head.keep_alive
+        drop = _RESPONSE_DROP
+        listed = connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers) else None
+        if listed:
+            drop = drop | listed
+        clear = self.server.clear_context
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason or b"")]
+        content_length = None
+        via = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower in drop:
+                if lower == b"content-length":
+                    content_length = value
+                elif lower == b"via":
+                    via.append(value)
+                continue
+            if clear and lower.startswith(b"l5d-"):
+                continue
+            lines.append(name + b": " + value + b"\r\n")
+        via.append(b"1.1 linkerd")
+        lines.append(b"Via: " + b", ".join(via) + b"\r\n")
+        if not clear:
+            lines.append(b"l5d-success-class: 0.0\r\n" if status >= 500 else b"l5d-success-class: 1.0\r\n")
+        if framing == FRAMING_LENGTH:
+            lines.append(b"Content-Length: " + content_length + b"\r\n")
+        elif framing == FRAMING_NONE:
+            if content_length is not None and status != 204 and not 100 <= status < 200:
+                lines.append(b"Content-Length: " + content_length + b"\r\n")
+        elif client_11:  # chunked or close-delimited upstream: chunk it downstream
+            self._down_chunked = True
+            lines.append(b"Transfer-Encoding: chunked\r\n")
+        else:  # HTTP/1.0 client: the end of the body is the end of the connection
+            close = True
+        if not self.request_done:
+            close = True  # we will not read the rest of this request's body
+        self._down_close = close
+        if close:
+            lines.append(b"Connection: close\r\n")
+        elif not client_11:
+            lines.append(b"Connection: keep-alive\r\n")
+        lines.append(b"\r\n")
+        self.conn.write(b"".join(lines))
+        upstream = self.upstream
+        if upstream is not None and framing != FRAMING_NONE:
+            self.conn.transport.registerProducer(upstream.transport, True)
+            self._producer_down = True
+
+    def response_body(self, data: bytes) -> None:
+        if self.state != RESPONDING:
+            return
+        if self._down_chunked:
+            self.conn.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self.conn.write(data)
+
+    def response_complete(self) -> None:
+        if self.state != RESPONDING:
+            return
+        self.state = DONE
+        self._cancel_timer()
+        if self._down_chunked:
+            self.conn.write(b"0\r\n\r\n")
+        self._stop_response_flow()
+        upstream = self.upstream
+        if not self.request_done and upstream is not None:
+            # answered before the request body was sent: that connection's framing is in doubt
+            self._stop_request_flow()
+            self.upstream = None
+            upstream.abort()
+        self.router.exchange_done(self, self._response_status)
+        self.conn.exchange_finished(self, not self._down_close)
+
+    def _stop_response_flow(self) -> None:
+        if self._producer_down:
+            self._producer_down = False
+            if not self.conn.lost:
+                self.conn.transport.unregisterProducer()
+
+    def upstream_failed(self, message: str, response_started: bool) -> None:
+        if self.state == DONE:
+            return
+        upstream = self.upstream
+        self.upstream = None
+        if self.state == RESPONDING or response_started:
+            self._abort_downstream()
+            return
+        self._stop_request_flow()
+        if (upstream is not None and upstream.reused and not self._replayed
+                and self.request_done and self._replayable()):
+            # a pooled connection the server had closed: no response byte came
+            # back, the request is idempotent and fully buffered -> send it once more
+            self._replayed = True
+            self.state = CONNECTING
+            self._tried = 0
+            self.router.requeued(self)
+            self._connect()
+            return
+        self.fail(502, message)
+
+    def _abort_downstream(self) -> None:
+        self.state = DONE
+        self._cancel_timer()
+        self._stop_response_flow()
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+        self.router.exchange_done(self, -1)
+        self.conn.abort()

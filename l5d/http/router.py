@@ -1,0 +1,367 @@
+"""An HTTP router at run time: identification, binding, clients (Twisted shell).
+
+The decisions are pure functions (:mod:`l5d.router.identifier`,
+:mod:`l5d.router.route`, :mod:`dtab`); this class keeps the state they need
+(binding cache, one client per bound id with a pool per endpoint, stats) and
+drives :class:`l5d.http.proxy.Exchange` through them. Reactor-thread only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dtab import (
+    AddrBound, BindingCache, BoundName, Dtab, DtabParseError, Failed, Interpreter, Ok, Path,
+)
+from l5d.http.client import EndpointPool
+from l5d.http.headers import (
+    DST_HEADERS, DTAB_HEADERS, HOP_BY_HOP, connection_tokens, decode_trace, local_dtab,
+    next_trace, via_count,
+)
+from l5d.http.proxy import Exchange
+from l5d.router.identifier import Identified, RequestView
+from l5d.router.route import (
+    addresses, binding_timeout_message, connect_failed_message, no_route_message, pick_bound,
+    resolutions, unknown_destination_message,
+)
+from l5d.telemetry.stats import Stats
+
+BIND_POLL_S = 0.05
+LOCAL_DTAB_CACHE_SIZE = 256
+SWEEP_INTERVAL_S = 30.0
+_UPSTREAM_DROP = HOP_BY_HOP | DTAB_HEADERS | DST_HEADERS | {b"via", b"expect"}
+_LOOPBACK_NAMES = frozenset({"localhost", "0.0.0.0", "::", "::1", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerParams:
+    """What the router needs to know about the server a request came in on."""
+
+    ip: str
+    port: int
+    clear_context: bool = False
+    max_call_depth: int = 1000
+
+    @property
+    def stats_label(self) -> tuple[str, str]:
+        return (self.ip, str(self.port))
+
+
+class Client:
+    """One bound id: its current addresses and a keep-alive pool per endpoint."""
+
+    def __init__(self, router: "HttpRouter", bound_id: Path) -> None:
+        self.router = router
+        self.id = bound_id
+        self.name = bound_id.show()
+        self._addr: Any = None
+        self.pools: list[EndpointPool] = []
+        self._by_key: dict[tuple[str, int], EndpointPool] = {}
+        self._next = 0
+        self.last_used = 0.0
+        stats = router.stats_scope.scope("client", self.name.lstrip("/"))
+        self.c_requests = stats.counter("requests")
+        self.c_success = stats.counter("success")
+        self.c_failures = stats.counter("failures")
+        self.c_connect_failures = stats.counter("failures", "connect")
+        self.c_requeues = stats.counter("retries", "requeues")
+        self.stats = stats
+
+    @property
+    def size(self) -> int:
+        return len(self.pools)
+
+    def update(self, bound: BoundName) -> None:
+        """Follow the bound name's current address set."""
+        addr = bound.addr
+        if addr is self._addr:
+            return
+        self._addr = addr
+        wanted = {(a.host, a.port): a for a in addresses(bound)}
+        for key in [k for k in self._by_key if k not in wanted]:
+            self._by_key.pop(key).close()
+        for key in sorted(wanted):
+            if key not in self._by_key:
+                self._by_key[key] = EndpointPool(self.router.reactor, key[0], key[1],
+                                                 self.router.connect_timeout_s)
+        self.pools = [self._by_key[k] for k in sorted(wanted)]
+        self._next = 0
+
+    def next_pool(self) -> EndpointPool:
+        """Round-robin over the endpoints (p2c/EWMA replaces this later)."""
+        pools = self.pools
+        i = self._next % len(pools)
+        self._next = i + 1
+        return pools[i]
+
+    def close(self) -> None:
+        for pool in self.pools:
+            pool.close()
+        self.pools = []
+        self._by_key.clear()
+
+
+class _ServiceStats:
+    __slots__ = ("requests", "success", "failures", "last_used")
+
+    def __init__(self, stats: Any) -> None:
+        self.requests = stats.counter("requests")
+        self.success = stats.counter("success")
+        self.failures = stats.counter("failures")
+        self.last_used = 0.0
+
+
+class HttpRouter:
+    """Routes HTTP requests for one configured router.
+
+    :param dtab: zero-argument callable returning the current base :class:`Dtab`.
+    :param identifier: request -> :class:`Identified` | :class:`Unidentified`.
+    :param is_own_address: ``(host, port) -> bool``; l5d never forwards to its own listeners.
+    :param now: monotonic seconds.
+    """
+
+    def __init__(self, *, label: str, reactor: Any, now: Callable[[], float], rng: random.Random,
+                 dtab: Callable[[], Dtab], interpreter: Interpreter, identifier: Callable,
+                 stats: Stats, binding_timeout_s: float = 10.0, binding_cache_size: int = 1000,
+                 idle_ttl_s: float = 600.0, max_err_bytes: int = 5120 * 1024,
+                 max_header_bytes: int = 8192, connect_timeout_s: float = 10.0,
+                 max_connect_attempts: int = 25,
+                 is_own_address: Callable[[str, int], bool] = lambda h, p: False) -> None:
+        self.label = label
+        self.reactor = reactor
+        self.now = now
+        self.rng = rng
+        self._dtab = dtab
+        self.interpreter = interpreter
+        self.identifier = identifier
+        self.stats = stats
+        self.stats_scope = stats.scope("rt", label)
+        self.binding_timeout_s = binding_timeout_s
+        self.cache = BindingCache(interpreter, now, max_size=binding_cache_size, idle_ttl_s=idle_ttl_s)
+        self.idle_ttl_s = idle_ttl_s
+        self.max_err_bytes = max_err_bytes
+        self.max_header_bytes = max_header_bytes
+        self.connect_timeout_s = connect_timeout_s
+        self.max_connect_attempts = max_connect_attempts
+        self.is_own_address = is_own_address
+        self.clients: dict[Path, Client] = {}
+        self._services: dict[Path, _ServiceStats] = {}
+        self._server_stats: dict[tuple, Any] = {}
+        self.in_flight: set[Exchange] = set()
+        self._local_dtabs: dict[tuple, Dtab] = {}
+        self._sweeper: Any = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        self._sweeper = self.reactor.callLater(SWEEP_INTERVAL_S, self._sweep)
+
+    def stop(self) -> None:
+        if self._sweeper is not None and self._sweeper.active():
+            self._sweeper.cancel()
+        self._sweeper = None
+        for client in self.clients.values():
+            client.close()
+
+    def _sweep(self) -> None:
+        """Expire idle bindings, clients and per-service stats (bounded memory)."""
+        now = self.now()
+        self.cache.expire()
+        for key, client in list(self.clients.items()):
+            if now - client.last_used >= self.idle_ttl_s and not any(
+                    ex.route is client for ex in self.in_flight):
+                client.close()
+                del self.clients[key]
+                self.stats.remove_prefix("rt", self.label, "client", client.name.lstrip("/"))
+        for key, svc in list(self._services.items()):
+            if now - svc.last_used >= self.idle_ttl_s:
+                del self._services[key]
+                self.stats.remove_prefix("rt", self.label, "service", key.show().lstrip("/"))
+        self._sweeper = self.reactor.callLater(SWEEP_INTERVAL_S, self._sweep)
+
+    def exchange_factory(self, server: ServerParams) -> Callable[[Any, Any], Exchange]:
+        srv_stats = self.stats_scope.scope("server", *server.stats_label)
+        c_requests = srv_stats.counter("requests")
+
+        def new_exchange(conn: Any, head: Any) -> Exchange:
+            c_requests.incr()
+            return Exchange(conn, head, self, server)
+
+        return new_exchange
+
+    # -- routing -------------------------------------------------------------
+    def route_exchange(self, ex: Exchange) -> None:
+        head = ex.head
+        headers = head.headers
+        self.in_flight.add(ex)
+        if _has(headers, b"via") and via_count(headers) > ex.server.max_call_depth:
+            ex.fail(400, f"Maximum number of calls ({ex.server.max_call_depth}) has been exceeded. "
+                         "Please check for proxy loops.")
+            return
+        if ex.server.clear_context:
+            headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
+            head.headers = headers
+            local = Dtab()
+        elif _has_dtab(headers):
+            key = tuple((n.lower(), v) for n, v in headers if n.lower() in DTAB_HEADERS)
+            local = self._local_dtabs.get(key)
+            if local is None:
+                try:
+                    local = local_dtab(headers)
+                except DtabParseError as e:
+                    ex.fail(400, str(e))
+                    return
+                # parsing is ~20 µs; the same override usually repeats (l5d-ctx-dtab)
+                if len(self._local_dtabs) >= LOCAL_DTAB_CACHE_SIZE:
+                    self._local_dtabs.pop(next(iter(self._local_dtabs)))
+                self._local_dtabs[key] = local
+        else:
+            local = Dtab()
+        if head.absolute is not None and head.absolute.authority:
+            authority = head.absolute.authority
+            headers = [(n, v) for n, v in headers if n.lower() != b"host"]
+            headers.append((b"Host", authority))
+            head.headers = headers
+        view = RequestView(head.method, head.target.decode("latin-1"), head.version, tuple(headers))
+        ident = self.identifier(view)
+        if not isinstance(ident, Identified):
+            ex.fail(400, unknown_destination_message(head.method, view.uri, head.peer, ident.reason))
+            return
+        ex.dst = ident.dst
+        ex.local_dtab = local
+        if ident.uri != view.uri:
+            head.target = ident.uri.encode("latin-1")
+        self._bind(ex, self.now() + self.binding_timeout_s)
+
+    def _bind(self, ex: Exchange, deadline: float) -> None:
+        if ex.state > 1:  # DONE or beyond routing
+            return
+        base = self._dtab()
+        dtab = base + ex.local_dtab if ex.local_dtab else base
+        state = self.cache.bind(dtab, ex.dst)
+        if isinstance(state, Ok):
+            self._dispatch(ex, state.value, base)
+            return
+        if isinstance(state, Failed):
+            ex.fail(502, str(state.error))
+            return
+        now = self.now()
+        if now >= deadline:
+            ex.fail(502, binding_timeout_message(self.binding_timeout_s, ex.dst))
+            return
+        ex.set_timer(min(BIND_POLL_S, deadline - now), lambda: self._bind(ex, deadline))
+
+    def _dispatch(self, ex: Exchange, tree: Any, base: Dtab) -> None:
+        bound = pick_bound(tree, self.rng)
+        if bound is None or not isinstance(bound.addr, AddrBound) or not bound.addr.addresses:
+            ex.fail(502, self._no_route(ex, base))
+            return
+        client = self.clients.get(bound.id)
+        if client is None:
+            client = self.clients[bound.id] = Client(self, bound.id)
+        client.update(bound)
+        now = self.now()
+        client.last_used = now
+        ex.bound = bound
+        svc = self._service(ex.dst)
+        svc.last_used = now
+        svc.requests.incr()
+        client.c_requests.incr()
+        for pool in client.pools:
+            if self.is_own_address(pool.host, pool.port):
+                ex.fail(403, f"l5d does not forward to its own listener {pool.host}:{pool.port}")
+                return
+        ex.send_via(client, self._upstream_head(ex, bound))
+
+    def _no_route(self, ex: Exchange, base: Dtab) -> str:
+        dtab = base + ex.local_dtab if ex.local_dtab else base
+        state = self.interpreter.delegate(dtab, ex.dst)
+        tried = resolutions(state.value) if isinstance(state, Ok) else []
+        return no_route_message(ex.dst, base, ex.local_dtab or Dtab(), tried)
+
+    def _service(self, dst: Path) -> _ServiceStats:
+        svc = self._services.get(dst)
+        if svc is None:
+            svc = self._services[dst] = _ServiceStats(
+                self.stats_scope.scope("service", dst.show().lstrip("/")))
+        return svc
+
+    def _upstream_head(self, ex: Exchange, bound: BoundName) -> bytes:
+        head = ex.head
+        headers = head.headers
+        drop = _UPSTREAM_DROP
+        if _has(headers, b"connection"):
+            drop = drop | connection_tokens(headers)
+        parts = [head.method.encode("latin-1"), b" ", head.target,
+                 b" HTTP/1.0\r\n" if head.version == "1.0" else b" HTTP/1.1\r\n"]
+        incoming_trace = None
+        via = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower in drop:
+                if lower == b"l5d-ctx-trace":
+                    incoming_trace = decode_trace(value)
+                elif lower == b"via":
+                    via.append(value)
+                continue
+            parts.append(name + b": " + value + b"\r\n")
+        trace = next_trace(incoming_trace, self.rng)
+        parts.append(b"l5d-dst-service: " + ex.dst.show().encode("latin-1") + b"\r\n")
+        parts.append(b"l5d-dst-client: " + bound.id.show().encode("latin-1") + b"\r\n")
+        if bound.residual.elems:
+            parts.append(b"l5d-dst-residual: " + bound.residual.show().encode("latin-1") + b"\r\n")
+        if ex.local_dtab:
+            parts.append(b"l5d-ctx-dtab: " + ex.local_dtab.show().encode("latin-1") + b"\r\n")
+        parts.append(b"l5d-reqid: " + trace.reqid + b"\r\n")
+        parts.append(b"l5d-ctx-trace: " + trace.encode() + b"\r\n")
+        via.append(b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd")
+        parts.append(b"Via: " + b", ".join(via) + b"\r\n")
+        if head.chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    # -- outcomes ------------------------------------------------------------
+    def connect_failed(self, ex: Exchange, pool: EndpointPool, detail: str) -> None:
+        client = ex.route
+        if client is not None:
+            client.c_connect_failures.incr()
+
+    def connect_failed_text(self, ex: Exchange, pool: EndpointPool) -> str:
+        client = ex.route
+        addrs = [f"{p.host}:{p.port}" for p in client.pools] if client else []
+        return connect_failed_message(f"{pool.host}:{pool.port}", ex.dst, client.id if client else Path(),
+                                      addrs)
+
+    def requeued(self, ex: Exchange) -> None:
+        if ex.route is not None:
+            ex.route.c_requeues.incr()
+
+    def exchange_done(self, ex: Exchange, status: int) -> None:
+        self.in_flight.discard(ex)
+        ok = 0 < status < 500
+        client = ex.route
+        if client is not None:
+            (client.c_success if ok else client.c_failures).incr()
+        if ex.dst is not None and ex.bound is not None:
+            svc = self._services.get(ex.dst)
+            if svc is not None:
+                (svc.success if ok else svc.failures).incr()
+
+    def exchange_aborted(self, ex: Exchange) -> None:
+        self.exchange_done(ex, -1)
+
+
+def _has(headers: list, name: bytes) -> bool:
+    for n, _ in headers:
+        if n.lower() == name:
+            return True
+    return False
+
+
+def _has_dtab(headers: list) -> bool:
+    for n, _ in headers:
+        if n.lower() in DTAB_HEADERS:
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""Namers: configured service discovery behind /#/<prefix>."""

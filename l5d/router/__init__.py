@@ -1,0 +1,1 @@
+"""Routing decisions: identification and the error responder (pure)."""

@@ -1,0 +1,1 @@
+"""Telemetry: stats registry and exporters."""

@@ -1,0 +1,121 @@
+"""The stats registry: counters, gauges and histograms under scope tuples (pure).
+
+Names are tuples such as ``("rt", "http", "service", "svc/hello", "requests")``;
+exporters render them (``/`` for the admin JSON, ``.`` for statsd). Metric
+objects are created once and kept by the code that updates them, so the data
+path pays one attribute increment per event. Reactor-thread only.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+Scope = tuple[str, ...]
+
+
+class Counter:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def incr(self, n: int = 1) -> None:
+        self.value += n
+
+
+class Gauge:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+
+class Stat:
+    """A histogram kept as raw samples between snapshots (bounded)."""
+
+    __slots__ = ("samples", "count", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.samples: list[float] = []
+        self.count = 0
+        self.limit = limit
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        samples = self.samples
+        if len(samples) < self.limit:
+            samples.append(value)
+        else:  # keep a bounded, roughly uniform sample
+            samples[self.count % self.limit] = value
+
+
+class Stats:
+    """A flat registry; ``scope(*names)`` gives a view that prefixes names."""
+
+    def __init__(self) -> None:
+        self._counters: dict[Scope, Counter] = {}
+        self._gauges: dict[Scope, Gauge] = {}
+        self._stats: dict[Scope, Stat] = {}
+
+    def counter(self, *name: str) -> Counter:
+        c = self._counters.get(name)
+        if c is None:
+            c = self._counters[name] = Counter()
+        return c
+
+    def gauge(self, *name: str) -> Gauge:
+        g = self._gauges.get(name)
+        if g is None:
+            g = self._gauges[name] = Gauge()
+        return g
+
+    def stat(self, *name: str) -> Stat:
+        s = self._stats.get(name)
+        if s is None:
+            s = self._stats[name] = Stat()
+        return s
+
+    def scope(self, *prefix: str) -> "ScopedStats":
+        return ScopedStats(self, prefix)
+
+    def counters(self) -> Iterator[tuple[Scope, int]]:
+        for k, c in self._counters.items():
+            yield k, c.value
+
+    def gauges(self) -> Iterator[tuple[Scope, float]]:
+        for k, g in self._gauges.items():
+            yield k, g.value
+
+    def remove_prefix(self, *prefix: str) -> None:
+        """Forget every metric under ``prefix`` (an expired client or service)."""
+        n = len(prefix)
+        for table in (self._counters, self._gauges, self._stats):
+            for key in [k for k in table if k[:n] == prefix]:
+                del table[key]
+
+
+class ScopedStats:
+    __slots__ = ("_stats", "_prefix")
+
+    def __init__(self, stats: Stats, prefix: Scope) -> None:
+        self._stats = stats
+        self._prefix = prefix
+
+    def counter(self, *name: str) -> Counter:
+        return self._stats.counter(*self._prefix, *name)
+
+    def gauge(self, *name: str) -> Gauge:
+        return self._stats.gauge(*self._prefix, *name)
+
+    def stat(self, *name: str) -> Stat:
+        return self._stats.stat(*self._prefix, *name)
+
+    def scope(self, *prefix: str) -> "ScopedStats":
+        return ScopedStats(self._stats, self._prefix + prefix)
+
+    @property
+    def prefix(self) -> Scope:
+        return self._prefix

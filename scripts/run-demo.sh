@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make run: the hello-world demo of linkerd-examples, on one laptop.
+# Starts the two demo services (hello calls world through l5d via http_proxy) and
+# l5d on examples/local.yaml, prints how to curl through it, and stops all three
+# on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-.venv/bin/python}
+CONFIG=${2:-examples/local.yaml}
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+"$PY" examples/helloworld.py -addr 127.0.0.1:7778 -text world & pids+=($!)
+http_proxy=127.0.0.1:4140 "$PY" examples/helloworld.py -addr 127.0.0.1:7777 -text Hello -target world & pids+=($!)
+"$PY" -m l5d "$CONFIG" & pids+=($!)
+for _ in $(seq 50); do
+  curl -s -o /dev/null http://127.0.0.1:9990/admin/ping && break
+  sleep 0.1
+done
+cat <<'MSG'
+
+l5d is routing on 127.0.0.1:4140 (admin on http://127.0.0.1:9990/). Try:
+
+    http_proxy=127.0.0.1:4140 curl http://hello/
+    l5d dtab delegate --dtab '/svc => /#/io.l5d.fs' /svc/hello
+
+Services are the files in examples/disco/ ("host port" per line; edits are picked
+up within a second). Ctrl-C stops l5d and the demo services.
+MSG
+wait "${pids[2]}"

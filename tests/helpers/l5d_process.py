@@ -1,0 +1,136 @@
+"""Run a real l5d process on 127.0.0.1 for integration tests.
+
+``with L5d(dtab="/svc=>/$/inet/127.0.0.1/8080") as l5d:`` writes a config with
+every listener on port 0, starts ``python -m l5d`` and reads the bound ports
+from its output. ``l5d.port`` is the router, ``l5d.admin_port`` the admin,
+``l5d.rss_kb()`` the process's resident memory. The process is stopped (and
+killed if it does not stop) on exit; its output is kept in ``l5d.output()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_LISTEN = re.compile(r"l5d: (\S+) listening on http://([^/]+):(\d+)/")
+
+
+class L5d:
+    """A running l5d. ``router_yaml`` is extra YAML merged into the router (indented keys)."""
+
+    def __init__(self, dtab: str = "", *, router_yaml: str = "", namers_yaml: str = "",
+                 config: str | None = None, env: dict | None = None, start_timeout_s: float = 15.0) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="l5d-test-")
+        self.dir = Path(self._dir.name)
+        if config is None:
+            config = textwrap.dedent("""\
+                admin: {ip: 127.0.0.1, port: 0}
+                routers:
+                - protocol: http
+                  dtab: %s
+                  servers: [{ip: 127.0.0.1, port: 0}]
+                """) % _yaml_str(dtab)
+            if router_yaml:
+                config += textwrap.indent(textwrap.dedent(router_yaml), "  ")
+            if namers_yaml:
+                config += textwrap.dedent(namers_yaml)
+        self.config_path = self.dir / "l5d.yaml"
+        self.config_path.write_text(config)
+        self._env = dict(os.environ, **(env or {}))
+        self._start_timeout_s = start_timeout_s
+        self._lines: list[str] = []
+        self.proc: subprocess.Popen | None = None
+        self.ports: dict[str, int] = {}
+
+    def __enter__(self) -> "L5d":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "l5d", str(self.config_path)], cwd=str(ROOT),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self._env)
+        got_admin = threading.Event()
+
+        def reader() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self._lines.append(line)
+                m = _LISTEN.search(line)
+                if m:
+                    name = m.group(1)
+                    key = "admin" if name == "admin" else name
+                    self.ports.setdefault(key, int(m.group(3)))
+                    if name == "admin":
+                        got_admin.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        if not got_admin.wait(self._start_timeout_s):
+            self.stop()
+            raise RuntimeError("l5d did not start:\n" + self.output())
+
+    @property
+    def port(self) -> int:
+        """The first router server's port."""
+        return next(p for k, p in self.ports.items() if k != "admin")
+
+    @property
+    def admin_port(self) -> int:
+        return self.ports["admin"]
+
+    @property
+    def proxy(self) -> str:
+        """``127.0.0.1:PORT`` for ``http_proxy``."""
+        return f"127.0.0.1:{self.port}"
+
+    def rss_kb(self) -> int:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def output(self) -> str:
+        return "".join(self._lines)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int | None:
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self._dir.cleanup()
+        return proc.returncode
+
+
+def _yaml_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.02) -> bool:
+    """Poll ``predicate`` until true or the timeout; returns its last value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
