@@ -1,0 +1,48 @@
+"""`make run` is the real demo: hello calls world through l5d, and curl gets both answers.
+
+Runs scripts/run-demo.sh (what `make run` runs) on the fixed ports of
+examples/local.yaml (4140, 9990, 7777, 7778), so those must be free.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _curl_hello() -> subprocess.CompletedProcess:
+    return subprocess.run(["curl", "-s", "-m", "5", "http://hello/"], capture_output=True, text=True,
+                          env=dict(os.environ, http_proxy="127.0.0.1:4140"), timeout=15)
+
+
+class DemoTests:
+    """The command the demo prints answers 'Hello (...) world (...)!!'."""
+
+    def test_make_run_demo_answers_through_l5d(self) -> None:
+        """http_proxy=127.0.0.1:4140 curl http://hello/ -> Hello (127.0.0.1) world (127.0.0.1)!!"""
+        proc = subprocess.Popen(["bash", "scripts/run-demo.sh", sys.executable], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 30
+            out = None
+            while time.monotonic() < deadline:
+                out = _curl_hello()
+                if out.stdout.startswith("Hello"):
+                    break
+                time.sleep(0.2)
+            assert out is not None and out.stdout == "Hello (127.0.0.1) world (127.0.0.1)!!", out
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                printed, _ = proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                printed, _ = proc.communicate(timeout=5)
+        assert "http_proxy=127.0.0.1:4140 curl http://hello/" in printed, printed

@@ -1,0 +1,116 @@
+"""io.l5d.fs: file parsing (pure) and the polling namer on a Clock."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path as FsPath
+
+import pytest
+from twisted.internet.task import Clock
+
+from dtab import NEG, PENDING, Address, AddrBound, BoundName, Dtab, Interpreter, Leaf, Ok, Path
+from dtab.bind import Namer
+from l5d.namers.fs import FsNamer
+from l5d.namers.fs_model import parse_endpoints
+
+PREFIX = Path.read("/#/io.l5d.fs")
+
+
+class ParseEndpointsTests:
+    """`host port` per line, comments and blank lines ignored, bad lines reported."""
+
+    @pytest.mark.parametrize("text, addrs, errors", [
+        ("127.0.0.1 7777\n", {("127.0.0.1", 7777)}, 0),
+        ("# services\n\n127.0.0.1 80  # web\n10.0.0.2\t8080\n", {("127.0.0.1", 80), ("10.0.0.2", 8080)}, 0),
+        ("host\n", set(), 1),
+        ("host 80 extra\n", set(), 1),
+        ("host +80\n", set(), 1),
+        ("host 0\n", set(), 1),
+        ("host 65536\n", set(), 1),
+        ("h 1\nbad line here\nh 2\n", {("h", 1), ("h", 2)}, 1),
+        ("", set(), 0),
+    ])
+    def test_lines(self, text: str, addrs: set, errors: int) -> None:
+        """Each case: the addresses read and how many lines were refused."""
+        parsed = parse_endpoints(text)
+        assert {(a.host, a.port) for a in parsed.addr.addresses} == addrs
+        assert len(parsed.errors) == errors
+
+
+class FsNamerTests:
+    """The namer answers from its snapshot and follows the directory."""
+
+    def _namer(self, tmp_path: FsPath) -> tuple[FsNamer, Clock]:
+        clock = Clock()
+        return FsNamer(clock, str(tmp_path), PREFIX, poll_interval_s=1.0), clock
+
+    def test_is_a_namer(self, tmp_path: FsPath) -> None:
+        """It satisfies the dtab.Namer protocol the interpreter relies on."""
+        namer, _ = self._namer(tmp_path)
+        assert isinstance(namer, Namer)
+
+    def test_pending_until_started_then_bound_with_residual(self, tmp_path: FsPath) -> None:
+        """Before the first read the answer is PENDING, not NEG; then a bound leaf."""
+        (tmp_path / "hello").write_text("127.0.0.1 7777\n")
+        namer, _ = self._namer(tmp_path)
+        assert namer.lookup(Path.read("/hello")) is PENDING
+        namer.start()
+        state = namer.lookup(Path.read("/hello/a/b"))
+        expected = BoundName(Path.read("/#/io.l5d.fs/hello"), Path.read("/a/b"),
+                             AddrBound.of(Address("127.0.0.1", 7777)))
+        assert state == Ok(Leaf(expected))
+        namer.stop()
+
+    def test_missing_service_is_neg(self, tmp_path: FsPath) -> None:
+        """A name with no file is NEG, so dtab fallback applies."""
+        namer, _ = self._namer(tmp_path)
+        namer.start()
+        assert namer.lookup(Path.read("/nope")) == Ok(NEG)
+        assert namer.lookup(Path()) == Ok(NEG)
+        namer.stop()
+
+    def test_changes_are_picked_up_on_the_next_poll(self, tmp_path: FsPath) -> None:
+        """Editing, adding and removing files bumps the generation one poll later, not before."""
+        svc = tmp_path / "hello"
+        svc.write_text("127.0.0.1 7777\n")
+        namer, clock = self._namer(tmp_path)
+        namer.start()
+        gen = namer.generation
+        svc.write_text("127.0.0.1 7777\n127.0.0.2 7777\n")
+        os.utime(svc, ns=(1, 10**18))  # a different mtime even on coarse filesystems
+        clock.advance(0.999)
+        assert namer.generation == gen
+        clock.advance(0.001)
+        assert namer.generation == gen + 1
+        leaf = namer.lookup(Path.read("/hello")).value
+        assert {a.host for a in leaf.value.addr.addresses} == {"127.0.0.1", "127.0.0.2"}
+        svc.unlink()
+        clock.advance(1.0)
+        assert namer.generation == gen + 2 and namer.lookup(Path.read("/hello")) == Ok(NEG)
+        namer.stop()
+
+    def test_unchanged_poll_keeps_the_same_addr_object(self, tmp_path: FsPath) -> None:
+        """A poll that finds nothing new changes nothing (clients keep their pools)."""
+        (tmp_path / "hello").write_text("127.0.0.1 7777\n")
+        namer, clock = self._namer(tmp_path)
+        namer.start()
+        before = namer.lookup(Path.read("/hello")).value.value.addr
+        clock.advance(5.0)
+        assert namer.lookup(Path.read("/hello")).value.value.addr is before
+        namer.stop()
+
+    def test_interpreter_binding_follows_the_file(self, tmp_path: FsPath) -> None:
+        """Through the interpreter and a dtab, a rebind after a change sees the new address."""
+        svc = tmp_path / "web"
+        svc.write_text("127.0.0.1 1\n")
+        namer, clock = self._namer(tmp_path)
+        namer.start()
+        interp = Interpreter([(PREFIX, namer)])
+        dtab = Dtab.read("/svc=>/#/io.l5d.fs")
+        first = interp.bind(dtab, Path.read("/svc/web")).value.value.addr
+        svc.write_text("127.0.0.1 2\n")
+        os.utime(svc, ns=(1, 2 * 10**18))
+        clock.advance(1.0)
+        second = interp.bind(dtab, Path.read("/svc/web")).value.value.addr
+        assert [a.port for a in first.addresses] == [1] and [a.port for a in second.addresses] == [2]
+        namer.stop()
