@@ -9,9 +9,32 @@ from __future__ import annotations
 import pytest
 
 from dtab import (
-    ADDR_WEIGHT_KEY, EMPTY, FAIL, NEG, PENDING, Address, AddrBound, Alt, BindDepthExceeded,
-    BindTooLarge, BoundName, Dtab, Failed, Interpreter, Leaf, Namer, Ok, Path, Union, Weighted, bind,
-    evaluate, global_lookup, map_tree, read_tree, simplify,
+    ADDR_WEIGHT_KEY,
+    EMPTY,
+    FAIL,
+    NEG,
+    PENDING,
+    Address,
+    AddrBound,
+    Alt,
+    BindDepthExceeded,
+    BindTooLarge,
+    BoundName,
+    Dtab,
+    Failed,
+    Interpreter,
+    Leaf,
+    Namer,
+    Ok,
+    Path,
+    Union,
+    Weighted,
+    bind,
+    evaluate,
+    global_lookup,
+    map_tree,
+    read_tree,
+    simplify,
 )
 from tests.helpers.fake_namer import FakeNamer, host_port_rule
 
@@ -32,7 +55,9 @@ def inet(port: int) -> Leaf:
 def weighted(leaf: Leaf, weight: float = 1.0) -> Leaf:
     """``leaf`` as binding leaves it inside a union branch of that weight."""
     b = leaf.value
-    return Leaf(BoundName(b.id, b.residual, AddrBound(b.addr.addresses, ((ADDR_WEIGHT_KEY, weight),))))
+    return Leaf(
+        BoundName(b.id, b.residual, AddrBound(b.addr.addresses, ((ADDR_WEIGHT_KEY, weight),)))
+    )
 
 
 class TableLookup:
@@ -95,23 +120,50 @@ class NamerTestRowsTests:
     @pytest.mark.parametrize(
         "tree,answers,expected",
         [
-            ("/test/0 | /test/1 & /test/2", {"/test/0": EMPTY, "/test/1": NEG, "/test/2": NEG}, frozenset()),
-            ("/test/0 | /test/1 & /test/2", {"/test/0": read_tree("/$/inet/1"), "/test/1": NEG, "/test/2": NEG},
-             frozenset({"0.0.0.0:1"})),
-            ("/test/0 | /test/1 & /test/2", {"/test/0": NEG, "/test/1": NEG, "/test/2": read_tree("/$/inet/2")},
-             frozenset({"0.0.0.0:2"})),
-            ("/test/0 & /test/1", {"/test/0": read_tree("/$/inet/1"), "/test/1": NEG}, frozenset({"0.0.0.0:1"})),
+            (
+                "/test/0 | /test/1 & /test/2",
+                {"/test/0": EMPTY, "/test/1": NEG, "/test/2": NEG},
+                frozenset(),
+            ),
+            (
+                "/test/0 | /test/1 & /test/2",
+                {"/test/0": read_tree("/$/inet/1"), "/test/1": NEG, "/test/2": NEG},
+                frozenset({"0.0.0.0:1"}),
+            ),
+            (
+                "/test/0 | /test/1 & /test/2",
+                {"/test/0": NEG, "/test/1": NEG, "/test/2": read_tree("/$/inet/2")},
+                frozenset({"0.0.0.0:2"}),
+            ),
+            (
+                "/test/0 & /test/1",
+                {"/test/0": read_tree("/$/inet/1"), "/test/1": NEG},
+                frozenset({"0.0.0.0:1"}),
+            ),
             ("/test/0 & /test/1", {"/test/0": NEG, "/test/1": NEG}, None),
             ("/test/0 & /test/1", {"/test/0": EMPTY, "/test/1": NEG}, frozenset()),
-            ("/test/0 & /test/1", {"/test/0": read_tree("/$/inet/1"), "/test/1": "fail"},
-             frozenset({"0.0.0.0:1"})),
+            (
+                "/test/0 & /test/1",
+                {"/test/0": read_tree("/$/inet/1"), "/test/1": "fail"},
+                frozenset({"0.0.0.0:1"}),
+            ),
         ],
-        ids=["row41-empty-first", "row42-bound-first", "row43-union-second", "row44-bound-neg",
-             "row44-neg-neg", "row44-empty-neg", "row44-bound-failure"],
+        ids=[
+            "row41-empty-first",
+            "row42-bound-first",
+            "row43-union-second",
+            "row44-bound-neg",
+            "row44-neg-neg",
+            "row44-empty-neg",
+            "row44-bound-failure",
+        ],
     )
     def test_alt_and_union_evaluation(self, tree, answers, expected):
         """The bound tree evaluates to the expected addresses (None: negative)."""
-        table = {p: (RuntimeError(f"namer failed on {p}") if t == "fail" else Ok(t)) for p, t in answers.items()}
+        table = {
+            p: (RuntimeError(f"namer failed on {p}") if t == "fail" else Ok(t))
+            for p, t in answers.items()
+        }
         assert addresses(bind(TableLookup(table), read_tree(tree))) == expected
 
 
@@ -132,12 +184,14 @@ class DepthTests:
     @pytest.mark.parametrize("max_depth,ok", [(3, True), (2, False)], ids=["at-limit", "one-over"])
     def test_depth_boundary(self, max_depth, ok):
         """Two rewrites plus the global lookup reach depth 3: allowed at limit 3, not at 2."""
-        state = Interpreter(max_depth=max_depth).bind(Dtab.read("/a=>/b;/b=>/$/inet/1"), Path.read("/a"))
+        state = Interpreter(max_depth=max_depth).bind(
+            Dtab.read("/a=>/b;/b=>/$/inet/1"), Path.read("/a")
+        )
         assert (state == Ok(inet(1))) is ok
         assert isinstance(state, Failed) is not ok
 
     def test_exponential_union_is_cut_by_the_step_budget(self):
-        """``/a => /a/x & /a/y`` doubles at every level; the lookup budget stops it long before depth 100."""
+        """``/a => /a/x & /a/y`` doubles per level; the lookup budget stops it before depth 100."""
         state = Interpreter(max_steps=50).bind(Dtab.read("/a=>/a/x & /a/y"), Path.read("/a"))
         assert state == Failed(BindTooLarge(50))
         assert str(state.error) == "Delegation needed more than 50 lookups"
@@ -182,13 +236,31 @@ class StateTests:
             ("/n & /p", Ok(NEG), None),
             ("/e & /p", Ok(EMPTY), None),
             ("/f & /p", Ok(FAIL), None),
-            ("/a & /n & /f & /e", Ok(Union((Weighted(1.0, weighted(inet(1))), Weighted(1.0, EMPTY)))), None),
+            (
+                "/a & /n & /f & /e",
+                Ok(Union((Weighted(1.0, weighted(inet(1))), Weighted(1.0, EMPTY)))),
+                None,
+            ),
         ],
-        ids=["alt-pending-first", "alt-neg-then-pending", "alt-bound-first", "alt-failed-first",
-             "alt-neg-then-failed", "alt-empty-first", "alt-fail-first", "alt-all-neg",
-             "union-ok-and-pending", "union-ok-and-failed", "union-all-pending", "union-failed-and-pending",
-             "union-first-failure-kept", "union-neg-and-pending", "union-empty-and-pending",
-             "union-fail-and-pending", "union-drops-neg-and-fail-keeps-empty"],
+        ids=[
+            "alt-pending-first",
+            "alt-neg-then-pending",
+            "alt-bound-first",
+            "alt-failed-first",
+            "alt-neg-then-failed",
+            "alt-empty-first",
+            "alt-fail-first",
+            "alt-all-neg",
+            "union-ok-and-pending",
+            "union-ok-and-failed",
+            "union-all-pending",
+            "union-failed-and-pending",
+            "union-first-failure-kept",
+            "union-neg-and-pending",
+            "union-empty-and-pending",
+            "union-fail-and-pending",
+            "union-drops-neg-and-fail-keeps-empty",
+        ],
     )
     def test_states(self, tree, expected, not_asked):
         """Alt is sequential and stops at the first non-Neg; Union is Ok when any branch is Ok."""
@@ -198,7 +270,7 @@ class StateTests:
             assert not_asked not in lookup.asked
 
     def test_raising_namer_fails_the_name(self):
-        """A lookup that raises becomes Failed with that exception; the router is not brought down."""
+        """A lookup that raises becomes Failed with that exception; nothing propagates."""
         boom = KeyError("boom")
         state = bind(TableLookup({"/a": boom}), read_tree("/a | /$/inet/1"))
         assert isinstance(state, Failed) and state.error is boom
@@ -220,7 +292,9 @@ class StateTests:
     def test_result_has_no_alt(self):
         """A bound tree keeps unions but never an Alt: the Alt's choice is made."""
         state = bind(TableLookup(self.TABLE), read_tree("(/n | /a | /b) & (/b | /a)"))
-        assert state == Ok(Union((Weighted(1.0, weighted(inet(1))), Weighted(1.0, weighted(inet(2))))))
+        assert state == Ok(
+            Union((Weighted(1.0, weighted(inet(1))), Weighted(1.0, weighted(inet(2)))))
+        )
         assert has_no_alt(state.value)
 
 
@@ -235,24 +309,35 @@ class WeightTests:
 
     def _interpreter(self) -> Interpreter:
         # Finagle's test uses /$/<class>; configured namers stand in for class loading here.
-        testnamer = FakeNamer("/#/testnamer", lambda n, p: Ok(read_tree("/rewritten/by/test/namer")))
+        testnamer = FakeNamer(
+            "/#/testnamer", lambda n, p: Ok(read_tree("/rewritten/by/test/namer"))
+        )
         return Interpreter([(testnamer.prefix, testnamer)])
 
     def test_row50_inner_weights_attached(self):
         """Row 50: the /booz branch is dropped and each address set carries its innermost weight."""
         state = self._interpreter().bind(Dtab.read(self.DTAB), Path.read("/foo"))
         names = evaluate(state.value)
-        got = {(a.show(), dict(n.addr.meta)[ADDR_WEIGHT_KEY]) for n in names for a in n.addr.addresses}
+        got = {
+            (a.show(), dict(n.addr.meta)[ADDR_WEIGHT_KEY]) for n in names for a in n.addr.addresses
+        }
         assert got == {("0.0.0.0:8080", 3.0), ("0.0.0.0:9090", 2.0), ("0.0.0.0:7070", 1.0)}
 
     def test_row50_tree_shape(self):
         """Row 50: the bound tree is the outer union of the inner union and the namer's name."""
         state = self._interpreter().bind(Dtab.read(self.DTAB), Path.read("/foo"))
         strip = map_tree(lambda b: b.id.show(), state.value)
-        assert strip == Union((
-            Weighted(3.0, Union((Weighted(3.0, Leaf("/$/inet/8080")), Weighted(2.0, Leaf("/$/inet/9090"))))),
-            Weighted(1.0, Leaf("/$/inet/7070")),
-        ))
+        assert strip == Union(
+            (
+                Weighted(
+                    3.0,
+                    Union(
+                        (Weighted(3.0, Leaf("/$/inet/8080")), Weighted(2.0, Leaf("/$/inet/9090")))
+                    ),
+                ),
+                Weighted(1.0, Leaf("/$/inet/7070")),
+            )
+        )
 
     def test_no_weight_outside_a_union(self):
         """A name bound outside any union gets no weight metadata."""
@@ -262,8 +347,13 @@ class WeightTests:
 
     def test_weight_replaces_a_namers_weight(self):
         """A weight already in the metadata is replaced by the innermost union's, not duplicated."""
-        pre = Leaf(BoundName(Path.read("/n"), Path(), AddrBound(
-            frozenset({Address("h", 1)}), (("other", "x"), (ADDR_WEIGHT_KEY, 9.0)))))
+        pre = Leaf(
+            BoundName(
+                Path.read("/n"),
+                Path(),
+                AddrBound(frozenset({Address("h", 1)}), (("other", "x"), (ADDR_WEIGHT_KEY, 9.0))),
+            )
+        )
         state = bind(TableLookup({"/n": Ok(pre)}), read_tree("4*/n & /$/nil"))
         leaf = state.value.weighted[0].tree
         assert leaf.value.addr.meta == (("other", "x"), (ADDR_WEIGHT_KEY, 4.0))
@@ -301,7 +391,9 @@ class InterpreterTests:
         path = Path.read("/foo/fah")
         assert interpreter.bind(Dtab() + local, path) == Ok(NEG)
         base = Dtab.read("/bar => /#inet/127.1/8080")
-        assert interpreter.bind(base + local, path) == Ok(bound_leaf("/#inet/127.1/8080", "/fah", "127.1:8080"))
+        assert interpreter.bind(base + local, path) == Ok(
+            bound_leaf("/#inet/127.1/8080", "/fah", "127.1:8080")
+        )
 
     def test_fake_namer_is_a_namer(self):
         """The FakeNamer satisfies the Namer protocol the interpreter relies on."""
@@ -309,19 +401,25 @@ class InterpreterTests:
         assert not isinstance(object(), Namer)
 
     def test_dentry_shadows_a_configured_namer(self):
-        """The dtab is asked first, so a dentry can shadow a ``/#/`` path; the namer is never asked."""
+        """The dtab comes first, so a dentry can shadow a ``/#/`` path; the namer is not asked."""
         namer = FakeNamer("/#/io.l5d.fake", lambda n, p: Ok(n.bound("/svc", "/")))
         interpreter = Interpreter([(namer.prefix, namer)])
-        state = interpreter.bind(Dtab.read("/#/io.l5d.fake=>/$/inet/1"), Path.read("/#/io.l5d.fake/svc"))
+        state = interpreter.bind(
+            Dtab.read("/#/io.l5d.fake=>/$/inet/1"), Path.read("/#/io.l5d.fake/svc")
+        )
         assert state == Ok(bound_leaf("/$/inet/1", "/svc", "0.0.0.0:1"))
         assert namer.lookups == []
 
     def test_namer_gets_the_path_after_its_prefix(self):
         """A configured namer receives the rest of the path and its answer is bound."""
         namer = FakeNamer("/#/io.l5d.fake")
-        namer.answer("/default/http/hello", Ok(namer.bound("/default/http/hello", "/", Address("10.0.0.1", 80))))
+        namer.answer(
+            "/default/http/hello",
+            Ok(namer.bound("/default/http/hello", "/", Address("10.0.0.1", 80))),
+        )
         state = Interpreter([(namer.prefix, namer)]).bind(
-            Dtab.read("/svc=>/#/io.l5d.fake/default/http"), Path.read("/svc/hello"))
+            Dtab.read("/svc=>/#/io.l5d.fake/default/http"), Path.read("/svc/hello")
+        )
         assert state == Ok(bound_leaf("/#/io.l5d.fake/default/http/hello", "/", "10.0.0.1:80"))
         assert namer.lookups == [Path.read("/default/http/hello")]
 
@@ -337,8 +435,11 @@ class InterpreterTests:
         assert first.lookups == [Path.read("/x")] and second.lookups == [Path.read("/a/x")]
         assert third.lookups == [] and unrelated.lookups == []
 
-    @pytest.mark.parametrize("answer", [PENDING, Ok(EMPTY), Ok(FAIL), Failed(RuntimeError("down"))],
-                             ids=["pending", "empty", "fail", "failed"])
+    @pytest.mark.parametrize(
+        "answer",
+        [PENDING, Ok(EMPTY), Ok(FAIL), Failed(RuntimeError("down"))],
+        ids=["pending", "empty", "fail", "failed"],
+    )
     def test_first_non_neg_namer_answer_stands(self, answer):
         """Pending, Empty, Fail and failures are answers: the next namer is not asked."""
         first = FakeNamer("/#/a", lambda n, p: answer)
@@ -351,7 +452,8 @@ class InterpreterTests:
         """A namer may answer another path, which is delegated again from the dtab."""
         namer = FakeNamer("/#/rw", lambda n, p: Ok(Leaf(Path.of("svc") + p)))
         state = Interpreter([(namer.prefix, namer)]).bind(
-            Dtab.read("/svc=>/$/inet/5"), Path.read("/#/rw/x"))
+            Dtab.read("/svc=>/$/inet/5"), Path.read("/#/rw/x")
+        )
         assert state == Ok(bound_leaf("/$/inet/5", "/x", "0.0.0.0:5"))
 
     def test_generation_tuple(self):
@@ -365,7 +467,7 @@ class InterpreterTests:
 
 class ChangingNamerTests:
     def test_binding_follows_the_namer(self):
-        """Pending before the first sync, bound after, then back to the fallback when the name goes away."""
+        """Pending before the first sync, then bound, then the fallback once the name goes."""
         namer = FakeNamer("/#/io.l5d.k8s", lambda n, p: PENDING)
         interpreter = Interpreter([(namer.prefix, namer)])
         dtab = Dtab.read("/svc=>/$/inet/9;/svc=>/#/io.l5d.k8s/default/http")
@@ -379,7 +481,9 @@ class ChangingNamerTests:
         generations.append(namer.generation)
         assert interpreter.bind(dtab, path) == Ok(hello)
 
-        scaled = namer.bound("/default/http/hello", "/", Address("10.0.0.1", 8080), Address("10.0.0.2", 8080))
+        scaled = namer.bound(
+            "/default/http/hello", "/", Address("10.0.0.1", 8080), Address("10.0.0.2", 8080)
+        )
         namer.answer("/default/http/hello", Ok(scaled))
         generations.append(namer.generation)
         assert addresses(interpreter.bind(dtab, path)) == {"10.0.0.1:8080", "10.0.0.2:8080"}

@@ -34,7 +34,9 @@ class CountingInterpreter(Interpreter):
 
 @pytest.fixture
 def setup():
-    namer = FakeNamer("/#/io.l5d.fake", lambda n, p: Ok(n.bound(p.show(), "/", Address("10.0.0.1", 80))))
+    namer = FakeNamer(
+        "/#/io.l5d.fake", lambda n, p: Ok(n.bound(p.show(), "/", Address("10.0.0.1", 80)))
+    )
     interpreter = CountingInterpreter([(namer.prefix, namer)])
     now = FakeNow()
     cache = BindingCache(interpreter, now, max_size=3, idle_ttl_s=TTL_S)
@@ -85,7 +87,7 @@ class BindingCacheHitTests:
 
 class BindingCacheGenerationTests:
     def test_generation_change_rebinds(self, setup):
-        """When the namer bumps its generation, the next bind is redone and follows the new answer."""
+        """After a namer generation bump the next bind is redone and follows the new answer."""
         cache, interpreter, namer, _ = setup
         before = cache.bind(DTAB, P("/svc/a"))
         namer.answer("/a", Ok(namer.bound("/a", "/", Address("10.0.0.9", 80))))
@@ -183,7 +185,10 @@ class BindingCacheBoundsTests:
 
     @pytest.mark.parametrize(
         "kwargs,message",
-        [({"max_size": 0}, "max_size: expected >= 1, got 0"), ({"idle_ttl_s": 0}, "idle_ttl_s: expected > 0, got 0")],
+        [
+            ({"max_size": 0}, "max_size: expected >= 1, got 0"),
+            ({"idle_ttl_s": 0}, "idle_ttl_s: expected > 0, got 0"),
+        ],
         ids=["max-size", "ttl"],
     )
     def test_validates_limits(self, kwargs, message):

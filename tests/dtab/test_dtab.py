@@ -65,7 +65,10 @@ class DtabConcatTests:
         """Row 2: ``d1 + d2`` holds the four dentries, d1's first."""
         d = Dtab.read(self.D1) + Dtab.read(self.D2)
         assert [e.show() for e in d] == [
-            "/foo=>/bar", "/foo=>/biz", "/biz=>/$/inet/8080", "/bar=>/$/inet/9090",
+            "/foo=>/bar",
+            "/foo=>/biz",
+            "/biz=>/$/inet/8080",
+            "/bar=>/$/inet/9090",
         ]
         assert d == Dtab.read(self.D1 + ";" + self.D2)
 

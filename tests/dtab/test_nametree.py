@@ -11,7 +11,18 @@ import pickle
 import pytest
 
 from dtab import (
-    EMPTY, FAIL, NEG, Alt, Leaf, Path, Union, Weighted, evaluate, map_tree, read_tree, show_tree,
+    EMPTY,
+    FAIL,
+    NEG,
+    Alt,
+    Leaf,
+    Path,
+    Union,
+    Weighted,
+    evaluate,
+    map_tree,
+    read_tree,
+    show_tree,
     simplify,
 )
 from dtab.nametree import show_weight
@@ -46,7 +57,9 @@ EVAL_CASES = [
 
 
 class EvaluateTests:
-    @pytest.mark.parametrize("tree,expected", [c[1:] for c in EVAL_CASES], ids=[c[0] for c in EVAL_CASES])
+    @pytest.mark.parametrize(
+        "tree,expected", [c[1:] for c in EVAL_CASES], ids=[c[0] for c in EVAL_CASES]
+    )
     def test_evaluate_and_simplified_evaluate(self, tree, expected):
         """A tree and its simplification evaluate to the same leaves (Finagle eval/simplified)."""
         t = read_tree(tree)
@@ -65,11 +78,18 @@ class EvaluateTests:
             (Alt((Union((Weighted(3.0, NEG),)), Leaf(Path.of("a")))), paths("/a")),
             (Alt((Alt(()), EMPTY)), frozenset()),
         ],
-        ids=["empty-alt", "empty-union", "alt-of-one", "union-of-one-fail",
-             "union-of-one-fail-in-alt", "union-of-one-neg-in-alt", "empty-alt-in-alt"],
+        ids=[
+            "empty-alt",
+            "empty-union",
+            "alt-of-one",
+            "union-of-one-fail",
+            "union-of-one-fail-in-alt",
+            "union-of-one-neg-in-alt",
+            "empty-alt-in-alt",
+        ],
     )
     def test_degenerate_shapes(self, tree, expected):
-        """Empty and single-child Alt/Union nodes, which the parser never builds, evaluate like Finagle's."""
+        """Empty and one-child Alt/Union (never parsed) evaluate as in Finagle."""
         assert evaluate(tree) == expected
         assert evaluate(simplify(tree)) == expected
 
@@ -99,7 +119,9 @@ SIMPLIFY_CASES = [
 
 
 class SimplifyTests:
-    @pytest.mark.parametrize("tree,expected", [c[1:] for c in SIMPLIFY_CASES], ids=[c[0] for c in SIMPLIFY_CASES])
+    @pytest.mark.parametrize(
+        "tree,expected", [c[1:] for c in SIMPLIFY_CASES], ids=[c[0] for c in SIMPLIFY_CASES]
+    )
     def test_simplify(self, tree, expected):
         """Each tree simplifies to exactly the expected tree, which is a fixpoint."""
         assert simplify(tree) == expected
@@ -126,7 +148,11 @@ SHOW_CASES = [
     ("alt-in-union", read_tree("(/a | /b) & /c"), "(/a | /b) & /c"),
     ("alt-in-alt", read_tree("(/a | /b) | /c"), "(/a | /b) | /c"),
     ("two-decimal-weights", read_tree("2*/a & .5*/b & 1.0*/c"), "2.00*/a & 0.50*/b & /c"),
-    ("exact-weight-when-two-decimals-lose", read_tree("0.125*/a & 0.005*/b"), "0.125*/a & 0.005*/b"),
+    (
+        "exact-weight-when-two-decimals-lose",
+        read_tree("0.125*/a & 0.005*/b"),
+        "0.125*/a & 0.005*/b",
+    ),
     ("weighted-compound", read_tree("2*(/a | /b) & /c"), "2.00*(/a | /b) & /c"),
     ("alt-of-one", Alt((Leaf(Path.of("a")),)), "/a"),
     ("union-of-one-default-weight", Union.of(Leaf(Path.of("a"))), "/a"),
@@ -135,7 +161,9 @@ SHOW_CASES = [
 
 
 class ShowTests:
-    @pytest.mark.parametrize("tree,shown", [c[1:] for c in SHOW_CASES], ids=[c[0] for c in SHOW_CASES])
+    @pytest.mark.parametrize(
+        "tree,shown", [c[1:] for c in SHOW_CASES], ids=[c[0] for c in SHOW_CASES]
+    )
     def test_show(self, tree, shown):
         """Each tree prints in canonical syntax, which reads back to an equal tree."""
         assert show_tree(tree) == shown
@@ -145,9 +173,17 @@ class ShowTests:
     @pytest.mark.parametrize(
         "weight,shown",
         [
-            (1.0, "1.00"), (0.0, "0.00"), (-0.0, "0.00"), (0.5, "0.50"), (0.1, "0.10"), (3.0, "3.00"),
-            (0.125, "0.125"), (1 / 3, "0.3333333333333333"), (1e-7, None),
-            (5e-324, None), (1e300, None),
+            (1.0, "1.00"),
+            (0.0, "0.00"),
+            (-0.0, "0.00"),
+            (0.5, "0.50"),
+            (0.1, "0.10"),
+            (3.0, "3.00"),
+            (0.125, "0.125"),
+            (1 / 3, "0.3333333333333333"),
+            (1e-7, None),
+            (5e-324, None),
+            (1e300, None),
         ],
         ids=lambda v: repr(v),
     )

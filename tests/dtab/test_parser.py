@@ -13,13 +13,21 @@ from typing import Callable, NamedTuple
 import pytest
 
 from dtab import (
-    ANY, EMPTY, FAIL, NEG, Alt, Dentry, Dtab, DtabParseError, Leaf, Path, Prefix, Union, Weighted,
+    ANY,
+    EMPTY,
+    FAIL,
+    NEG,
+    Alt,
+    Dentry,
+    Dtab,
+    DtabParseError,
+    Leaf,
+    Path,
+    Prefix,
+    Union,
+    Weighted,
     read_tree,
 )
-
-
-def P(text: str) -> Path:
-    return Path.read(text)
 
 
 def L(text: str) -> Leaf:
@@ -44,37 +52,77 @@ GOOD = [
     Good("path-comment-after", Path.read, "/foo # trailing comment", Path.of("foo")),
     Good("path-hash-inside-label", Path.read, "/#/io.l5d.k8s", Path.of("#", "io.l5d.k8s")),
     Good("row09-fail-neg-empty", read_tree, "! | ~ | $", Alt((FAIL, NEG, EMPTY))),
-    Good("row10-and-binds-tighter", read_tree, "/foo & /bar | /bar & /baz",
-         Alt((Union.of(L("/foo"), L("/bar")), Union.of(L("/bar"), L("/baz"))))),
-    Good("row11-weights", read_tree, "1 * /foo & 2 * /bar | .5 * /bar & .5 * /baz",
-         Alt((Union((W(1.0, L("/foo")), W(2.0, L("/bar")))),
-              Union((W(0.5, L("/bar")), W(0.5, L("/baz"))))))),
+    Good(
+        "row10-and-binds-tighter",
+        read_tree,
+        "/foo & /bar | /bar & /baz",
+        Alt((Union.of(L("/foo"), L("/bar")), Union.of(L("/bar"), L("/baz")))),
+    ),
+    Good(
+        "row11-weights",
+        read_tree,
+        "1 * /foo & 2 * /bar | .5 * /bar & .5 * /baz",
+        Alt(
+            (
+                Union((W(1.0, L("/foo")), W(2.0, L("/bar")))),
+                Union((W(0.5, L("/bar")), W(0.5, L("/baz")))),
+            )
+        ),
+    ),
     Good("tree-parens-of-one", read_tree, "(/a)", L("/a")),
     Good("tree-double-parens", read_tree, "((/a | /b))", Alt((L("/a"), L("/b")))),
-    Good("tree-nested-alt-kept", read_tree, "(/a | /b) | /c", Alt((Alt((L("/a"), L("/b"))), L("/c")))),
-    Good("tree-weighted-parens", read_tree, "2 * (/a | /b) & /c",
-         Union((W(2.0, Alt((L("/a"), L("/b")))), W(1.0, L("/c"))))),
-    Good("tree-number-forms", read_tree, "5.*/a & 0*/b & 007*/c",
-         Union((W(5.0, L("/a")), W(0.0, L("/b")), W(7.0, L("/c"))))),
+    Good(
+        "tree-nested-alt-kept", read_tree, "(/a | /b) | /c", Alt((Alt((L("/a"), L("/b"))), L("/c")))
+    ),
+    Good(
+        "tree-weighted-parens",
+        read_tree,
+        "2 * (/a | /b) & /c",
+        Union((W(2.0, Alt((L("/a"), L("/b")))), W(1.0, L("/c")))),
+    ),
+    Good(
+        "tree-number-forms",
+        read_tree,
+        "5.*/a & 0*/b & 007*/c",
+        Union((W(5.0, L("/a")), W(0.0, L("/b")), W(7.0, L("/c")))),
+    ),
     Good("tree-no-spaces", read_tree, "/a&/b|~", Alt((Union.of(L("/a"), L("/b")), NEG))),
-    Good("tree-newlines-and-comments", read_tree, "/a # first\n | # second\n /b", Alt((L("/a"), L("/b")))),
+    Good(
+        "tree-newlines-and-comments",
+        read_tree,
+        "/a # first\n | # second\n /b",
+        Alt((L("/a"), L("/b"))),
+    ),
     Good("row13-root-prefix", Dentry.read, "/=>!", Dentry(Prefix(()), FAIL)),
     Good("row13-root-prefix-spaced", Dentry.read, "/ => !", Dentry(Prefix(()), FAIL)),
-    Good("row14-wildcard", Dentry.read, "/foo/*/bar => !", Dentry(Prefix(("foo", ANY, "bar")), FAIL)),
+    Good(
+        "row14-wildcard", Dentry.read, "/foo/*/bar => !", Dentry(Prefix(("foo", ANY, "bar")), FAIL)
+    ),
     Good("prefix-escaped-star-is-a-label", Prefix.read, "/\\x2a", Prefix(("*",))),
     Good("prefix-lone-star", Prefix.read, "/*", Prefix((ANY,))),
     Good("row16-empty-dtab", Dtab.read, "", Dtab()),
     Good("row16-trailing-semicolon", Dtab.read, "/=>!;", Dtab((Dentry(Prefix(()), FAIL),))),
-    Good("row16-two", Dtab.read, "/=>!;/foo=>/bar",
-         Dtab((Dentry(Prefix(()), FAIL), Dentry(Prefix(("foo",)), L("/bar"))))),
-    Good("row04-trailing-semicolon-multiline", Dtab.read, "/b => /c;\n/a => /b;",
-         Dtab((Dentry(Prefix(("b",)), L("/c")), Dentry(Prefix(("a",)), L("/b"))))),
-    Good("row03-comments", Dtab.read,
-         "\n# a comment\n/#foo => /biz  # another comment\n"
-         "         | ( /bliz & # yet another comment\n"
-         "             /bluth ) # duh bluths\n"
-         "             ; #finalmente\n#/ignore=>/me;\n",
-         Dtab((Dentry(Prefix(("#foo",)), Alt((L("/biz"), Union.of(L("/bliz"), L("/bluth"))))),))),
+    Good(
+        "row16-two",
+        Dtab.read,
+        "/=>!;/foo=>/bar",
+        Dtab((Dentry(Prefix(()), FAIL), Dentry(Prefix(("foo",)), L("/bar")))),
+    ),
+    Good(
+        "row04-trailing-semicolon-multiline",
+        Dtab.read,
+        "/b => /c;\n/a => /b;",
+        Dtab((Dentry(Prefix(("b",)), L("/c")), Dentry(Prefix(("a",)), L("/b")))),
+    ),
+    Good(
+        "row03-comments",
+        Dtab.read,
+        "\n# a comment\n/#foo => /biz  # another comment\n"
+        "         | ( /bliz & # yet another comment\n"
+        "             /bluth ) # duh bluths\n"
+        "             ; #finalmente\n#/ignore=>/me;\n",
+        Dtab((Dentry(Prefix(("#foo",)), Alt((L("/biz"), Union.of(L("/bliz"), L("/bluth"))))),)),
+    ),
     Good("dtab-only-whitespace-and-comments", Dtab.read, "  \n# nothing here\n\t", Dtab()),
 ]
 
@@ -97,45 +145,146 @@ class Bad(NamedTuple):
 BAD = [
     # row 8: paths
     Bad("row08-empty", Path.read, "", "'/' expected but end of input found at '[]'", 0),
-    Bad("row08-trailing-slash", Path.read, "/foo/bar/",
-        "label char expected but end of input found at '/foo/bar/[]'", 9),
+    Bad(
+        "row08-trailing-slash",
+        Path.read,
+        "/foo/bar/",
+        "label char expected but end of input found at '/foo/bar/[]'",
+        9,
+    ),
     Bad("row08-braces", Path.read, "/{}", "end of input expected but '{' found at '/[{]}'", 1),
     Bad("row08-backslash-not-x", Path.read, "/\\?", "'x' expected but '?' found at '/\\[?]'", 2),
     Bad("row08-bad-hex", Path.read, "/\\x?", "hex char expected but '?' found at '/\\x[?]'", 3),
-    Bad("row08-bad-second-hex", Path.read, "/\\x0?", "hex char expected but '?' found at '/\\x0[?]'", 4),
+    Bad(
+        "row08-bad-second-hex",
+        Path.read,
+        "/\\x0?",
+        "hex char expected but '?' found at '/\\x0[?]'",
+        4,
+    ),
     Bad("path-no-slash", Path.read, "foo", "'/' expected but 'f' found at '[f]oo'", 0),
-    Bad("path-empty-label", Path.read, "/foo//bar", "label char expected but '/' found at '/foo/[/]bar'", 5),
-    Bad("path-inner-space", Path.read, "/foo bar", "end of input expected but 'b' found at '/foo [b]ar'", 5),
-    Bad("path-no-break-space-is-not-whitespace", Path.read, "/a\xa0",
-        "end of input expected but '\xa0' found at '/a[\xa0]'", 2),
+    Bad(
+        "path-empty-label",
+        Path.read,
+        "/foo//bar",
+        "label char expected but '/' found at '/foo/[/]bar'",
+        5,
+    ),
+    Bad(
+        "path-inner-space",
+        Path.read,
+        "/foo bar",
+        "end of input expected but 'b' found at '/foo [b]ar'",
+        5,
+    ),
+    Bad(
+        "path-no-break-space-is-not-whitespace",
+        Path.read,
+        "/a\xa0",
+        "end of input expected but '\xa0' found at '/a[\xa0]'",
+        2,
+    ),
     # row 12: trees
     Bad("row12-empty", read_tree, "", "simple expected but end of input found at '[]'", 0),
     Bad("row12-only-comment", read_tree, "#", "simple expected but end of input found at '#[]'", 1),
-    Bad("row12-dangling-and", read_tree, "/foo &", "simple expected but end of input found at '/foo &[]'", 6),
-    Bad("row12-two-dots", read_tree, "/foo & 0.1.2 * /bar",
-        "number char expected but '.' found at '/foo & 0.1[.]2 * /bar'", 10),
+    Bad(
+        "row12-dangling-and",
+        read_tree,
+        "/foo &",
+        "simple expected but end of input found at '/foo &[]'",
+        6,
+    ),
+    Bad(
+        "row12-two-dots",
+        read_tree,
+        "/foo & 0.1.2 * /bar",
+        "number char expected but '.' found at '/foo & 0.1[.]2 * /bar'",
+        10,
+    ),
     # Finagle brackets the character after the lone '.'; we bracket the '.' itself
-    Bad("row12-lone-dot", read_tree, "/foo & . * /bar", "weight expected but '.' found at '/foo & [.] * /bar'", 7),
-    Bad("tree-unclosed-paren", read_tree, "(/a", "')' expected but end of input found at '(/a[]'", 3),
+    Bad(
+        "row12-lone-dot",
+        read_tree,
+        "/foo & . * /bar",
+        "weight expected but '.' found at '/foo & [.] * /bar'",
+        7,
+    ),
+    Bad(
+        "tree-unclosed-paren", read_tree, "(/a", "')' expected but end of input found at '(/a[]'", 3
+    ),
     Bad("tree-stray-paren", read_tree, "/a)", "end of input expected but ')' found at '/a[)]'", 2),
-    Bad("tree-dangling-bar", read_tree, "/a |", "simple expected but end of input found at '/a |[]'", 4),
+    Bad(
+        "tree-dangling-bar",
+        read_tree,
+        "/a |",
+        "simple expected but end of input found at '/a |[]'",
+        4,
+    ),
     Bad("tree-weight-without-star", read_tree, "1 /a", "'*' expected but '/' found at '1 [/]a'", 2),
-    Bad("tree-negative-weight", read_tree, "-1*/a", "simple expected but '-' found at '[-]1*/a'", 0),
+    Bad(
+        "tree-negative-weight", read_tree, "-1*/a", "simple expected but '-' found at '[-]1*/a'", 0
+    ),
     # row 15: dentries
-    Bad("row15-star-in-label", Dentry.read, "/foo/*bar/baz => !",
-        "'=' expected but 'b' found at '/foo/*[b]ar/baz => !'", 6),
+    Bad(
+        "row15-star-in-label",
+        Dentry.read,
+        "/foo/*bar/baz => !",
+        "'=' expected but 'b' found at '/foo/*[b]ar/baz => !'",
+        6,
+    ),
     Bad("row15-no-arrow", Dentry.read, "/&!", "'=' expected but '&' found at '/[&]!'", 1),
-    Bad("dentry-no-tree", Dentry.read, "/foo=>", "simple expected but end of input found at '/foo=>[]'", 6),
-    Bad("dentry-no-arrow-at-end", Dentry.read, "/foo", "'=' expected but end of input found at '/foo[]'", 4),
-    Bad("dentry-half-arrow", Dentry.read, "/foo=/bar", "'>' expected but '/' found at '/foo=[/]bar'", 5),
-    Bad("dentry-star-after-label", Dentry.read, "/foo*=>/a", "'=' expected but '*' found at '/foo[*]=>/a'", 4),
+    Bad(
+        "dentry-no-tree",
+        Dentry.read,
+        "/foo=>",
+        "simple expected but end of input found at '/foo=>[]'",
+        6,
+    ),
+    Bad(
+        "dentry-no-arrow-at-end",
+        Dentry.read,
+        "/foo",
+        "'=' expected but end of input found at '/foo[]'",
+        4,
+    ),
+    Bad(
+        "dentry-half-arrow",
+        Dentry.read,
+        "/foo=/bar",
+        "'>' expected but '/' found at '/foo=[/]bar'",
+        5,
+    ),
+    Bad(
+        "dentry-star-after-label",
+        Dentry.read,
+        "/foo*=>/a",
+        "'=' expected but '*' found at '/foo[*]=>/a'",
+        4,
+    ),
     Bad("dentry-no-slash", Dentry.read, "*/a=>/b", "'/' expected but '*' found at '[*]/a=>/b'", 0),
-    Bad("prefix-star-then-label", Prefix.read, "/*x", "end of input expected but 'x' found at '/*[x]'", 2),
+    Bad(
+        "prefix-star-then-label",
+        Prefix.read,
+        "/*x",
+        "end of input expected but 'x' found at '/*[x]'",
+        2,
+    ),
     # dtabs
     Bad("dtab-only-semicolons", Dtab.read, ";;", "'/' expected but ';' found at '[;];'", 0),
-    Bad("dtab-empty-dentry", Dtab.read, "/a=>/b;;/c=>/d", "'/' expected but ';' found at '/a=>/b;[;]/c=>/d'", 7),
-    Bad("dtab-missing-semicolon", Dtab.read, "/a=>/b\n/c=>/d",
-        "end of input expected but '/' found at '/a=>/b\n[/]c=>/d'", 7),
+    Bad(
+        "dtab-empty-dentry",
+        Dtab.read,
+        "/a=>/b;;/c=>/d",
+        "'/' expected but ';' found at '/a=>/b;[;]/c=>/d'",
+        7,
+    ),
+    Bad(
+        "dtab-missing-semicolon",
+        Dtab.read,
+        "/a=>/b\n/c=>/d",
+        "end of input expected but '/' found at '/a=>/b\n[/]c=>/d'",
+        7,
+    ),
 ]
 
 

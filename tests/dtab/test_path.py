@@ -12,7 +12,11 @@ from dtab import EMPTY_PATH, Path
 SHOW_CASES = [
     ("/", (), "/"),
     ("/foo/bar", ("foo", "bar"), "/foo/bar"),
-    ("/#/io.l5d.k8s/default/http", ("#", "io.l5d.k8s", "default", "http"), "/#/io.l5d.k8s/default/http"),
+    (
+        "/#/io.l5d.k8s/default/http",
+        ("#", "io.l5d.k8s", "default", "http"),
+        "/#/io.l5d.k8s/default/http",
+    ),
     ("/$/inet/127.1/8080", ("$", "inet", "127.1", "8080"), "/$/inet/127.1/8080"),
     ("/_:.#$%-/A9", ("_:.#$%-", "A9"), "/_:.#$%-/A9"),
     # a label with any non-label byte is shown entirely escaped, lower-case hex
@@ -106,7 +110,7 @@ class PathAlgebraTests:
         ],
     )
     def test_take_and_drop(self, path, n, taken, dropped):
-        """``take(n)`` keeps the first n labels, ``drop(n)`` the rest; together they rebuild the path."""
+        """``take(n)`` keeps the first n labels, ``drop(n)`` the rest; together, the path."""
         p = Path.read(path)
         assert p.take(n) == Path.read(taken)
         assert p.drop(n) == Path.read(dropped)

@@ -51,8 +51,11 @@ class FakeNamer:
 
     def bound(self, id_rest: str, residual: str, *addresses: Address) -> NameTree:
         """A bound leaf whose id is ``prefix + id_rest``."""
-        return Leaf(BoundName(self.prefix + Path.read(id_rest), Path.read(residual),
-                              AddrBound.of(*addresses)))
+        return Leaf(
+            BoundName(
+                self.prefix + Path.read(id_rest), Path.read(residual), AddrBound.of(*addresses)
+            )
+        )
 
 
 def host_port_rule(namer: FakeNamer, path: Path) -> State:
@@ -60,5 +63,8 @@ def host_port_rule(namer: FakeNamer, path: Path) -> State:
     if len(path) < 2 or not path.elems[1].isdigit():
         return Ok(NEG)
     host, port = path.elems[0], int(path.elems[1])
-    return Ok(Leaf(BoundName(namer.prefix + path.take(2), path.drop(2),
-                             AddrBound.of(Address(host, port)))))
+    return Ok(
+        Leaf(
+            BoundName(namer.prefix + path.take(2), path.drop(2), AddrBound.of(Address(host, port)))
+        )
+    )
