@@ -13,14 +13,19 @@ from typing import Callable, Sequence
 from dtab import DtabParseError, Path
 
 
-@dataclass(frozen=True, slots=True)
 class RequestView:
-    """What identifiers may look at. ``uri`` is origin-form (path and query)."""
+    """What identifiers may look at. ``uri`` is origin-form (path and query).
 
-    method: str
-    uri: str
-    version: str  # "1.1" or "1.0"
-    headers: tuple[tuple[bytes, bytes], ...]
+    A plain slotted class rather than a frozen dataclass: one is made per request.
+    """
+
+    __slots__ = ("method", "uri", "version", "headers")
+
+    def __init__(self, method: str, uri: str, version: str, headers) -> None:
+        self.method = method
+        self.uri = uri
+        self.version = version
+        self.headers = headers
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of ``name`` (lower-case), or None."""
@@ -30,12 +35,23 @@ class RequestView:
         return None
 
 
-@dataclass(frozen=True, slots=True)
 class Identified:
     """``dst`` is the full logical name; ``uri`` the request-target to forward."""
 
-    dst: Path
-    uri: str
+    __slots__ = ("dst", "uri")
+
+    def __init__(self, dst: Path, uri: str) -> None:
+        self.dst = dst
+        self.uri = uri
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identified) and (self.dst, self.uri) == (other.dst, other.uri)
+
+    def __hash__(self) -> int:
+        return hash((self.dst, self.uri))
+
+    def __repr__(self) -> str:
+        return f"Identified(dst={self.dst!r}, uri={self.uri!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +60,27 @@ class Unidentified:
 
 
 Identification = Identified | Unidentified
+
+#: identifiers that derive a name from one header value remember this many
+NAME_CACHE_SIZE = 10_000
 Identifier = Callable[[RequestView], Identification]
 
 
 def header_token(prefix: Path, header: str = "Host") -> Identifier:
     """``io.l5d.header.token``: one path segment, the raw header value (not lower-cased)."""
     key = header.lower().encode("latin-1")
+    names: dict[bytes, Path] = {}  # header value -> name; Hosts repeat, Paths cache their text
 
     def identify(req: RequestView) -> Identification:
         value = req.header(key)
         if not value:
             return Unidentified(f"{header} header is absent")
-        return Identified(prefix + Path((value.decode("latin-1"),)), req.uri)
+        dst = names.get(value)
+        if dst is None:
+            if len(names) >= NAME_CACHE_SIZE:
+                names.clear()
+            dst = names[value] = prefix + Path((value.decode("latin-1"),))
+        return Identified(dst, req.uri)
 
     return identify
 
