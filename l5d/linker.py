@@ -27,9 +27,10 @@ from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.python.failure import Failure
 
 from dtab import Interpreter
-from l5d.config import LinkerConfig, check_config
+from l5d.config import LinkerConfig, RouterConfig, ServerConfig, check_config
 from l5d.config.namers import FsNamerConfig
 from l5d.http.fasttcp import listen_tcp
+from l5d.http.framing import MAX_FIXED_BODY
 from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
 from l5d.namers.fs import FsNamer
@@ -123,17 +124,19 @@ class Linker:
                 identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix), stats=self.stats,
                 binding_timeout_s=rcfg.binding_timeout_s,
                 binding_cache_size=rcfg.binding_cache.paths,
+                max_clients=rcfg.binding_cache.clients,
                 idle_ttl_s=rcfg.binding_cache.idle_ttl_s,
                 max_err_bytes=rcfg.max_err_response_kb * 1024,
                 max_header_bytes=rcfg.max_headers_kb * 1024,
+                total_timeout_s=rcfg.service.total_timeout_s,
+                attempt_timeout_s=rcfg.client.request_attempt_timeout_s,
                 is_own_address=self.is_own_address,
             )
             self.routers.append(router)
-            limits = ServerLimits(max_initial_line=rcfg.max_initial_line_kb * 1024,
-                                  max_headers=rcfg.max_headers_kb * 1024)
             for scfg in rcfg.servers:
                 params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth)
-                factory = HttpServerFactory(router.exchange_factory(params), reactor, limits)
+                factory = HttpServerFactory(router.exchange_factory(params), reactor,
+                                            server_limits(rcfg, scfg))
                 self._servers.append(_Server(router, params, factory))
 
     @property
@@ -234,6 +237,23 @@ class Linker:
 
         return (defer.gatherResults(stopping + [done], consumeErrors=True)
                 .addCallback(finish).addCallback(lambda _: None))
+
+
+def server_limits(router: RouterConfig, server: ServerConfig) -> ServerLimits:
+    """The :class:`ServerLimits` of one server from its router's and its own config."""
+    return ServerLimits(
+        max_initial_line=router.max_initial_line_kb * 1024,
+        max_headers=router.max_headers_kb * 1024,
+        max_body=min(router.max_request_kb * 1024, MAX_FIXED_BODY),
+        header_timeout_s=server.header_timeout_s,
+        body_idle_s=server.body_idle_time_s,
+        send_timeout_s=server.send_timeout_s,
+        idle_s=server.session.idle_time_s,
+        life_s=server.session.life_time_s,
+        max_concurrent_requests=server.max_concurrent_requests,
+        max_connections=server.max_connections,
+        clear_context=server.clear_context,
+    )
 
 
 def build(config: LinkerConfig, env: Env, reactor: Any, *, now: Callable[[], float] = time.monotonic,

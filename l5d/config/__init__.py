@@ -29,10 +29,13 @@ from l5d.config.identifiers import (
 from l5d.config.model import (
     AdminConfig,
     BindingCacheConfig,
+    ClientConfig,
     InterpreterConfig,
     LinkerConfig,
     RouterConfig,
     ServerConfig,
+    ServerSessionConfig,
+    ServiceConfig,
     UsageConfig,
 )
 from l5d.config.namers import NAMERS, FsNamerConfig, NamerConfig
@@ -44,6 +47,7 @@ from l5d.config.telemeters import TELEMETERS, TelemeterConfig
 __all__ = [
     "AdminConfig",
     "BindingCacheConfig",
+    "ClientConfig",
     "ConfigError",
     "ConflictingLabels",
     "ConflictingNamers",
@@ -67,6 +71,8 @@ __all__ = [
     "Registry",
     "RouterConfig",
     "ServerConfig",
+    "ServerSessionConfig",
+    "ServiceConfig",
     "StaticIdentifierConfig",
     "TELEMETERS",
     "TelemeterConfig",

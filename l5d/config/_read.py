@@ -20,7 +20,10 @@ from l5d.config.model import (
     DEFAULT_BINDING_CACHE_SIZE,
     DEFAULT_BINDING_IDLE_TTL_S,
     DEFAULT_BINDING_TIMEOUT_S,
+    DEFAULT_BODY_IDLE_TIME_S,
     DEFAULT_DST_PREFIX,
+    DEFAULT_GLOBAL_KIND,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HTTP_PORT,
     DEFAULT_IDENTIFIERS,
     DEFAULT_INTERPRETER_KIND,
@@ -28,16 +31,22 @@ from l5d.config.model import (
     DEFAULT_MAX_ERR_RESPONSE_KB,
     DEFAULT_MAX_HEADERS_KB,
     DEFAULT_MAX_INITIAL_LINE_KB,
+    DEFAULT_MAX_REQUEST_KB,
+    DEFAULT_SEND_TIMEOUT_S,
+    DEFAULT_SERVER_IDLE_TIME_S,
     DEFAULT_SERVER_IP,
     DEFAULT_SHUTDOWN_GRACE_S,
     DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB,
     SUPPORTED_PROTOCOLS,
     AdminConfig,
     BindingCacheConfig,
+    ClientConfig,
     InterpreterConfig,
     LinkerConfig,
     RouterConfig,
     ServerConfig,
+    ServerSessionConfig,
+    ServiceConfig,
     UsageConfig,
 )
 from l5d.config.plugins import Plugins
@@ -104,21 +113,48 @@ def _admin(f: Fields) -> AdminConfig:
 
 
 def _server(f: Fields) -> ServerConfig:
-    f.expect("port", "ip", "maxCallDepth", "clearContext")
+    f.expect("port", "ip", "maxCallDepth", "clearContext", "maxConcurrentRequests",
+             "serverSession", "headerTimeoutMs", "bodyIdleTimeMs", "sendTimeoutMs",
+             "maxConnections")
+    session_fields = f.mapping("serverSession")
+    session = ServerSessionConfig() if session_fields is None else _server_session(session_fields)
     return _make(
         f, ServerConfig,
         port=f.port("port", DEFAULT_HTTP_PORT),
         ip=f.ip("ip", DEFAULT_SERVER_IP),
         max_call_depth=f.integer("maxCallDepth", DEFAULT_MAX_CALL_DEPTH),
         clear_context=f.boolean("clearContext", False),
+        max_concurrent_requests=f.integer("maxConcurrentRequests", None, minimum=1),
+        session=session,
+        header_timeout_s=_positive_millis(f, "headerTimeoutMs", DEFAULT_HEADER_TIMEOUT_S),
+        body_idle_time_s=_positive_millis(f, "bodyIdleTimeMs", DEFAULT_BODY_IDLE_TIME_S),
+        send_timeout_s=_positive_millis(f, "sendTimeoutMs", DEFAULT_SEND_TIMEOUT_S),
+        max_connections=f.integer("maxConnections", None, minimum=1),
     )
+
+
+def _server_session(f: Fields) -> ServerSessionConfig:
+    f.expect("idleTimeMs", "lifeTimeMs")
+    life_ms = f.integer("lifeTimeMs", None, minimum=1)
+    return _make(
+        f, ServerSessionConfig,
+        idle_time_s=_positive_millis(f, "idleTimeMs", DEFAULT_SERVER_IDLE_TIME_S),
+        life_time_s=None if life_ms is None else life_ms / 1000.0,
+    )
+
+
+def _positive_millis(f: Fields, key: str, default_s: float) -> float:
+    """A ``...Ms`` key that must be at least 1 ms."""
+    ms = f.integer(key, None, minimum=1)
+    return default_s if ms is None else ms / 1000.0
 
 
 def _router(f: Fields, plugins: Plugins) -> RouterConfig:
     f.expect(
         "protocol", "label", "servers", "dtab", "dstPrefix", "identifier", "interpreter",
         "bindingTimeoutMs", "bindingCache", "maxHeadersKB", "maxInitialLineKB",
-        "maxErrResponseKB", "streamAfterContentLengthKB",
+        "maxErrResponseKB", "streamAfterContentLengthKB", "maxRequestKB",
+        "service", "client",
     )
     ctx = f.ctx
     protocol = f.string("protocol")
@@ -158,7 +194,24 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         stream_after_content_length_kb=f.integer(
             "streamAfterContentLengthKB", DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
         ),
+        max_request_kb=f.integer("maxRequestKB", DEFAULT_MAX_REQUEST_KB, minimum=1),
+        service=_global_policy(f, "service", ServiceConfig, "totalTimeoutMs"),
+        client=_global_policy(f, "client", ClientConfig, "requestAttemptTimeoutMs"),
     )
+
+
+def _global_policy(f: Fields, key: str, cls: type[T], timeout_key: str) -> T:
+    """``service`` / ``client``: ``{kind: io.l5d.global, <timeout_key>: ms}``; kind may be
+    left out."""
+    sub = f.mapping(key)
+    if sub is None:
+        return cls()
+    sub.expect("kind", timeout_key)
+    kind = sub.string("kind", DEFAULT_GLOBAL_KIND)
+    if kind != DEFAULT_GLOBAL_KIND:
+        raise sub.error(f'unknown kind "{kind}" (known kinds: {DEFAULT_GLOBAL_KIND})', "kind")
+    ms = sub.integer(timeout_key, None, minimum=1)
+    return _make(sub, cls, kind, None if ms is None else ms / 1000.0)
 
 
 def _dtab(f: Fields) -> tuple[Dtab, str]:

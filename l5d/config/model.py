@@ -25,12 +25,16 @@ from l5d.config.telemeters import TelemeterConfig
 __all__ = [
     "AdminConfig",
     "BindingCacheConfig",
+    "ClientConfig",
     "DEFAULT_ADMIN_IP",
     "DEFAULT_ADMIN_PORT",
     "DEFAULT_BINDING_CACHE_SIZE",
     "DEFAULT_BINDING_IDLE_TTL_S",
     "DEFAULT_BINDING_TIMEOUT_S",
+    "DEFAULT_BODY_IDLE_TIME_S",
     "DEFAULT_DST_PREFIX",
+    "DEFAULT_GLOBAL_KIND",
+    "DEFAULT_HEADER_TIMEOUT_S",
     "DEFAULT_HTTP_PORT",
     "DEFAULT_IDENTIFIERS",
     "DEFAULT_INTERPRETER_KIND",
@@ -38,6 +42,9 @@ __all__ = [
     "DEFAULT_MAX_ERR_RESPONSE_KB",
     "DEFAULT_MAX_HEADERS_KB",
     "DEFAULT_MAX_INITIAL_LINE_KB",
+    "DEFAULT_MAX_REQUEST_KB",
+    "DEFAULT_SEND_TIMEOUT_S",
+    "DEFAULT_SERVER_IDLE_TIME_S",
     "DEFAULT_SERVER_IP",
     "DEFAULT_SHUTDOWN_GRACE_S",
     "DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB",
@@ -46,6 +53,8 @@ __all__ = [
     "RouterConfig",
     "SUPPORTED_PROTOCOLS",
     "ServerConfig",
+    "ServiceConfig",
+    "ServerSessionConfig",
     "UsageConfig",
 ]
 
@@ -58,6 +67,15 @@ DEFAULT_SHUTDOWN_GRACE_S = 10.0
 DEFAULT_SERVER_IP = "127.0.0.1"
 DEFAULT_HTTP_PORT = 4140
 DEFAULT_MAX_CALL_DEPTH = 1000
+# l5d additions (Linkerd has no such deadlines; nginx's client_header_timeout,
+# client_body_timeout and send_timeout are the models)
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_BODY_IDLE_TIME_S = 60.0
+DEFAULT_SEND_TIMEOUT_S = 60.0
+# serverSession.idleTimeMs: Linkerd's default is forever. Two minutes is longer than
+# the idle timeout of common client pools (Go 90 s, nginx upstream 60 s), so the
+# client normally closes first and never races a request against our close.
+DEFAULT_SERVER_IDLE_TIME_S = 120.0
 
 # -- routers -----------------------------------------------------------------
 SUPPORTED_PROTOCOLS = ("http",)
@@ -71,6 +89,11 @@ DEFAULT_MAX_HEADERS_KB = 8
 DEFAULT_MAX_INITIAL_LINE_KB = 4
 DEFAULT_MAX_ERR_RESPONSE_KB = 5120
 DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB = 5
+#: ``service.kind`` / ``client.kind``: the same parameters for every service / client.
+DEFAULT_GLOBAL_KIND = "io.l5d.global"
+# maxRequestKB (removed from Linkerd in 1.7, when fixed-length bodies became
+# limited to 2 GiB - 1 byte); l5d applies it to every request body.
+DEFAULT_MAX_REQUEST_KB = 2 * 1024 * 1024
 
 
 def _ms(seconds: float) -> int:
@@ -97,6 +120,16 @@ def _check_seconds(name: str, value: object) -> None:
              name, value, "seconds >= 0")
 
 
+def _check_positive_seconds(name: str, value: object) -> None:
+    _require(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0,
+             name, value, "seconds > 0")
+
+
+def _check_optional_positive(name: str, value: object) -> None:
+    ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+    _require(ok, name, value, "None or an integer > 0")
+
+
 @dataclass(frozen=True, slots=True)
 class AdminConfig:
     """The admin HTTP server (``admin``), loopback-only by default.
@@ -118,29 +151,84 @@ class AdminConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSessionConfig:
+    """Client connection lifetime (``serverSession``).
+
+    :param idle_time_s: ``idleTimeMs``; a keep-alive connection with no request in
+        flight for this long is closed.
+    :param life_time_s: ``lifeTimeMs``; a connection older than this is closed after its
+        current response (``None``: forever, Linkerd's default).
+    """
+
+    idle_time_s: float = DEFAULT_SERVER_IDLE_TIME_S
+    life_time_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive_seconds("idle_time_s", self.idle_time_s)
+        if self.life_time_s is not None:
+            _check_positive_seconds("life_time_s", self.life_time_s)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"idleTimeMs": _ms(self.idle_time_s)}
+        if self.life_time_s is not None:
+            out["lifeTimeMs"] = _ms(self.life_time_s)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """One listener of a router (``routers[i].servers[j]``).
 
     :param max_call_depth: ``maxCallDepth``; more ``Via`` entries than this is a 400.
     :param clear_context: ``clearContext``; strip ``l5d-*`` context (edge servers).
+    :param max_concurrent_requests: ``maxConcurrentRequests``; requests over it get a 503
+        (``None``: unlimited, Linkerd's default).
+    :param session: ``serverSession``.
+    :param header_timeout_s: ``headerTimeoutMs`` (l5d); a request head not complete this
+        long after its first byte is answered 408.
+    :param body_idle_time_s: ``bodyIdleTimeMs`` (l5d); a request body that stalls this long
+        is answered 408 (or the connection is cut once the response has started).
+    :param send_timeout_s: ``sendTimeoutMs`` (l5d); a client that takes no response byte for
+        this long while we have some to send is disconnected.
+    :param max_connections: ``maxConnections`` (l5d); connections over it are closed at once
+        (``None``: unlimited).
     """
 
     port: int = DEFAULT_HTTP_PORT
     ip: str = DEFAULT_SERVER_IP
     max_call_depth: int = DEFAULT_MAX_CALL_DEPTH
     clear_context: bool = False
+    max_concurrent_requests: int | None = None
+    session: ServerSessionConfig = field(default_factory=ServerSessionConfig)
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_idle_time_s: float = DEFAULT_BODY_IDLE_TIME_S
+    send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
+    max_connections: int | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
         _check_count("max_call_depth", self.max_call_depth)
+        _check_optional_positive("max_concurrent_requests", self.max_concurrent_requests)
+        _check_optional_positive("max_connections", self.max_connections)
+        for name in ("header_timeout_s", "body_idle_time_s", "send_timeout_s"):
+            _check_positive_seconds(name, getattr(self, name))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "port": self.port,
             "ip": self.ip,
             "maxCallDepth": self.max_call_depth,
             "clearContext": self.clear_context,
         }
+        if self.max_concurrent_requests is not None:
+            out["maxConcurrentRequests"] = self.max_concurrent_requests
+        out["serverSession"] = self.session.to_json()
+        out["headerTimeoutMs"] = _ms(self.header_timeout_s)
+        out["bodyIdleTimeMs"] = _ms(self.body_idle_time_s)
+        out["sendTimeoutMs"] = _ms(self.send_timeout_s)
+        if self.max_connections is not None:
+            out["maxConnections"] = self.max_connections
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +273,57 @@ class InterpreterConfig:
         return {"kind": self.kind, "transformers": []}
 
 
+def _check_optional_timeout(name: str, value: object) -> None:
+    _require(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                               and value > 0), name, value, "None or seconds > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Per-service policy (``service``), keyed by the logical name. Only ``io.l5d.global``.
+
+    :param total_timeout_s: ``totalTimeoutMs``; the whole request, binding and retries
+        included, must have its response by then: 503 before the response head, the
+        connection cut after it (``None``: no limit, Linkerd's default).
+    """
+
+    kind: str = DEFAULT_GLOBAL_KIND
+    total_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.kind == DEFAULT_GLOBAL_KIND, "kind", self.kind, f'"{DEFAULT_GLOBAL_KIND}"')
+        _check_optional_timeout("total_timeout_s", self.total_timeout_s)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.total_timeout_s is not None:
+            out["totalTimeoutMs"] = _ms(self.total_timeout_s)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Per-client policy (``client``), keyed by the bound id. Only ``io.l5d.global``.
+
+    :param request_attempt_timeout_s: ``requestAttemptTimeoutMs``; each attempt (the
+        first and every retry, connecting included) must have its response by then
+        (``None``: no limit, Linkerd's default).
+    """
+
+    kind: str = DEFAULT_GLOBAL_KIND
+    request_attempt_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.kind == DEFAULT_GLOBAL_KIND, "kind", self.kind, f'"{DEFAULT_GLOBAL_KIND}"')
+        _check_optional_timeout("request_attempt_timeout_s", self.request_attempt_timeout_s)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.request_attempt_timeout_s is not None:
+            out["requestAttemptTimeoutMs"] = _ms(self.request_attempt_timeout_s)
+        return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterConfig:
     """One router (``routers[i]``). Keyword-only, in Linkerd's key order.
@@ -197,6 +336,8 @@ class RouterConfig:
         (it does not take part in equality, so a dtab reformatted by
         ``to_json`` still compares equal).
     :param identifiers: ``identifier``; tried in order until one identifies.
+    :param service: ``service``; per-service policy (``totalTimeoutMs``).
+    :param client: ``client``; per-client policy (``requestAttemptTimeoutMs``).
     """
 
     protocol: str
@@ -212,6 +353,9 @@ class RouterConfig:
     max_initial_line_kb: int = DEFAULT_MAX_INITIAL_LINE_KB
     max_err_response_kb: int = DEFAULT_MAX_ERR_RESPONSE_KB
     stream_after_content_length_kb: int = DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
+    max_request_kb: int = DEFAULT_MAX_REQUEST_KB
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    client: ClientConfig = field(default_factory=ClientConfig)
     dtab_text: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -224,7 +368,7 @@ class RouterConfig:
                  "identifiers", self.identifiers, "a non-empty tuple")
         _check_seconds("binding_timeout_s", self.binding_timeout_s)
         for name in ("max_headers_kb", "max_initial_line_kb", "max_err_response_kb",
-                     "stream_after_content_length_kb"):
+                     "stream_after_content_length_kb", "max_request_kb"):
             _check_count(name, getattr(self, name))
         if not self.dtab_text and self.dtab:
             object.__setattr__(self, "dtab_text", self.dtab.show())
@@ -244,6 +388,9 @@ class RouterConfig:
             "maxInitialLineKB": self.max_initial_line_kb,
             "maxErrResponseKB": self.max_err_response_kb,
             "streamAfterContentLengthKB": self.stream_after_content_length_kb,
+            "maxRequestKB": self.max_request_kb,
+            "service": self.service.to_json(),
+            "client": self.client.to_json(),
         }
 
 

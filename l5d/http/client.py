@@ -42,6 +42,7 @@ class UpstreamConnection(Protocol):
         self.pool = pool
         self.exchange: Any = None
         self.reused = False
+        self.idle_since = 0.0
         self._parser: Any = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -69,8 +70,9 @@ class UpstreamConnection(Protocol):
         exchange, self.exchange = self.exchange, None
         if exchange is None:
             return
-        if self._head_seen and not self._complete and self._framing == FRAMING_CLOSE:
-            # a close-delimited body ends with the connection
+        if (self._head_seen and not self._complete and self._framing == FRAMING_CLOSE
+                and (reason is None or reason.check(ierror.ConnectionDone))):
+            # a close-delimited body ends with the connection (a clean close, not a reset)
             self._complete = True
             exchange.response_complete()
             return
@@ -85,7 +87,8 @@ class UpstreamConnection(Protocol):
     def start(self, exchange: Any, head_request: bool) -> None:
         """Attach an exchange; its request head is written by the caller."""
         self.exchange = exchange
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None:  # one parser per connection; llhttp resets between messages
+            self._parser = httptools.HttpResponseParser(self)
         self._headers = []
         self._head_seen = False
         self._complete = False
@@ -138,6 +141,10 @@ class UpstreamConnection(Protocol):
             exchange.upstream_failed(message, self._head_seen)
 
     def on_message_begin(self) -> None:
+        if self._complete or self.exchange is None:
+            # a second response to one request: the bytes after a response (a 204 with a
+            # body, say) are not ours to interpret; the connection is dropped
+            raise _Bad("upstream sent more than one response")
         self._headers = []
         self._reason = b""
 
@@ -209,7 +216,9 @@ class UpstreamConnection(Protocol):
         """Both directions are done: back to the pool, or closed."""
         self.exchange = None
         if self._keep_alive and not self._broken and not self.closed:
-            self._parser = None
+            if self._head_request:
+                # llhttp still expects the body a HEAD response announced: start afresh
+                self._parser = None
             self.pool.release(self)
         elif not self.closed:
             self.transport.loseConnection()
@@ -288,7 +297,17 @@ class EndpointPool:
         if self.closed:
             conn.transport.loseConnection()
             return
+        conn.idle_since = self._reactor.seconds()
         self._idle.append(conn)
+
+    def expire_idle(self, max_idle_s: float) -> int:
+        """Close connections idle for ``max_idle_s`` or longer (oldest first); returns how many."""
+        now = self._reactor.seconds()
+        closed = 0
+        while self._idle and now - self._idle[0].idle_since >= max_idle_s:
+            self._idle.popleft().transport.loseConnection()
+            closed += 1
+        return closed
 
     def connection_closed(self, conn: UpstreamConnection) -> None:
         self.open_connections = max(0, self.open_connections - 1)

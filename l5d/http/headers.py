@@ -119,6 +119,15 @@ def decode_trace(value: bytes) -> TraceId | None:
     return TraceId(span, parent, trace, flags)
 
 
+_PACK = struct.Struct(">QQQQ").pack
+
+
+def new_root_trace(rng: random.Random) -> tuple[bytes, bytes]:
+    """``(l5d-reqid, l5d-ctx-trace)`` for a request that arrived without a trace (the hot path)."""
+    span = rng.getrandbits(64)
+    return b"%016x" % span, base64.b64encode(_PACK(span, span, span, 0))
+
+
 def next_trace(incoming: TraceId | None, rng: random.Random) -> TraceId:
     """A new span: a child of ``incoming`` or a new root (whose parent is itself, as Finagle does)."""
     span = rng.getrandbits(64)

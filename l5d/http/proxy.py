@@ -12,7 +12,19 @@ failure into exactly one outcome:
   aborted, so a truncated body is never presented as complete.
 
 An upstream connection is returned to its pool only after a complete exchange
-in both directions. Reactor-thread only.
+in both directions; after any failure or timeout it is closed.
+
+Timeouts (Linkerd's ``service.totalTimeoutMs`` and ``client.requestAttemptTimeoutMs``)
+run from the start of the exchange and of each attempt until the response is
+*complete*: 503 before the response head, an aborted downstream after it. No
+timer exists unless one is configured.
+
+Re-sending (reliability section 5): a connect failure is requeued to the next
+endpoint for any method (nothing was sent). A connection that fails after the
+request was written but before any response byte gets *one* more attempt, on
+the next endpoint, only for an idempotent method whose whole body was buffered
+(at most ``BODY_BUFFER_LIMIT``, never chunked); anything else is a 502.
+Reactor-thread only.
 """
 
 from __future__ import annotations
@@ -22,17 +34,23 @@ from typing import Any
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from l5d.http.client import FRAMING_CHUNKED, FRAMING_CLOSE, FRAMING_LENGTH, FRAMING_NONE
+from dtab import Path
+from l5d.http.client import FRAMING_LENGTH, FRAMING_NONE
 from l5d.http.errors import error_response
 from l5d.http.headers import HOP_BY_HOP, connection_tokens
+from l5d.router.route import attempt_timeout_message, total_timeout_message
 
 BODY_BUFFER_LIMIT = 64 * 1024
+#: fixed-length response bodies up to this size are written without flow control
+SMALL_BODY = 64 * 1024
 
 # states
 NEW, ROUTING, CONNECTING, SENT, RESPONDING, DONE = range(6)
 
 _RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"via"}
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_SUCCESS_CLASS_0 = b"l5d-success-class: 0.0\r\n"
+_SUCCESS_CLASS_1 = b"l5d-success-class: 1.0\r\n"
 
 
 @implementer(IPushProducer)
@@ -60,7 +78,8 @@ class Exchange:
         "conn", "head", "router", "server", "state", "_body", "_body_bytes", "request_done",
         "upstream", "route", "_tried", "_down_chunked", "_down_close", "_timer", "_replayed",
         "_started_at", "_response_status", "_up_head", "_producer_up", "_producer_down",
-        "_paused_for_buffer", "dst", "bound", "local_dtab",
+        "_paused_for_buffer", "dst", "bound", "local_dtab", "_deadline", "_attempt",
+        "_keep_body",
     )
 
     def __init__(self, conn: Any, head: Any, router: Any, server: Any) -> None:
@@ -69,7 +88,6 @@ class Exchange:
         self.router = router
         self.server = server
         self.state = NEW
-        self._body: list[bytes] | None = None
         self._body_bytes = 0
         self.request_done = not head.has_body
         self.upstream: Any = None
@@ -88,12 +106,21 @@ class Exchange:
         self.dst: Any = None
         self.bound: Any = None
         self.local_dtab: Any = None
+        self._deadline: Any = None  # totalTimeoutMs timer
+        self._attempt: Any = None  # requestAttemptTimeoutMs timer
+        # the whole body is kept (for one re-send) only when the request may be re-sent at all
+        self._keep_body = (head.method in _REPLAYABLE_METHODS and not head.chunked
+                           and (head.content_length or 0) <= BODY_BUFFER_LIMIT)
+        self._body: list[bytes] | None = [] if self._keep_body and head.has_body else None
 
     # -- server side events --------------------------------------------------
     def start(self) -> None:
         self.state = ROUTING
-        self._started_at = self.router.now()
-        self.router.route_exchange(self)
+        router = self.router
+        self._started_at = router.now()
+        if router.total_timeout_s is not None:
+            self._deadline = router.reactor.callLater(router.total_timeout_s, self._total_timeout)
+        router.route_exchange(self)
 
     def request_body(self, data: bytes) -> None:
         if self.state == DONE:
@@ -101,6 +128,9 @@ class Exchange:
         upstream = self.upstream
         if upstream is not None and self.state >= SENT:
             upstream.write(b"%x\r\n%s\r\n" % (len(data), data) if self.head.chunked else data)
+            if self._keep_body:
+                self._body.append(data)  # type: ignore[union-attr]
+                self._body_bytes += len(data)
             return
         if self._body is None:
             self._body = []
@@ -157,19 +187,64 @@ class Exchange:
         self.conn.exchange_finished(self, not close)
 
     def set_timer(self, delay_s: float, fn) -> None:
-        self._cancel_timer()
+        """Run ``fn`` later (the router's binding poll); replaces the previous one."""
+        timer = self._timer
+        if timer is not None and timer.active():
+            timer.cancel()
         self._timer = self.router.reactor.callLater(delay_s, fn)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        """The exchange is over: no timer of it may fire any more."""
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            if timer.active():
+                timer.cancel()
+        timer = self._deadline
+        if timer is not None:
+            self._deadline = None
+            if timer.active():
+                timer.cancel()
+        timer = self._attempt
+        if timer is not None:
+            self._attempt = None
+            if timer.active():
+                timer.cancel()
+
+    def _arm_attempt_timer(self) -> None:
+        timeout_s = self.router.attempt_timeout_s
+        if timeout_s is not None:
+            timer = self._attempt
+            if timer is not None and timer.active():
+                timer.cancel()
+            self._attempt = self.router.reactor.callLater(timeout_s, self._attempt_timeout)
+
+    def _total_timeout(self) -> None:
+        self._deadline = None
+        self._timed_out(total_timeout_message(self.router.total_timeout_s, self.dst or Path()))
+
+    def _attempt_timeout(self) -> None:
+        self._attempt = None
+        route = self.route
+        self._timed_out(attempt_timeout_message(self.router.attempt_timeout_s,
+                                                route.id if route is not None else Path()))
+
+    def _timed_out(self, message: str) -> None:
+        """503 if nothing went downstream yet, else cut the downstream; the upstream is closed."""
+        if self.state == DONE:
+            return
+        if self.state == RESPONDING:
+            self._abort_downstream()
+            return
+        self.fail(503, message)
 
     def send_via(self, route: Any, up_head: bytes) -> None:
         """Routing succeeded: connect to the route's endpoint and send the request."""
         self.route = route
         self._up_head = up_head
         self.state = CONNECTING
+        if self.router.attempt_timeout_s is not None:
+            self._arm_attempt_timer()
         self._connect()
 
     def _connect(self) -> None:
@@ -187,8 +262,9 @@ class Exchange:
         self.fail(502, self.router.connect_failed_text(self, pool), retryable=False)
 
     def _connected(self, upstream: Any) -> None:
-        if self.state == DONE:
-            upstream.pool.release(upstream) if not upstream.closed else None
+        if self.state == DONE:  # failed or timed out while connecting: the connection is unused
+            if not upstream.closed:
+                upstream.pool.release(upstream)
             return
         self.upstream = upstream
         self.state = SENT
@@ -205,7 +281,7 @@ class Exchange:
                 upstream.write(b"".join(parts))
             else:
                 upstream.write(self._up_head + b"".join(body))
-            if not self._replayable():
+            if not self._keep_body:
                 self._body = None
         else:
             upstream.write(self._up_head)
@@ -222,10 +298,6 @@ class Exchange:
                 _ReadPauser(lambda: self.conn.pause_reading("upstream-full"),
                             lambda: self.conn.resume_reading("upstream-full")), True)
             self._producer_up = True
-
-    def _replayable(self) -> bool:
-        return (self.head.method in _REPLAYABLE_METHODS and not self.head.chunked
-                and self._body_bytes <= BODY_BUFFER_LIMIT)
 
     def _stop_request_flow(self) -> None:
         if self._producer_up and self.upstream is not None:
@@ -247,7 +319,8 @@ class Exchange:
         client_11 = head.version == "1.1"
         close = not head.keep_alive
         drop = _RESPONSE_DROP
-        listed = connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers) else None
+        listed = (connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers)
+                  else None)
         if listed:
             drop = drop | listed
         clear = self.server.clear_context
@@ -268,7 +341,7 @@ class Exchange:
         via.append(b"1.1 linkerd")
         lines.append(b"Via: " + b", ".join(via) + b"\r\n")
         if not clear:
-            lines.append(b"l5d-success-class: 0.0\r\n" if status >= 500 else b"l5d-success-class: 1.0\r\n")
+            lines.append(_SUCCESS_CLASS_0 if status >= 500 else _SUCCESS_CLASS_1)
         if framing == FRAMING_LENGTH:
             lines.append(b"Content-Length: " + content_length + b"\r\n")
         elif framing == FRAMING_NONE:
@@ -289,7 +362,10 @@ class Exchange:
         lines.append(b"\r\n")
         self.conn.write(b"".join(lines))
         upstream = self.upstream
-        if upstream is not None and framing != FRAMING_NONE:
+        if upstream is not None and framing != FRAMING_NONE and (
+                framing != FRAMING_LENGTH or int(content_length) > SMALL_BODY):
+            # the client's socket buffer paces the upstream read (a small fixed-length
+            # body cannot pile up, so it skips the register/unregister)
             self.conn.transport.registerProducer(upstream.transport, True)
             self._producer_down = True
 
@@ -333,14 +409,15 @@ class Exchange:
             self._abort_downstream()
             return
         self._stop_request_flow()
-        if (upstream is not None and upstream.reused and not self._replayed
-                and self.request_done and self._replayable()):
-            # a pooled connection the server had closed: no response byte came
-            # back, the request is idempotent and fully buffered -> send it once more
+        if not self._replayed and self.request_done and self._keep_body and upstream is not None:
+            # no response byte came back (a reset, or a pooled connection the server had
+            # closed), the request is idempotent and its whole body is here: one more
+            # attempt, on the next endpoint
             self._replayed = True
             self.state = CONNECTING
             self._tried = 0
             self.router.requeued(self)
+            self._arm_attempt_timer()
             self._connect()
             return
         self.fail(502, message)

@@ -9,16 +9,18 @@ drives :class:`l5d.http.proxy.Exchange` through them. Reactor-thread only.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from dtab import (
-    AddrBound, BindingCache, BoundName, Dtab, DtabParseError, Failed, Interpreter, Ok, Path,
+    EMPTY_DTAB, AddrBound, BindingCache, BoundName, Dtab, DtabParseError, Failed, Interpreter, Ok,
+    Path,
 )
 from l5d.http.client import EndpointPool
 from l5d.http.headers import (
     DST_HEADERS, DTAB_HEADERS, HOP_BY_HOP, connection_tokens, decode_trace, local_dtab,
-    next_trace, via_count,
+    new_root_trace, next_trace, via_count,
 )
 from l5d.http.proxy import Exchange
 from l5d.router.identifier import Identified, RequestView
@@ -31,6 +33,9 @@ from l5d.telemetry.stats import Stats
 BIND_POLL_S = 0.05
 LOCAL_DTAB_CACHE_SIZE = 256
 SWEEP_INTERVAL_S = 30.0
+#: pooled upstream connections idle this long are closed (below l5d's own 120 s server
+#: idle timeout, so a 4140 -> 4141 hop never reuses a connection the far side is closing)
+POOL_IDLE_S = 60.0
 _UPSTREAM_DROP = HOP_BY_HOP | DTAB_HEADERS | DST_HEADERS | {b"via", b"expect"}
 _LOOPBACK_NAMES = frozenset({"localhost", "0.0.0.0", "::", "::1", ""})
 
@@ -68,6 +73,9 @@ class Client:
         self.c_connect_failures = stats.counter("failures", "connect")
         self.c_requeues = stats.counter("retries", "requeues")
         self.stats = stats
+        self.dst_header = b"l5d-dst-client: " + self.name.encode("latin-1") + b"\r\n"
+        #: why requests must not go to these addresses (l5d's own listeners), or None
+        self.forbidden: str | None = None
 
     @property
     def size(self) -> int:
@@ -88,6 +96,11 @@ class Client:
                                                  self.router.connect_timeout_s)
         self.pools = [self._by_key[k] for k in sorted(wanted)]
         self._next = 0
+        self.forbidden = None
+        for host, port in sorted(wanted):
+            if self.router.is_own_address(host, port):
+                self.forbidden = f"l5d does not forward to its own listener {host}:{port}"
+                break
 
     def next_pool(self) -> EndpointPool:
         """Round-robin over the endpoints (p2c/EWMA replaces this later)."""
@@ -104,9 +117,11 @@ class Client:
 
 
 class _ServiceStats:
-    __slots__ = ("requests", "success", "failures", "last_used")
+    __slots__ = ("requests", "success", "failures", "last_used", "dst_header", "names")
 
-    def __init__(self, stats: Any) -> None:
+    def __init__(self, stats: Any, dst: Path) -> None:
+        self.dst_header = b"l5d-dst-service: " + dst.show().encode("latin-1") + b"\r\n"
+        self.names = [stats.prefix + (n,) for n in ("requests", "success", "failures")]
         self.requests = stats.counter("requests")
         self.success = stats.counter("success")
         self.failures = stats.counter("failures")
@@ -118,6 +133,8 @@ class HttpRouter:
 
     :param dtab: zero-argument callable returning the current base :class:`Dtab`.
     :param identifier: request -> :class:`Identified` | :class:`Unidentified`.
+    :param total_timeout_s: ``service.totalTimeoutMs`` (None: no limit).
+    :param attempt_timeout_s: ``client.requestAttemptTimeoutMs`` (None: no limit).
     :param is_own_address: ``(host, port) -> bool``; l5d never forwards to its own listeners.
     :param now: monotonic seconds.
     """
@@ -127,7 +144,9 @@ class HttpRouter:
                  stats: Stats, binding_timeout_s: float = 10.0, binding_cache_size: int = 1000,
                  idle_ttl_s: float = 600.0, max_err_bytes: int = 5120 * 1024,
                  max_header_bytes: int = 8192, connect_timeout_s: float = 10.0,
-                 max_connect_attempts: int = 25,
+                 max_connect_attempts: int = 25, max_clients: int = 1000,
+                 total_timeout_s: float | None = None,
+                 attempt_timeout_s: float | None = None,
                  is_own_address: Callable[[str, int], bool] = lambda h, p: False) -> None:
         self.label = label
         self.reactor = reactor
@@ -145,9 +164,14 @@ class HttpRouter:
         self.max_header_bytes = max_header_bytes
         self.connect_timeout_s = connect_timeout_s
         self.max_connect_attempts = max_connect_attempts
+        self.total_timeout_s = total_timeout_s
+        self.attempt_timeout_s = attempt_timeout_s
         self.is_own_address = is_own_address
         self.clients: dict[Path, Client] = {}
-        self._services: dict[Path, _ServiceStats] = {}
+        # per logical name, least recently used first; at most max_services entries
+        self._services: OrderedDict[Path, _ServiceStats] = OrderedDict()
+        self.max_services = binding_cache_size
+        self.max_clients = max_clients
         self._server_stats: dict[tuple, Any] = {}
         self.in_flight: set[Exchange] = set()
         self._local_dtabs: dict[tuple, Dtab] = {}
@@ -168,6 +192,9 @@ class HttpRouter:
         """Expire idle bindings, clients and per-service stats (bounded memory)."""
         now = self.now()
         self.cache.expire()
+        for client in self.clients.values():
+            for pool in client.pools:
+                pool.expire_idle(POOL_IDLE_S)
         for key, client in list(self.clients.items()):
             if now - client.last_used >= self.idle_ttl_s and not any(
                     ex.route is client for ex in self.in_flight):
@@ -202,7 +229,7 @@ class HttpRouter:
         if ex.server.clear_context:
             headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
             head.headers = headers
-            local = Dtab()
+            local = EMPTY_DTAB
         elif _has_dtab(headers):
             key = tuple((n.lower(), v) for n, v in headers if n.lower() in DTAB_HEADERS)
             local = self._local_dtabs.get(key)
@@ -217,7 +244,7 @@ class HttpRouter:
                     self._local_dtabs.pop(next(iter(self._local_dtabs)))
                 self._local_dtabs[key] = local
         else:
-            local = Dtab()
+            local = EMPTY_DTAB
         if head.absolute is not None and head.absolute.authority:
             authority = head.absolute.authority
             headers = [(n, v) for n, v in headers if n.lower() != b"host"]
@@ -260,6 +287,8 @@ class HttpRouter:
         client = self.clients.get(bound.id)
         if client is None:
             client = self.clients[bound.id] = Client(self, bound.id)
+            if len(self.clients) > self.max_clients:
+                self._evict_client()
         client.update(bound)
         now = self.now()
         client.last_used = now
@@ -268,11 +297,20 @@ class HttpRouter:
         svc.last_used = now
         svc.requests.incr()
         client.c_requests.incr()
-        for pool in client.pools:
-            if self.is_own_address(pool.host, pool.port):
-                ex.fail(403, f"l5d does not forward to its own listener {pool.host}:{pool.port}")
-                return
-        ex.send_via(client, self._upstream_head(ex, bound))
+        if client.forbidden is not None:
+            ex.fail(403, client.forbidden)
+            return
+        ex.send_via(client, self._upstream_head(ex, bound, svc, client))
+
+    def _evict_client(self) -> None:
+        """Drop the least recently used client with nothing in flight (bindingCache.clients)."""
+        busy = {ex.route for ex in self.in_flight}
+        victim = min((c for c in self.clients.values() if c not in busy),
+                     key=lambda c: c.last_used, default=None)
+        if victim is not None:
+            del self.clients[victim.id]
+            victim.close()
+            self.stats.remove_prefix("rt", self.label, "client", victim.name.lstrip("/"))
 
     def _no_route(self, ex: Exchange, base: Dtab) -> str:
         dtab = base + ex.local_dtab if ex.local_dtab else base
@@ -281,13 +319,20 @@ class HttpRouter:
         return no_route_message(ex.dst, base, ex.local_dtab or Dtab(), tried)
 
     def _service(self, dst: Path) -> _ServiceStats:
-        svc = self._services.get(dst)
+        services = self._services
+        svc = services.get(dst)
         if svc is None:
-            svc = self._services[dst] = _ServiceStats(
-                self.stats_scope.scope("service", dst.show().lstrip("/")))
+            svc = services[dst] = _ServiceStats(
+                self.stats_scope.scope("service", dst.show().lstrip("/")), dst)
+            if len(services) > self.max_services:  # bounded however many names arrive
+                _, old = services.popitem(last=False)
+                self.stats.remove(old.names)
+        else:
+            services.move_to_end(dst)
         return svc
 
-    def _upstream_head(self, ex: Exchange, bound: BoundName) -> bytes:
+    def _upstream_head(self, ex: Exchange, bound: BoundName, svc: "_ServiceStats",
+                       client: "Client") -> bytes:
         head = ex.head
         headers = head.headers
         drop = _UPSTREAM_DROP
@@ -306,15 +351,19 @@ class HttpRouter:
                     via.append(value)
                 continue
             parts.append(name + b": " + value + b"\r\n")
-        trace = next_trace(incoming_trace, self.rng)
-        parts.append(b"l5d-dst-service: " + ex.dst.show().encode("latin-1") + b"\r\n")
-        parts.append(b"l5d-dst-client: " + bound.id.show().encode("latin-1") + b"\r\n")
+        if incoming_trace is None:
+            reqid, ctx_trace = new_root_trace(self.rng)
+        else:
+            trace = next_trace(incoming_trace, self.rng)
+            reqid, ctx_trace = trace.reqid, trace.encode()
+        parts.append(svc.dst_header)
+        parts.append(client.dst_header)
         if bound.residual.elems:
             parts.append(b"l5d-dst-residual: " + bound.residual.show().encode("latin-1") + b"\r\n")
         if ex.local_dtab:
             parts.append(b"l5d-ctx-dtab: " + ex.local_dtab.show().encode("latin-1") + b"\r\n")
-        parts.append(b"l5d-reqid: " + trace.reqid + b"\r\n")
-        parts.append(b"l5d-ctx-trace: " + trace.encode() + b"\r\n")
+        parts.append(b"l5d-reqid: " + reqid + b"\r\n")
+        parts.append(b"l5d-ctx-trace: " + ctx_trace + b"\r\n")
         via.append(b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd")
         parts.append(b"Via: " + b", ".join(via) + b"\r\n")
         if head.chunked:

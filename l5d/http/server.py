@@ -1,54 +1,59 @@
 """The router's HTTP/1.1 server protocol (Twisted shell over ``httptools``).
 
 One :class:`HttpServerConnection` per accepted connection. It parses requests
-strictly (llhttp plus :mod:`l5d.http.framing`), enforces the request-line and
-header limits and a header-completion deadline (slowloris), and hands each
-request to an *exchange* built by the router::
+strictly (llhttp plus :mod:`l5d.http.framing`), enforces the size limits and
+deadlines of :class:`ServerLimits`, and hands each request to an *exchange*
+built by the router::
 
     exchange = new_exchange(connection, head)   # not started yet
     exchange.start()                            # when it is first in line
     exchange.request_body(data) / exchange.request_complete()
+    exchange.fail(status, reason)               # the request body cannot be completed
     exchange.connection_lost()
+
+and the exchange reports back with :meth:`HttpServerConnection.write` and
+:meth:`~HttpServerConnection.exchange_finished`.
 
 Pipelined requests queue behind the one in flight and responses leave strictly
 in request order; while a response is outstanding the connection stops reading.
-A rejected request gets its status (400, 408, 414, 431, 501, 505) once every
-earlier response is out, then the connection is half-closed and drained for a
-moment so the client reads the status (lingering close). Reactor-thread only.
+A rejected request gets its status (400, 408, 413, 414, 431, 501, 505) once
+every earlier response is out; then the connection is half-closed and drained
+for a moment so the client reads the status (lingering close). A client that
+half-closes after sending still gets its responses (reliability B10).
+
+Deadlines (reliability group B). Reading is always in one of four waits, each
+with its own deadline: the head of a request (``header_timeout_s`` from its
+first byte, or from the accept, whatever is trickled: 408), its body
+(``body_idle_s`` between two reads, suspended while *we* pause reading: 408 or
+abort), keep-alive idleness (``idle_s``: quiet close) or nothing (a response is
+outstanding). One lazily re-armed timer per connection serves all four, so a
+request costs no timer operations in the common case. Writing has its own
+deadline (``send_timeout_s`` without the client taking a byte: abort).
+Reactor-thread only.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import httptools
+from twisted.internet.interfaces import IHalfCloseableDescriptor, IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from l5d.http.errors import error_response
 from l5d.http.framing import AbsoluteForm, check_request, parser_error_status, split_absolute
+from l5d.http.limits import ServerLimits, ServerLoad
+
+__all__ = ["HttpServerConnection", "HttpServerFactory", "RequestHead", "ServerLimits", "ServerLoad"]
 
 log = Logger()
 
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """Per-server limits (Linkerd keys in brackets).
-
-    :param max_initial_line: request-line bytes [maxInitialLineKB, 4 KiB] -> 414.
-    :param max_headers: header-block bytes [maxHeadersKB, 8 KiB] -> 431.
-    :param max_header_count: number of header fields -> 431.
-    :param header_timeout_s: from the first byte of a request (or the accept) to the
-        end of its headers -> 408 (an l5d addition: ``headerTimeoutMs``).
-    :param lingering_s: how long to drain input after an error response.
-    """
-
-    max_initial_line: int = 4096
-    max_headers: int = 8192
-    max_header_count: int = 100
-    header_timeout_s: float = 10.0
-    lingering_s: float = 2.0
+_VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
+# what reading is waiting for (one deadline at a time)
+_WAIT_NONE, _WAIT_HEAD, _WAIT_BODY, _WAIT_BODY_PAUSED, _WAIT_IDLE = range(5)
 
 
 class RequestHead:
@@ -83,47 +88,96 @@ class _Reject(Exception):
         self.reason = reason
 
 
-class _Rejection:
-    """A queued error answer: sent when it reaches the head of the line."""
+class _LocalAnswer:
+    """A request answered by the server itself, in its turn in the queue.
 
-    def __init__(self, conn: "HttpServerConnection", status: int, reason: str) -> None:
+    ``final`` answers (unparsable input) close the connection after a
+    lingering drain; others (503 over ``maxConcurrentRequests``) keep it when
+    the request was read completely and the client allows it.
+    """
+
+    __slots__ = ("conn", "status", "reason", "final", "keep_alive", "request_done",
+                 "retryable", "retry_after_s", "head_only")
+
+    def __init__(self, conn: "HttpServerConnection", status: int, reason: str, *,
+                 final: bool = True, keep_alive: bool = False, request_done: bool = True,
+                 retryable: bool = False, retry_after_s: int | None = None,
+                 head_only: bool = False) -> None:
         self.conn = conn
         self.status = status
         self.reason = reason
+        self.final = final
+        self.keep_alive = keep_alive
+        self.request_done = request_done
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+        self.head_only = head_only
 
     def start(self) -> None:
-        self.conn.send_rejection(self.status, self.reason)
+        self.conn._answer(self)
 
     def request_body(self, data: bytes) -> None:
-        pass
+        pass  # discarded
 
     def request_complete(self) -> None:
-        pass
+        self.request_done = True
+
+    def fail(self, status: int, reason: str) -> None:
+        self.request_done = False
 
     def connection_lost(self) -> None:
         pass
 
 
+@implementer(IHalfCloseableProtocol)
 class HttpServerConnection(Protocol):
     """Server side of one client connection."""
 
     def __init__(self, new_exchange: Callable[["HttpServerConnection", RequestHead], Any],
-                 reactor: Any, limits: ServerLimits, on_close: Callable[["HttpServerConnection"], None]) -> None:
+                 reactor: Any, limits: ServerLimits,
+                 on_close: Callable[["HttpServerConnection"], None],
+                 load: ServerLoad | None = None) -> None:
         self._new_exchange = new_exchange
         self._reactor = reactor
         self.limits = limits
         self._on_close = on_close
+        self._load = load if load is not None else ServerLoad()
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque = deque()
         self._parsing: Any = None  # exchange receiving body events
+        self._counted = 0  # exchanges of ours counted in load.requests
         self._pause_reasons: set[str] = set()
-        self._header_timer: Any = None
-        self._linger_timer: Any = None
+        self._paused = False
         self._headers: list[tuple[bytes, bytes]] = []
         self._url = b""
         self._header_bytes = 0
+        self._trailer_bytes = 0
+        self._body_bytes = 0
         self._in_head = False
         self._head_bytes_seen = 0
+        # raw bytes, for the checks llhttp does not make on the request line: the
+        # current feed, the head so far when it spans feeds, and a lower bound of
+        # how far into the feed the parser has consumed
+        self._feed = b""
+        self._head_raw = b""
+        self._raw_start = 0
+        self._scan = 0
+        # read-side deadline
+        self._wait = _WAIT_NONE
+        self._wait_until = 0.0
+        self._timer: Any = None
+        self._tick = limits.header_timeout_s
+        self._seconds = reactor.seconds
+        # write-side deadline: bytes pending when armed, bytes written since
+        self._send_watch = False
+        self._send_mark = 0
+        self._sent = 0
+        self._send_timer: Any = None
+        self._life_timer: Any = None
+        self._linger_timer: Any = None
+        self._broken = False  # the parser is done with this connection
+        self._last = False  # no request after the ones queued (upgrade)
+        self._read_eof = False
         self.closing = False
         self.lost = False
         self.peer = "?"
@@ -133,83 +187,195 @@ class HttpServerConnection(Protocol):
 
     # -- connection lifecycle ------------------------------------------------
     def connectionMade(self) -> None:
-        self.transport.setTcpNoDelay(True)
-        peer = self.transport.getPeer()
+        transport = self.transport
+        transport.setTcpNoDelay(True)
+        peer = transport.getPeer()
         self.peer = f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
-        self._arm_header_timer()
+        self._send_watch = hasattr(transport, "_tempDataLen") and hasattr(transport, "dataBuffer")
+        self._watch(_WAIT_HEAD, self.limits.header_timeout_s)
+        if self.limits.life_s is not None:
+            self._life_timer = self._reactor.callLater(self.limits.life_s, self._life_expired)
 
     def connectionLost(self, reason: Any = None) -> None:
         self.lost = True
-        self._cancel_header_timer()
-        if self._linger_timer is not None and self._linger_timer.active():
-            self._linger_timer.cancel()
+        self._wait = _WAIT_NONE
+        for name in ("_timer", "_send_timer", "_life_timer", "_linger_timer"):
+            timer = getattr(self, name)
+            if timer is not None and timer.active():
+                timer.cancel()
+            setattr(self, name, None)
         queue, self._queue = self._queue, deque()
+        self._release(self._counted)
         for exchange in queue:
             exchange.connection_lost()
         self._on_close(self)
 
+    def readConnectionLost(self) -> None:
+        """The client half-closed: answer what was asked, then close (B10)."""
+        if self._read_eof:
+            return
+        self._read_eof = True
+        if self.closing:
+            self.transport.loseConnection()
+            return
+        if self._parsing is not None and not isinstance(self._parsing, _LocalAnswer):
+            # a request body cut short: never let the upstream see it as complete
+            self.abort()
+            return
+        self._in_head = False
+        self._broken = True
+        if self._wait != _WAIT_NONE:
+            self._wait = _WAIT_NONE
+        if not self._queue:
+            self._close_quietly()
+
+    def writeConnectionLost(self) -> None:
+        """Our half-close went out: drain for a moment, then close (lingering close)."""
+        if self.lost:
+            return
+        if self._read_eof:
+            self.transport.loseConnection()
+        elif self._linger_timer is None:
+            self._linger_timer = self._reactor.callLater(self.limits.lingering_s, self._linger_done)
+
     # -- reading control -----------------------------------------------------
     def pause_reading(self, reason: str) -> None:
         if not self._pause_reasons and not self.lost:
+            self._paused = True
             self.transport.pauseProducing()
+            if self._wait == _WAIT_BODY:
+                self._wait = _WAIT_BODY_PAUSED  # our pause is not the client's stall
         self._pause_reasons.add(reason)
 
     def resume_reading(self, reason: str) -> None:
-        self._pause_reasons.discard(reason)
-        if not self._pause_reasons and not self.lost and not self.closing:
-            self.transport.resumeProducing()
+        reasons = self._pause_reasons
+        reasons.discard(reason)
+        if not reasons and self._paused and not self.lost and not self.closing:
+            self._paused = False
+            if not self._read_eof:
+                self.transport.resumeProducing()
+            if self._wait == _WAIT_BODY_PAUSED:
+                self._watch(_WAIT_BODY, self.limits.body_idle_s)
 
-    def _arm_header_timer(self) -> None:
-        if self._header_timer is None or not self._header_timer.active():
-            self._header_timer = self._reactor.callLater(self.limits.header_timeout_s, self._header_timeout)
+    # -- deadlines -----------------------------------------------------------
+    def _watch(self, kind: int, delay_s: float) -> None:
+        """Reading now waits for ``kind``, at most ``delay_s`` from now.
 
-    def _cancel_header_timer(self) -> None:
-        if self._header_timer is not None and self._header_timer.active():
-            self._header_timer.cancel()
-        self._header_timer = None
+        The timer only ever fires early (then re-arms for what is left), and is
+        never scheduled more than one header timeout ahead; so a wait at least
+        that long keeps whatever timer there is, and in the usual configuration
+        a request costs no timer operation at all.
+        """
+        until = self._seconds() + delay_s
+        self._wait = kind
+        self._wait_until = until
+        timer = self._timer
+        if timer is None:
+            self._timer = self._reactor.callLater(min(delay_s, self._tick), self._on_timer)
+        elif delay_s < self._tick and timer.getTime() > until:
+            timer.cancel()
+            self._timer = self._reactor.callLater(delay_s, self._on_timer)
 
-    def _header_timeout(self) -> None:
-        self._header_timer = None
-        if not self.closing:
-            self._enqueue_rejection(408, "request headers not received in time")
+    def _on_timer(self) -> None:
+        self._timer = None
+        kind = self._wait
+        if kind == _WAIT_NONE or kind == _WAIT_BODY_PAUSED or self.lost or self.closing:
+            return
+        left = self._wait_until - self._reactor.seconds()
+        if left > 0:
+            self._timer = self._reactor.callLater(min(left, self._tick), self._on_timer)
+            return
+        self._wait = _WAIT_NONE
+        if kind == _WAIT_HEAD:
+            if self._in_head:
+                self._enqueue_rejection(408, "request headers not received in time")
+            elif not self._queue:
+                self._close_quietly()  # connected and said nothing
+        elif kind == _WAIT_BODY:
+            self._fail_request(408, "request body not received in time")
+        elif kind == _WAIT_IDLE:
+            if not self._queue and not self._in_head:
+                self._close_quietly()
+
+    def _on_send_timer(self) -> None:
+        self._send_timer = None
+        if self.lost:
+            return
+        pending = self._pending()
+        if not pending:
+            return
+        if self._send_mark + self._sent > pending:  # the client took something: another period
+            self._sent = 0
+            self._send_mark = pending
+            self._send_timer = self._reactor.callLater(self.limits.send_timeout_s,
+                                                       self._on_send_timer)
+            return
+        log.info("l5d: {peer}: client took no response byte for {s} s; disconnecting",
+                 peer=self.peer, s=self.limits.send_timeout_s)
+        self.abort()
+
+    def _pending(self) -> int:
+        transport = self.transport
+        return transport._tempDataLen + len(transport.dataBuffer) - transport.offset
 
     # -- input ---------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self.closing:
-            return  # draining after an error answer
+        if self.closing or self._broken:
+            return  # draining after an error answer, or after the last request
+        self._feed = data
+        self._scan = 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            # Upgrade/CONNECT: the request itself was handled; nothing after it is HTTP
-            self.closing_after_current()
+            # Upgrade: the request itself was handled (without Upgrade); nothing after it is HTTP
+            self._broken = self._last = True
+            self.pause_reading("upgrade")
             return
         except httptools.HttpParserCallbackError as e:
             cause = e.__context__
             if isinstance(cause, _Reject):
-                self._enqueue_rejection(cause.status, cause.reason)
+                self._parse_failed(cause.status, cause.reason)
             else:
-                log.failure("bug in request handling", failure=None)
-                self._enqueue_rejection(400, "bad request")
+                log.failure("bug in request handling")
+                self._parse_failed(400, "bad request")
             return
         except httptools.HttpParserError as e:
-            self._enqueue_rejection(parser_error_status(str(e)), str(e))
+            if self._in_head or self._parsing is None:
+                raw = self._head_raw + data if self._in_head else data
+                status = parser_error_status(str(e), raw)
+            else:
+                status = 400  # in the body or its trailers
+            self._parse_failed(status, str(e))
             return
+        self._feed = b""
         if self._in_head:
-            self._head_bytes_seen += len(data)
+            if self._head_raw:
+                self._head_raw += data
+                self._head_bytes_seen += len(data)
+            else:  # the head began in this feed, at or after _scan
+                self._head_raw = data
+                self._raw_start = self._scan
+                self._head_bytes_seen = len(data) - self._scan
             limit = self.limits.max_initial_line + self.limits.max_headers + 4
             if self._head_bytes_seen > limit:
-                if not self._headers and len(self._url) > 0 and self._header_bytes == 0:
-                    self._enqueue_rejection(414, "request line too long")
+                if not self._headers and self._url and self._header_bytes == 0:
+                    self._parse_failed(414, "request line too long")
                 else:
-                    self._enqueue_rejection(431, "request headers too large")
+                    self._parse_failed(431, "request headers too large")
+        elif self._head_raw:
+            self._head_raw = b""
 
     def on_message_begin(self) -> None:
         self._headers = []
         self._url = b""
         self._header_bytes = 0
+        self._trailer_bytes = 0
+        self._body_bytes = 0
         self._in_head = True
         self._head_bytes_seen = 0
-        self._arm_header_timer()
+        self._parsing = None
+        if self._wait != _WAIT_HEAD:
+            self._watch(_WAIT_HEAD, self.limits.header_timeout_s)
 
     def on_url(self, part: bytes) -> None:
         self._url += part
@@ -217,6 +383,12 @@ class HttpServerConnection(Protocol):
             raise _Reject(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            # a trailer field: dropped, never forwarded or applied to framing (A9)
+            self._trailer_bytes += len(name) + len(value) + 4
+            if self._trailer_bytes > self.limits.max_headers:
+                raise _Reject(431, "request trailers too large")
+            return
         self._headers.append((name, value))
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self.limits.max_headers:
@@ -226,26 +398,29 @@ class HttpServerConnection(Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._cancel_header_timer()
         parser = self._parser
         version = parser.get_http_version()
         headers = self._headers
         target = self._url
-        reject = check_request(version, target, headers)
+        limits = self.limits
+        method_bytes = parser.get_method()
+        if method_bytes == b"CONNECT":
+            raise _Reject(405, "CONNECT is not supported")
+        reject = check_request(version, target, headers, limits.max_body)
         if reject is not None:
             raise _Reject(reject.status, reject.reason)
-        method = parser.get_method().decode("latin-1")
-        if method == "CONNECT":
-            raise _Reject(405, "CONNECT is not supported")
+        version_bytes = _VERSION_BYTES.get(version) or version.encode("ascii")
+        self._check_request_line(b"%s %s HTTP/%s\r\n" % (method_bytes, target, version_bytes))
+        method = method_bytes.decode("latin-1")
         chunked = False
         length: int | None = None
         expect = False
         for name, value in headers:
             lower = name.lower()
             if lower == b"transfer-encoding":
-                chunked = True  # llhttp accepted it, so it is exactly "chunked"
+                chunked = True  # check_request made sure it is exactly "chunked"
             elif lower == b"content-length":
-                length = int(value)
+                length = int(value.strip(b" \t"))  # checked: ASCII digits only
             elif lower == b"expect" and value.lower() == b"100-continue":
                 expect = True
         absolute = None
@@ -258,37 +433,132 @@ class HttpServerConnection(Protocol):
                 if absolute is None:
                     raise _Reject(400, "malformed request-target")
                 target = absolute.origin
-        head = RequestHead(method, target, version, headers, parser.should_keep_alive(),
-                           chunked, length, absolute, self.peer, expect)
+        keep_alive = parser.should_keep_alive()
+        load = self._load
+        max_conns = limits.max_connections
+        if max_conns is not None and load.connections * 10 >= max_conns * 9:
+            keep_alive = False  # near the connection cap: let this connection go (B9)
         self.requests += 1
+        has_body = chunked or bool(length)
+        max_requests = limits.max_concurrent_requests
+        if max_requests is not None and load.requests >= max_requests:
+            load.refused_requests += 1
+            answer = _LocalAnswer(
+                self, 503, f"too many concurrent requests (maxConcurrentRequests {max_requests})",
+                final=False, keep_alive=keep_alive, request_done=not has_body, retryable=True,
+                retry_after_s=1, head_only=method == "HEAD")
+            self._enqueue(answer, has_body)
+            return
+        head = RequestHead(method, target, version, headers, keep_alive, chunked, length, absolute,
+                           self.peer, expect)
         exchange = self._new_exchange(self, head)
+        load.requests += 1
+        self._counted += 1
+        self._enqueue(exchange, has_body)
+
+    def _enqueue(self, exchange: Any, has_body: bool) -> None:
         self._parsing = exchange
-        self._queue.append(exchange)
-        if len(self._queue) == 1:
+        queue = self._queue
+        queue.append(exchange)
+        if has_body:
+            self._watch(_WAIT_BODY, self.limits.body_idle_s)
+        else:
+            self._wait = _WAIT_NONE
+        if len(queue) == 1:
             exchange.start()
         else:
             # pipelined behind a response in flight: read no further until it is out
             self.pause_reading("pipeline")
 
+    def _check_request_line(self, line: bytes) -> None:
+        """The raw bytes must hold ``line`` exactly (llhttp accepts runs of spaces; A14)."""
+        prefix = self._head_raw
+        if prefix:
+            raw = prefix + self._feed
+            pos = raw.find(line, self._raw_start)
+            self._head_raw = b""
+        else:
+            raw = self._feed
+            pos = raw.find(line, self._scan)
+        if pos < 0:
+            raise _Reject(400, "malformed request line")
+        if prefix:
+            self._scan = 0  # the head ends somewhere in this feed
+        else:  # each field took at least name:value CRLF, then the blank line
+            self._scan = pos + len(line) + self._header_bytes - len(self._headers) + 2
+
     def on_body(self, data: bytes) -> None:
+        self._scan += len(data)
+        self._body_bytes += len(data)
+        if self._body_bytes > self.limits.max_body:
+            raise _Reject(413, f"request body is over the limit of {self.limits.max_body} bytes")
+        if self._wait == _WAIT_BODY:
+            self._wait_until = self._seconds() + self.limits.body_idle_s
         exchange = self._parsing
         if exchange is not None:
             exchange.request_body(data)
 
     def on_message_complete(self) -> None:
         exchange, self._parsing = self._parsing, None
+        if self._wait == _WAIT_BODY or self._wait == _WAIT_BODY_PAUSED:
+            self._wait = _WAIT_NONE
         if exchange is not None:
             exchange.request_complete()
+
+    def _parse_failed(self, status: int, reason: str) -> None:
+        self._broken = True
+        if self._parsing is not None:
+            self._fail_request(status, reason)
+        else:
+            self._enqueue_rejection(status, reason)
+
+    def _fail_request(self, status: int, reason: str) -> None:
+        """The request whose body is being read cannot complete (bad framing, too big, stalled)."""
+        exchange, self._parsing = self._parsing, None
+        self._broken = True
+        self._in_head = False
+        self._wait = _WAIT_NONE
+        if exchange is None:
+            self._enqueue_rejection(status, reason)
+            return
+        queue = self._queue
+        if queue and queue[0] is exchange:
+            # answers with the error if no response byte went out yet, else cuts the connection
+            exchange.fail(status, reason)
+            return
+        if exchange in queue:  # not started yet: answer in its place
+            queue[queue.index(exchange)] = _LocalAnswer(self, status, reason)
+            if not isinstance(exchange, _LocalAnswer):
+                self._counted -= 1
+                self._release(1)
+                exchange.connection_lost()
+
+    def _release(self, n: int) -> None:
+        if n:
+            self._load.requests -= n
 
     # -- output --------------------------------------------------------------
     def write(self, data: bytes) -> None:
         if self._cork is not None:
             self._cork.append(data)
         elif not self.lost:
-            self.transport.write(data)
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        transport = self.transport
+        transport.write(data)
+        if self._send_watch:
+            if self._send_timer is not None:
+                self._sent += len(data)
+            elif transport._tempDataLen or len(transport.dataBuffer) > transport.offset:
+                # the kernel did not take it all: from now on the client must keep taking bytes
+                self._sent = 0
+                self._send_mark = self._pending()
+                self._send_timer = self._reactor.callLater(self.limits.send_timeout_s,
+                                                           self._on_send_timer)
 
     def cork(self) -> bool:
-        """Collect writes until :meth:`uncork` (one send per upstream read). False if already corked."""
+        """Collect writes until :meth:`uncork` (one send per upstream read); False if corked."""
         if self._cork is not None:
             return False
         self._cork = []
@@ -297,41 +567,50 @@ class HttpServerConnection(Protocol):
     def uncork(self) -> None:
         pending, self._cork = self._cork, None
         if pending and not self.lost:
-            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def exchange_finished(self, exchange: Any, keep_alive: bool) -> None:
         """The response of the head exchange is fully written."""
-        if self._queue and self._queue[0] is exchange:
-            self._queue.popleft()
-        if self.lost:
+        queue = self._queue
+        if queue and queue[0] is exchange:
+            queue.popleft()
+            if not isinstance(exchange, _LocalAnswer):
+                self._counted -= 1
+                self._load.requests -= 1
+        if self.lost or self.closing:
             return
-        if self.draining and not self._queue:
+        if not queue and (self.draining or self._last or self._broken or self._read_eof):
             keep_alive = False
         if not keep_alive:
             self.uncork()
-            self.closing = True
-            self._cancel_header_timer()
-            self.transport.loseConnection()
+            self._close()
             return
-        if self._queue:
-            self._queue[0].start()
-        if len(self._queue) <= 1:
+        if queue:
+            queue[0].start()
+            if self.lost or self.closing:
+                return
+        if len(queue) <= 1:
             self.resume_reading("pipeline")
+        if not queue and not self._in_head and self._wait == _WAIT_NONE:
+            self._watch(_WAIT_IDLE, self.limits.idle_s)
+
+    def _life_expired(self) -> None:
+        self._life_timer = None
+        self.drain()
 
     def drain(self) -> None:
-        """Shutting down: close now if idle, else after the response in flight."""
-        if self.lost:
+        """Shutting down (or ``lifeTimeMs`` reached): close now if idle, else after the response."""
+        if self.lost or self.closing:
             return
         if not self._queue:
-            self.closing = True
-            self._cancel_header_timer()
-            self.transport.loseConnection()
+            self._close_quietly()
         else:
             self.draining = True
             self.pause_reading("draining")
 
     def closing_after_current(self) -> None:
         """Stop reading: the current request is the last on this connection."""
+        self._last = True
         self.pause_reading("upgrade")
 
     def abort(self) -> None:
@@ -341,52 +620,88 @@ class HttpServerConnection(Protocol):
         if not self.lost:
             self.transport.abortConnection()
 
-    # -- rejections ----------------------------------------------------------
-    def _enqueue_rejection(self, status: int, reason: str) -> None:
-        self._in_head = False
-        self._cancel_header_timer()
-        self.pause_reading("rejected")
-        rejection = _Rejection(self, status, reason)
-        self._parsing = None
-        self._queue.append(rejection)
-        if len(self._queue) == 1:
-            rejection.start()
-
-    def send_rejection(self, status: int, reason: str) -> None:
-        """Answer an unparsable request and close with a lingering drain."""
-        if self.lost:
-            return
+    def _close_quietly(self) -> None:
+        """Close with nothing in flight and nothing to say."""
         self.closing = True
-        self.transport.write(error_response(status, reason, close=True))
-        self._linger()
+        self._wait = _WAIT_NONE
+        self.transport.loseConnection()
 
-    def _linger(self) -> None:
+    def _close(self) -> None:
+        """After the last response: half-close, drain what the client still sends, then close."""
+        self.closing = True
+        self._wait = _WAIT_NONE
         self._pause_reasons.clear()
-        self.transport.resumeProducing()  # read and discard what the client still sends
-        try:
-            self.transport.loseWriteConnection()
-        except Exception:  # pragma: no cover - transports without half-close
+        if self._paused and not self._read_eof:
+            self._paused = False
+            self.transport.resumeProducing()  # read and discard what the client still sends
+        if not IHalfCloseableDescriptor.providedBy(self.transport):
             self.transport.loseConnection()
             return
-        self._linger_timer = self._reactor.callLater(self.limits.lingering_s, self._linger_done)
+        self.transport.loseWriteConnection()  # writeConnectionLost follows the last byte
 
     def _linger_done(self) -> None:
         self._linger_timer = None
         if not self.lost:
             self.transport.abortConnection()
 
+    # -- local answers -------------------------------------------------------
+    def _enqueue_rejection(self, status: int, reason: str) -> None:
+        self._in_head = False
+        self._broken = True
+        self._wait = _WAIT_NONE
+        self.pause_reading("rejected")
+        self._parsing = None
+        rejection = _LocalAnswer(self, status, reason)
+        self._queue.append(rejection)
+        if len(self._queue) == 1:
+            rejection.start()
+
+    def _answer(self, answer: _LocalAnswer) -> None:
+        if self.lost or self.closing:
+            return
+        limits = self.limits
+        if answer.final:
+            self.closing = True
+            self.uncork()
+            self._send(error_response(answer.status, answer.reason, close=True,
+                                      clear_context=limits.clear_context))
+            self._close()
+            return
+        keep_alive = answer.keep_alive and answer.request_done
+        self.write(error_response(answer.status, answer.reason, close=not keep_alive,
+                                  clear_context=limits.clear_context, retryable=answer.retryable,
+                                  retry_after_s=answer.retry_after_s, head_only=answer.head_only))
+        self.exchange_finished(answer, keep_alive)
+
+    def send_rejection(self, status: int, reason: str) -> None:
+        """Answer an unparsable request and close with a lingering drain."""
+        self._answer(_LocalAnswer(self, status, reason))
+
 
 class HttpServerFactory(Factory):
-    """Builds :class:`HttpServerConnection` and tracks them for draining."""
+    """Builds :class:`HttpServerConnection`, tracks them for draining, and caps their number."""
 
     def __init__(self, new_exchange: Callable, reactor: Any, limits: ServerLimits) -> None:
         self._new_exchange = new_exchange
         self._reactor = reactor
         self.limits = limits
+        self.load = ServerLoad()
         self.connections: set[HttpServerConnection] = set()
 
-    def buildProtocol(self, addr: Any) -> HttpServerConnection:
-        conn = HttpServerConnection(self._new_exchange, self._reactor, self.limits, self.connections.discard)
+    def buildProtocol(self, addr: Any) -> HttpServerConnection | None:
+        load = self.load
+        cap = self.limits.max_connections
+        if cap is not None and load.connections >= cap:
+            load.refused_connections += 1
+            return None  # the port closes the socket at once
+        conn = HttpServerConnection(self._new_exchange, self._reactor, self.limits, self._closed,
+                                    load)
         conn.factory = self
         self.connections.add(conn)
+        load.connections += 1
         return conn
+
+    def _closed(self, conn: HttpServerConnection) -> None:
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self.load.connections -= 1

@@ -91,16 +91,37 @@ def resolutions(tree) -> list[str]:
     return out
 
 
+_DURATION_UNITS = (("days", 86_400_000), ("hours", 3_600_000), ("minutes", 60_000),
+                   ("seconds", 1000), ("milliseconds", 1))
+
+
 def format_duration(seconds: float) -> str:
-    """Twitter util's Duration.toString: ``10.seconds``, ``250.milliseconds``."""
+    """Twitter util's Duration.toString at millisecond precision: the largest unit that
+    divides the duration evenly (``1.minutes``, ``10.seconds``, ``1500.milliseconds``)."""
     ms = int(round(seconds * 1000))
-    if ms % 1000 == 0:
-        return f"{ms // 1000}.seconds"
-    return f"{ms}.milliseconds"
+    if ms == 0:
+        return "0.milliseconds"
+    for name, size in _DURATION_UNITS:
+        if ms % size == 0:
+            return f"{ms // size}.{name}"
+    raise AssertionError("unreachable: every duration is a whole number of milliseconds")
 
 
 def binding_timeout_message(timeout_s: float, dst: Path) -> str:
-    return f"Exceeded {format_duration(timeout_s)} binding timeout while resolving name: {dst.show()}"
+    return (f"Exceeded {format_duration(timeout_s)} binding timeout while resolving name: "
+            f"{dst.show()}")
+
+
+def total_timeout_message(timeout_s: float, dst: Path) -> str:
+    """Finagle's GlobalRequestTimeoutException text (``totalTimeoutMs``, reference 4.4)."""
+    return (f"exceeded {format_duration(timeout_s)} to {dst.show()} while waiting for a response "
+            "for the request, including retries (if applicable)")
+
+
+def attempt_timeout_message(timeout_s: float, client: Path) -> str:
+    """Finagle's IndividualRequestTimeoutException text (``requestAttemptTimeoutMs``)."""
+    return (f"exceeded {format_duration(timeout_s)} to {client.show()} while waiting for a "
+            "response for an individual request, excluding retries")
 
 
 def unknown_destination_message(method: str, uri: str, peer: str, reason: str) -> str:

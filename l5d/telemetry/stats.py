@@ -89,6 +89,13 @@ class Stats:
         for k, g in self._gauges.items():
             yield k, g.value
 
+    def remove(self, names) -> None:
+        """Forget the metrics with exactly these names (an evicted service or client)."""
+        for name in names:
+            self._counters.pop(name, None)
+            self._gauges.pop(name, None)
+            self._stats.pop(name, None)
+
     def remove_prefix(self, *prefix: str) -> None:
         """Forget every metric under ``prefix`` (an expired client or service)."""
         n = len(prefix)

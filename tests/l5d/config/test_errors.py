@@ -148,7 +148,8 @@ CASES = [
         ConfigError,
         (
             'linkerd.yaml:5: routers[0].servers[0].tls: unknown key "tls" (known keys: '
-            'clearContext, ip, maxCallDepth, port)'
+            'bodyIdleTimeMs, clearContext, headerTimeoutMs, ip, maxCallDepth, '
+            'maxConcurrentRequests, maxConnections, port, sendTimeoutMs, serverSession)'
         ),
     ),
     Case(
@@ -182,8 +183,10 @@ CASES = [
         (
             'linkerd.yaml:3: routers[0].baseDtab: unknown key "baseDtab" (known '
             'keys: bindingCache, '
-            'bindingTimeoutMs, dstPrefix, dtab, identifier, interpreter, label, maxErrResponseKB, '
-            'maxHeadersKB, maxInitialLineKB, protocol, servers, streamAfterContentLengthKB)'
+            'bindingTimeoutMs, client, dstPrefix, dtab, identifier, interpreter, label, '
+            'maxErrResponseKB, '
+            'maxHeadersKB, maxInitialLineKB, maxRequestKB, protocol, servers, service, '
+            'streamAfterContentLengthKB)'
         ),
     ),
     Case(
@@ -483,6 +486,53 @@ CASES = [
         'admin:\n  shutdownGraceMs: 1.5\nrouters: []\n',
         ConfigError,
         'linkerd.yaml:2: admin.shutdownGraceMs: expected an integer, got 1.5',
+    ),
+    Case(
+        'service-kind',
+        'routers:\n- protocol: http\n  servers: [{}]\n  service:\n    kind: io.l5d.static\n',
+        ConfigError,
+        'linkerd.yaml:5: routers[0].service.kind: unknown kind "io.l5d.static" '
+        '(known kinds: io.l5d.global)',
+    ),
+    Case(
+        'service-unknown-key',
+        'routers:\n- protocol: http\n  servers: [{}]\n  service:\n    retries: {}\n',
+        ConfigError,
+        'linkerd.yaml:5: routers[0].service.retries: unknown key "retries" (known keys: kind, '
+        'totalTimeoutMs)',
+    ),
+    Case(
+        'service-timeout-zero',
+        'routers:\n- protocol: http\n  servers: [{}]\n  service: {totalTimeoutMs: 0}\n',
+        ConfigError,
+        'linkerd.yaml:4: routers[0].service.totalTimeoutMs: expected an integer >= 1, got 0',
+    ),
+    Case(
+        'service-not-mapping',
+        'routers:\n- protocol: http\n  servers: [{}]\n  service: 500\n',
+        ConfigError,
+        'linkerd.yaml:4: routers[0].service: expected a mapping, got 500',
+    ),
+    Case(
+        'client-kind',
+        'routers:\n- protocol: http\n  servers: [{}]\n  client: {kind: io.l5d.static}\n',
+        ConfigError,
+        'linkerd.yaml:4: routers[0].client.kind: unknown kind "io.l5d.static" '
+        '(known kinds: io.l5d.global)',
+    ),
+    Case(
+        'client-unknown-key',
+        'routers:\n- protocol: http\n  servers: [{}]\n  client: {loadBalancer: {kind: ewma}}\n',
+        ConfigError,
+        'linkerd.yaml:4: routers[0].client.loadBalancer: unknown key "loadBalancer" '
+        '(known keys: kind, '
+        'requestAttemptTimeoutMs)',
+    ),
+    Case(
+        'client-timeout-string',
+        "routers:\n- protocol: http\n  servers: [{}]\n  client: {requestAttemptTimeoutMs: '1s'}\n",
+        ConfigError,
+        'linkerd.yaml:4: routers[0].client.requestAttemptTimeoutMs: expected an integer, got "1s"',
     ),
 ]
 

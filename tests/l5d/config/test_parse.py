@@ -11,6 +11,7 @@ from dtab import Dtab, Path
 from l5d.config import (
     AdminConfig,
     BindingCacheConfig,
+    ClientConfig,
     FsNamerConfig,
     HeaderIdentifierConfig,
     HeaderTokenIdentifierConfig,
@@ -20,6 +21,7 @@ from l5d.config import (
     PathIdentifierConfig,
     RouterConfig,
     ServerConfig,
+    ServiceConfig,
     StaticIdentifierConfig,
     UsageConfig,
     parse_config,
@@ -291,7 +293,8 @@ class ToJsonTests:
                     "label": "http",
                     "servers": [
                         {"port": 4140, "ip": "127.0.0.1", "maxCallDepth": 1000,
-                         "clearContext": False}
+                         "clearContext": False, "serverSession": {"idleTimeMs": 120000},
+                         "headerTimeoutMs": 10000, "bodyIdleTimeMs": 60000, "sendTimeoutMs": 60000}
                     ],
                     "dtab": "",
                     "dstPrefix": "/svc",
@@ -304,6 +307,9 @@ class ToJsonTests:
                     "maxInitialLineKB": 4,
                     "maxErrResponseKB": 5120,
                     "streamAfterContentLengthKB": 5,
+                    "maxRequestKB": 2097152,
+                    "service": {"kind": "io.l5d.global"},
+                    "client": {"kind": "io.l5d.global"},
                 }
             ],
             "namers": [],
@@ -373,3 +379,50 @@ class ModelTests:
         a = parse("routers: [{protocol: http, dtab: '/a => /b', servers: [{}]}]")
         b = parse("routers: [{protocol: http, dtab: \"/a=>/b;\", servers: [{}]}]")
         assert a == b and a.routers[0].dtab_text != b.routers[0].dtab_text
+
+
+class ServiceAndClientTests:
+    """service/client: only io.l5d.global, with Linkerd's timeout keys (kind may be left out)."""
+
+    CASES = [
+        ("absent", "", None, None),
+        ("empty", "service: {}\n  client: {}", None, None),
+        ("kind-only", "service: {kind: io.l5d.global}\n  client: {kind: io.l5d.global}",
+         None, None),
+        ("total", "service: {kind: io.l5d.global, totalTimeoutMs: 1500}", 1.5, None),
+        ("attempt", "client: {requestAttemptTimeoutMs: 250}", None, 0.25),
+        ("both", "service: {totalTimeoutMs: 60000}\n  client: {requestAttemptTimeoutMs: 1}",
+         60.0, 0.001),
+    ]
+
+    @pytest.mark.parametrize("name, yaml, total_s, attempt_s", CASES, ids=[c[0] for c in CASES])
+    def test_read(self, name: str, yaml: str, total_s, attempt_s) -> None:
+        """The timeouts in seconds (None: no limit), and back to the same JSON."""
+        text = "routers:\n- protocol: http\n  servers: [{}]\n  " + yaml + "\n"
+        router = parse_config(text, "linkerd.yaml").routers[0]
+        assert router.service == ServiceConfig(total_timeout_s=total_s), name
+        assert router.client == ClientConfig(request_attempt_timeout_s=attempt_s), name
+        again = parse_config(json.dumps(parse_config(text).to_json()))
+        assert again.routers[0] == router
+
+    def test_json(self) -> None:
+        """The keys appear only when set."""
+        assert ServiceConfig().to_json() == {"kind": "io.l5d.global"}
+        assert ServiceConfig(total_timeout_s=0.5).to_json() == {
+            "kind": "io.l5d.global", "totalTimeoutMs": 500}
+        assert ClientConfig(request_attempt_timeout_s=2.0).to_json() == {
+            "kind": "io.l5d.global", "requestAttemptTimeoutMs": 2000}
+
+    @pytest.mark.parametrize("make, message", [
+        (lambda: ServiceConfig(kind="io.l5d.static"),
+         "kind: expected \"io.l5d.global\", got 'io.l5d.static'"),
+        (lambda: ServiceConfig(total_timeout_s=0),
+         "total_timeout_s: expected None or seconds > 0, got 0"),
+        (lambda: ClientConfig(request_attempt_timeout_s=-1.0),
+         "request_attempt_timeout_s: expected None or seconds > 0, got -1.0"),
+    ], ids=["kind", "zero", "negative"])
+    def test_post_init(self, make, message: str) -> None:
+        """Built in code, bad values are ValueErrors naming the field."""
+        with pytest.raises(ValueError) as info:
+            make()
+        assert str(info.value) == message

@@ -1,0 +1,380 @@
+"""l5d.http.proxy.Exchange on a Clock: timeouts at their boundaries, re-send decisions.
+
+The exchange is driven directly, with small fakes for the client connection,
+the router, the endpoint pool and the upstream connection, and a
+``MemoryReactorClock`` for time (the real-socket behaviour is in
+``tests/integration/test_upstream_faults.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.testing import MemoryReactorClock
+
+from dtab import Path
+from l5d.http.client import FRAMING_LENGTH
+from l5d.http.proxy import DONE, RESPONDING, Exchange
+from l5d.http.server import RequestHead
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.producer: Any = None
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        assert self.producer is None
+        self.producer = producer
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+
+class FakeConn:
+    """The client side: records what the exchange writes and how it ends."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.finished: list[bool] = []
+        self.aborted = False
+        self.lost = False
+        self.paused: set[str] = set()
+        self.transport = FakeTransport()
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def pause_reading(self, reason: str) -> None:
+        self.paused.add(reason)
+
+    def resume_reading(self, reason: str) -> None:
+        self.paused.discard(reason)
+
+    def exchange_finished(self, ex: Any, keep_alive: bool) -> None:
+        self.finished.append(keep_alive)
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def cork(self) -> bool:
+        return False
+
+    def uncork(self) -> None:
+        pass
+
+
+class FakeUpstream:
+    def __init__(self, pool: "FakePool") -> None:
+        self.pool = pool
+        self.written = b""
+        self.aborted = False
+        self.sent = False
+        self.closed = False
+        self.reused = False
+        self.exchange: Any = None
+        self.transport = FakeTransport()
+
+    def start(self, ex: Any, head_request: bool) -> None:
+        self.exchange = ex
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def request_sent(self) -> None:
+        self.sent = True
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.closed = True
+
+
+class FakePool:
+    """``acquire`` answers at once with a new upstream (or a failure), or waits if ``hold``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.made: list[FakeUpstream] = []
+        self.released: list[FakeUpstream] = []
+        self.hold = False
+        self.waiting: list[Any] = []
+
+    def acquire(self, on_ready, on_fail) -> None:
+        if self.hold:
+            self.waiting.append(on_ready)
+            return
+        up = FakeUpstream(self)
+        self.made.append(up)
+        on_ready(up)
+
+    def complete_connect(self) -> FakeUpstream:
+        up = FakeUpstream(self)
+        self.made.append(up)
+        self.waiting.pop(0)(up)
+        return up
+
+    def release(self, up: FakeUpstream) -> None:
+        self.released.append(up)
+
+
+class FakeRoute:
+    def __init__(self, *pools: FakePool) -> None:
+        self.pools = list(pools)
+        self.id = Path.read("/$/inet/127.0.0.1/8080")
+        self._next = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.pools)
+
+    def next_pool(self) -> FakePool:
+        pool = self.pools[self._next % len(self.pools)]
+        self._next += 1
+        return pool
+
+
+class FakeServer:
+    clear_context = False
+
+
+class FakeRouter:
+    """Routes every exchange at once to ``route`` (or leaves it binding if ``route`` is None)."""
+
+    max_err_bytes = 1 << 20
+    max_header_bytes = 8192
+    max_connect_attempts = 25
+
+    def __init__(
+        self, route: FakeRoute | None, total_s: float | None = None, attempt_s: float | None = None
+    ) -> None:
+        self.reactor = MemoryReactorClock()
+        self.route = route
+        self.total_timeout_s = total_s
+        self.attempt_timeout_s = attempt_s
+        self.done: list[int] = []
+        self.requeues = 0
+
+    def now(self) -> float:
+        return self.reactor.seconds()
+
+    def route_exchange(self, ex: Exchange) -> None:
+        ex.dst = Path.read("/svc/web")
+        if self.route is not None:
+            ex.send_via(self.route, b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
+
+    def exchange_done(self, ex: Exchange, status: int) -> None:
+        self.done.append(status)
+
+    def exchange_aborted(self, ex: Exchange) -> None:
+        self.done.append(-1)
+
+    def requeued(self, ex: Exchange) -> None:
+        self.requeues += 1
+
+    def connect_failed(self, ex: Exchange, pool: Any, detail: str) -> None:
+        pass
+
+    def connect_failed_text(self, ex: Exchange, pool: Any) -> str:
+        return "connect failed"
+
+
+def head(method: str = "GET", length: int | None = None, chunked: bool = False) -> RequestHead:
+    return RequestHead(
+        method, b"/", "1.1", [(b"Host", b"web")], True, chunked, length, None, "127.0.0.1:1", False
+    )
+
+
+def exchange(router: FakeRouter, h: RequestHead | None = None) -> tuple[Exchange, FakeConn]:
+    conn = FakeConn()
+    ex = Exchange(conn, h or head(), router, FakeServer())
+    ex.start()
+    return ex, conn
+
+
+def respond_head(ex: Exchange) -> None:
+    ex.response_head(200, b"OK", [(b"Content-Length", b"4")], "1.1", True, FRAMING_LENGTH)
+
+
+def status_of(conn: FakeConn) -> int:
+    return int(conn.written.split(b" ", 2)[1])
+
+
+class TotalTimeoutTests:
+    """service.totalTimeoutMs: from start() until the response is complete."""
+
+    def test_just_before_and_at_the_deadline(self) -> None:
+        """0.499 s: nothing; 0.5 s: a 503 with Finagle's text, the upstream aborted, keep-alive
+        kept."""
+        pool = FakePool("a")
+        router = FakeRouter(FakeRoute(pool), total_s=0.5)
+        ex, conn = exchange(router)
+        router.reactor.advance(0.499)
+        assert conn.written == b"" and ex.state != DONE
+        router.reactor.advance(0.001)
+        assert status_of(conn) == 503
+        assert (
+            b"exceeded 500.milliseconds to /svc/web while waiting for a response for the request, "
+            b"including retries (if applicable)"
+        ) in conn.written
+        assert pool.made[0].aborted
+        assert conn.finished == [True]
+        assert router.done == [503]
+
+    def test_while_binding(self) -> None:
+        """The deadline covers binding too: an exchange still routing gets its 503."""
+        router = FakeRouter(None, total_s=1.0)
+        ex, conn = exchange(router)
+        router.reactor.advance(1.0)
+        assert status_of(conn) == 503
+
+    def test_after_the_head_cuts_the_downstream(self) -> None:
+        """Once the head went out the client connection is aborted instead."""
+        pool = FakePool("a")
+        router = FakeRouter(FakeRoute(pool), total_s=0.5)
+        ex, conn = exchange(router)
+        respond_head(ex)
+        assert ex.state == RESPONDING
+        router.reactor.advance(0.5)
+        assert conn.aborted and pool.made[0].aborted
+        assert router.done == [-1]
+
+    def test_no_timer_outlives_the_exchange(self) -> None:
+        """A response complete in time leaves no pending call on the reactor."""
+        pool = FakePool("a")
+        router = FakeRouter(FakeRoute(pool), total_s=0.5, attempt_s=0.2)
+        ex, conn = exchange(router)
+        respond_head(ex)
+        ex.response_body(b"body")
+        ex.response_complete()
+        assert router.reactor.getDelayedCalls() == []
+        router.reactor.advance(10)
+        assert not conn.aborted and router.done == [200]
+
+    def test_none_configured_no_timer(self) -> None:
+        """Without timeouts no timer is ever scheduled."""
+        router = FakeRouter(FakeRoute(FakePool("a")))
+        exchange(router)
+        assert router.reactor.getDelayedCalls() == []
+
+
+class AttemptTimeoutTests:
+    """client.requestAttemptTimeoutMs: per attempt, connecting included, re-armed on a re-send."""
+
+    def test_connecting_counts(self) -> None:
+        """A connect that never completes: 503 at the attempt timeout, named by the client."""
+        pool = FakePool("a")
+        pool.hold = True
+        router = FakeRouter(FakeRoute(pool), attempt_s=0.25)
+        ex, conn = exchange(router)
+        router.reactor.advance(0.249)
+        assert conn.written == b""
+        router.reactor.advance(0.001)
+        assert status_of(conn) == 503
+        assert (
+            b"exceeded 250.milliseconds to /$/inet/127.0.0.1/8080 while waiting for a response for "
+            b"an individual request, excluding retries"
+        ) in conn.written
+        late = pool.complete_connect()  # the connect completes after all: unused, so pooled
+        assert pool.released == [late]
+
+    def test_re_armed_on_re_send(self) -> None:
+        """The first attempt fails at 0.2 s and is re-sent: the second gets its own full 0.25 s."""
+        a, b = FakePool("a"), FakePool("b")
+        router = FakeRouter(FakeRoute(a, b), attempt_s=0.25)
+        ex, conn = exchange(router)
+        router.reactor.advance(0.2)
+        ex.upstream_failed("reset", response_started=False)
+        assert router.requeues == 1 and len(b.made) == 1
+        router.reactor.advance(0.249)
+        assert conn.written == b""
+        router.reactor.advance(0.001)
+        assert status_of(conn) == 503
+        assert b.made[0].aborted
+
+
+class ReSendTests:
+    """Which failures get one more attempt (reliability section 5)."""
+
+    def _failed(
+        self, h: RequestHead, body: bytes = b""
+    ) -> tuple[FakeRouter, FakeConn, FakePool, FakePool]:
+        a, b = FakePool("a"), FakePool("b")
+        router = FakeRouter(FakeRoute(a, b))
+        ex, conn = exchange(router, h)
+        if body:
+            ex.request_body(body)
+        ex.request_complete()
+        ex.upstream_failed(
+            "upstream closed the connection without a response", response_started=False
+        )
+        return router, conn, a, b
+
+    def test_get_is_re_sent_to_the_next_endpoint(self) -> None:
+        router, conn, a, b = self._failed(head("GET"))
+        assert len(b.made) == 1 and conn.written == b""
+        assert b.made[0].written.startswith(b"GET / HTTP/1.1")
+
+    def test_put_body_is_re_sent_whole(self) -> None:
+        """The body that streamed after the first send is kept and sent again in full."""
+        router, conn, a, b = self._failed(head("PUT", length=5), body=b"hello")
+        assert a.made[0].written.endswith(b"hello")
+        assert b.made[0].written.endswith(b"\r\n\r\nhello")
+
+    def test_post_is_not_re_sent(self) -> None:
+        router, conn, a, b = self._failed(head("POST", length=5), body=b"hello")
+        assert b.made == [] and status_of(conn) == 502
+
+    def test_chunked_is_not_re_sent(self) -> None:
+        router, conn, a, b = self._failed(head("PUT", chunked=True), body=b"hello")
+        assert b.made == [] and status_of(conn) == 502
+
+    def test_large_body_is_not_re_sent(self) -> None:
+        """Bodies over BODY_BUFFER_LIMIT are streamed, never kept: no re-send."""
+        n = 64 * 1024 + 1
+        router, conn, a, b = self._failed(head("PUT", length=n), body=b"x" * n)
+        assert b.made == [] and status_of(conn) == 502
+
+    def test_only_once(self) -> None:
+        """A second failure is a 502."""
+        router, conn, a, b = self._failed(head("GET"))
+        b.made[0].exchange.upstream_failed("again", response_started=False)
+        assert status_of(conn) == 502 and router.requeues == 1
+
+    def test_never_after_a_response_byte(self) -> None:
+        """A failure after the head went out cuts the downstream; nothing is re-sent."""
+        a, b = FakePool("a"), FakePool("b")
+        router = FakeRouter(FakeRoute(a, b))
+        ex, conn = exchange(router)
+        ex.request_complete()
+        respond_head(ex)
+        ex.upstream_failed("cut", response_started=True)
+        assert conn.aborted and b.made == []
+
+
+class PoolIdleExpiryTests:
+    """Pooled upstream connections idle for POOL_IDLE_S are closed, oldest first, not before."""
+
+    def test_expire_idle_closes_only_connections_idle_long_enough(self) -> None:
+        """Just before the limit nothing closes; at the limit the old one closes, the new one stays."""
+        from twisted.internet.task import Clock
+
+        from l5d.http.client import EndpointPool
+
+        class FakeConn:
+            def __init__(self) -> None:
+                self.closed = False
+                self.transport = self
+
+            def loseConnection(self) -> None:
+                self.closed = True
+
+        clock = Clock()
+        pool = EndpointPool(clock, "127.0.0.1", 1)
+        old, new = FakeConn(), FakeConn()
+        pool.release(old)
+        clock.advance(30)
+        pool.release(new)
+        clock.advance(29.75)  # 59.75 s idle: not yet
+        assert pool.expire_idle(60) == 0 and pool.idle_count == 2
+        clock.advance(0.25)  # 60 s: the limit
+        assert pool.expire_idle(60) == 1 and old.closed and not new.closed
+        assert pool.idle_count == 1
