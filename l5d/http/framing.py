@@ -86,30 +86,54 @@ def request_line(method: bytes, target: bytes, version: str) -> bytes:
     return b"%s %s HTTP/%s\r\n" % (method, target, version.encode("ascii"))
 
 
-def check_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]],
-                  max_body: int = MAX_FIXED_BODY) -> Reject | None:
-    """Checks llhttp does not make; ``None`` when the request may proceed.
+class HeadInfo:
+    """What one pass over a request head found (everything later steps need to know).
+
+    :ivar host: the Host value (``None`` when absent).
+    :ivar length: Content-Length, or ``None``. :ivar chunked: Transfer-Encoding: chunked.
+    :ivar expect: ``Expect: 100-continue``. The flags ``via``, ``connection``, ``dtab``
+        (``l5d-dtab``/``l5d-ctx-dtab``), ``l5d`` (any ``l5d-*``) say whether such headers
+        exist, so the router skips its own scans when they do not.
+    """
+
+    __slots__ = ("host", "length", "chunked", "expect", "via", "connection", "dtab", "l5d")
+
+    def __init__(self) -> None:
+        self.host: bytes | None = None
+        self.length: int | None = None
+        self.chunked = False
+        self.expect = False
+        self.via = False
+        self.connection = False
+        self.dtab = False
+        self.l5d = False
+
+
+_DTAB_NAMES = frozenset({b"l5d-dtab", b"l5d-ctx-dtab"})
+
+
+def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]],
+                 max_body: int = MAX_FIXED_BODY) -> Reject | HeadInfo:
+    """Checks llhttp does not make, and what the head holds, in one pass.
 
     :param max_body: the largest Content-Length accepted (413 above it).
+    :returns: a :class:`Reject`, or the :class:`HeadInfo` when the request may proceed.
     """
-    if version in ("2.0", "3.0") or (version and version[0] not in "01"):
-        return Reject(505, f"HTTP/{version} is not supported over HTTP/1.x")
-    if version not in ("1.1", "1.0"):
+    if version != "1.1" and version != "1.0":
+        if version in ("2.0", "3.0") or (version and version[0] not in "01"):
+            return Reject(505, f"HTTP/{version} is not supported over HTTP/1.x")
         return Reject(400, f"unsupported HTTP version {version or '0.9'}")
     if not target or target[:1] not in (b"/", b"h", b"H", b"*"):
         return Reject(400, "malformed request-target")
+    info = HeadInfo()
     hosts = 0
     for name, value in headers:
         lower = name.lower()
         if lower == b"host":
             hosts += 1
-            if not valid_host(value):
+            if not _HOST_OK.match(value):
                 return Reject(400, "malformed Host header")
-        elif lower == b"transfer-encoding":
-            if version == "1.0":
-                return Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
-            if not is_chunked(value):
-                return Reject(501, "Transfer-Encoding other than chunked is not supported")
+            info.host = value
         elif lower == b"content-length":
             length = read_content_length(value)
             if length is None:
@@ -117,42 +141,90 @@ def check_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]
             if length > max_body:
                 return Reject(413, f"request body of {length} bytes is over the limit "
                                    f"of {max_body}")
+            info.length = length
+        elif lower == b"transfer-encoding":
+            if version == "1.0":
+                return Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+            if not is_chunked(value):
+                return Reject(501, "Transfer-Encoding other than chunked is not supported")
+            info.chunked = True
+        elif lower.startswith(b"l5d-"):
+            info.l5d = True
+            if lower in _DTAB_NAMES:
+                info.dtab = True
+        elif lower == b"via":
+            info.via = True
+        elif lower == b"connection":
+            info.connection = True
+        elif lower == b"expect":
+            info.expect = info.expect or value.lower() == b"100-continue"
         elif b"_" in lower and lower.replace(b"_", b"-") in _LOOKALIKE:
             return Reject(400, f"header name {name.decode('latin-1')!r} is not allowed")
     if hosts > 1:
         return Reject(400, "duplicate Host headers")
     if hosts == 0 and version == "1.1":
         return Reject(400, "missing Host header")
-    return None
+    return info
 
 
-@dataclass(frozen=True, slots=True)
+def check_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]],
+                  max_body: int = MAX_FIXED_BODY) -> Reject | None:
+    """Checks llhttp does not make; ``None`` when the request may proceed.
+
+    :param max_body: the largest Content-Length accepted (413 above it).
+    """
+    result = scan_request(version, target, headers, max_body)
+    return result if isinstance(result, Reject) else None
+
+
 class AbsoluteForm:
-    """An ``http://authority/path`` request-target split for Linkerd's ProxyRewrite."""
+    """An ``http://authority/path`` request-target split for Linkerd's ProxyRewrite.
 
-    scheme: bytes
-    authority: bytes
-    origin: bytes  # path + query (+ fragment), at least b"/"
+    A plain slotted class (one per proxied request); compares by value.
+    """
+
+    __slots__ = ("scheme", "authority", "origin")
+
+    def __init__(self, scheme: bytes, authority: bytes, origin: bytes) -> None:
+        self.scheme = scheme
+        self.authority = authority
+        self.origin = origin  # path + query (+ fragment), at least b"/"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AbsoluteForm) and (
+            (self.scheme, self.authority, self.origin)
+            == (other.scheme, other.authority, other.origin))
+
+    def __hash__(self) -> int:
+        return hash((self.scheme, self.authority, self.origin))
+
+    def __repr__(self) -> str:
+        return f"AbsoluteForm({self.scheme!r}, {self.authority!r}, {self.origin!r})"
+
+
+_AUTHORITY_END = re.compile(rb"[/?#]")
 
 
 def split_absolute(target: bytes) -> AbsoluteForm | None:
     """``http://host:port/p?q`` -> authority and origin-form; ``None`` if not absolute-form."""
-    sep = target.find(b"://")
-    if sep <= 0:
+    if target.startswith(b"http://"):
+        scheme, start = b"http", 7
+    else:
+        sep = target.find(b"://")
+        if sep <= 0:
+            return None
+        scheme = target[:sep]
+        if not scheme.isalpha():
+            return None
+        scheme = scheme.lower()
+        start = sep + 3
+    m = _AUTHORITY_END.search(target, start)
+    cut = m.start() if m is not None else len(target)
+    authority = target[start:cut]
+    rest = target[cut:]
+    origin = rest if rest[:1] == b"/" else b"/" + rest
+    if not authority:
+        return AbsoluteForm(scheme, b"", origin)
+    if b"@" in authority:
         return None
-    scheme = target[:sep]
-    if not scheme.isalpha():
-        return None
-    rest = target[sep + 3:]
-    cut = len(rest)
-    for ch in (b"/", b"?", b"#"):
-        i = rest.find(ch)
-        if 0 <= i < cut:
-            cut = i
-    authority = rest[:cut]
-    origin = rest[cut:]
-    if not origin.startswith(b"/"):
-        origin = b"/" + origin
-    if b"@" in authority or not authority:
-        return AbsoluteForm(scheme.lower(), b"", origin) if not authority else None
-    return AbsoluteForm(scheme.lower(), authority, origin)
+    return AbsoluteForm(scheme, authority, origin)

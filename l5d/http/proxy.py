@@ -43,6 +43,7 @@ from l5d.router.route import attempt_timeout_message, total_timeout_message
 BODY_BUFFER_LIMIT = 64 * 1024
 #: fixed-length response bodies up to this size are written without flow control
 SMALL_BODY = 64 * 1024
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 
 # states
 NEW, ROUTING, CONNECTING, SENT, RESPONDING, DONE = range(6)
@@ -318,28 +319,40 @@ class Exchange:
         head = self.head
         client_11 = head.version == "1.1"
         close = not head.keep_alive
-        drop = _RESPONSE_DROP
-        listed = (connection_tokens(headers) if any(n.lower() == b"connection" for n, _ in headers)
-                  else None)
-        if listed:
-            drop = drop | listed
         clear = self.server.clear_context
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason or b"")]
+        status_line = _STATUS_LINES.get((status, reason))
+        if status_line is None:
+            status_line = b"HTTP/1.1 %d %s\r\n" % (status, reason or b"")
+            if len(_STATUS_LINES) < 512:
+                _STATUS_LINES[(status, reason)] = status_line
+        lines = [status_line]
         content_length = None
-        via = []
+        via = None
+        connection = None
         for name, value in headers:
             lower = name.lower()
-            if lower in drop:
+            if lower in _RESPONSE_DROP:
                 if lower == b"content-length":
                     content_length = value
                 elif lower == b"via":
-                    via.append(value)
+                    via = value if via is None else via + b", " + value
+                elif lower == b"connection":
+                    connection = value
                 continue
             if clear and lower.startswith(b"l5d-"):
                 continue
-            lines.append(name + b": " + value + b"\r\n")
-        via.append(b"1.1 linkerd")
-        lines.append(b"Via: " + b", ".join(via) + b"\r\n")
+            lines += (name, b": ", value, b"\r\n")
+        if connection is not None:  # rare: drop what Connection lists, too
+            listed = connection_tokens(headers)
+            kept = [status_line]
+            for name, value in headers:
+                lower = name.lower()
+                if (lower in _RESPONSE_DROP or lower in listed
+                        or (clear and lower.startswith(b"l5d-"))):
+                    continue
+                kept += (name, b": ", value, b"\r\n")
+            lines = kept
+        lines += (b"Via: ", b"1.1 linkerd" if via is None else via + b", 1.1 linkerd", b"\r\n")
         if not clear:
             lines.append(_SUCCESS_CLASS_0 if status >= 500 else _SUCCESS_CLASS_1)
         if framing == FRAMING_LENGTH:

@@ -22,6 +22,7 @@ from l5d.http.headers import (
     DST_HEADERS, DTAB_HEADERS, HOP_BY_HOP, connection_tokens, decode_trace, local_dtab,
     new_root_trace, next_trace, via_count,
 )
+from l5d.http.framing import HeadInfo
 from l5d.http.proxy import Exchange
 from l5d.router.identifier import Identified, RequestView
 from l5d.router.route import (
@@ -37,6 +38,7 @@ SWEEP_INTERVAL_S = 30.0
 #: idle timeout, so a 4140 -> 4141 hop never reuses a connection the far side is closing)
 POOL_IDLE_S = 60.0
 _UPSTREAM_DROP = HOP_BY_HOP | DTAB_HEADERS | DST_HEADERS | {b"via", b"expect"}
+_UPSTREAM_DROP_HOST = _UPSTREAM_DROP | {b"host"}
 _LOOPBACK_NAMES = frozenset({"localhost", "0.0.0.0", "::", "::1", ""})
 
 
@@ -221,16 +223,18 @@ class HttpRouter:
     def route_exchange(self, ex: Exchange) -> None:
         head = ex.head
         headers = head.headers
+        info = head.info if head.info is not None else _scan(headers)
         self.in_flight.add(ex)
-        if _has(headers, b"via") and via_count(headers) > ex.server.max_call_depth:
+        if info.via and via_count(headers) > ex.server.max_call_depth:
             ex.fail(400, f"Maximum number of calls ({ex.server.max_call_depth}) has been exceeded. "
                          "Please check for proxy loops.")
             return
+        local = EMPTY_DTAB
         if ex.server.clear_context:
-            headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
-            head.headers = headers
-            local = EMPTY_DTAB
-        elif _has_dtab(headers):
+            if info.l5d:
+                headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
+                head.headers = headers
+        elif info.dtab:
             key = tuple((n.lower(), v) for n, v in headers if n.lower() in DTAB_HEADERS)
             local = self._local_dtabs.get(key)
             if local is None:
@@ -243,21 +247,18 @@ class HttpRouter:
                 if len(self._local_dtabs) >= LOCAL_DTAB_CACHE_SIZE:
                     self._local_dtabs.pop(next(iter(self._local_dtabs)))
                 self._local_dtabs[key] = local
-        else:
-            local = EMPTY_DTAB
-        if head.absolute is not None and head.absolute.authority:
-            authority = head.absolute.authority
-            headers = [(n, v) for n, v in headers if n.lower() != b"host"]
-            headers.append((b"Host", authority))
-            head.headers = headers
-        view = RequestView(head.method, head.target.decode("latin-1"), head.version, tuple(headers))
-        ident = self.identifier(view)
+        host = info.host
+        absolute = head.absolute
+        if absolute is not None and absolute.authority:
+            host = absolute.authority  # Linkerd's ProxyRewrite: Host := the URI authority
+        uri = head.target.decode("latin-1")
+        ident = self.identifier(RequestView(head.method, uri, head.version, headers, host))
         if not isinstance(ident, Identified):
-            ex.fail(400, unknown_destination_message(head.method, view.uri, head.peer, ident.reason))
+            ex.fail(400, unknown_destination_message(head.method, uri, head.peer, ident.reason))
             return
         ex.dst = ident.dst
         ex.local_dtab = local
-        if ident.uri != view.uri:
+        if ident.uri is not uri and ident.uri != uri:
             head.target = ident.uri.encode("latin-1")
         self._bind(ex, self.now() + self.binding_timeout_s)
 
@@ -335,22 +336,27 @@ class HttpRouter:
                        client: "Client") -> bytes:
         head = ex.head
         headers = head.headers
-        drop = _UPSTREAM_DROP
-        if _has(headers, b"connection"):
+        info = head.info if head.info is not None else _scan(headers)
+        absolute = head.absolute
+        rewrite_host = absolute is not None and absolute.authority
+        drop = _UPSTREAM_DROP_HOST if rewrite_host else _UPSTREAM_DROP
+        if info.connection:
             drop = drop | connection_tokens(headers)
         parts = [head.method.encode("latin-1"), b" ", head.target,
                  b" HTTP/1.0\r\n" if head.version == "1.0" else b" HTTP/1.1\r\n"]
         incoming_trace = None
-        via = []
+        via = None
         for name, value in headers:
             lower = name.lower()
             if lower in drop:
                 if lower == b"l5d-ctx-trace":
                     incoming_trace = decode_trace(value)
                 elif lower == b"via":
-                    via.append(value)
+                    via = value if via is None else via + b", " + value
                 continue
-            parts.append(name + b": " + value + b"\r\n")
+            parts += (name, b": ", value, b"\r\n")
+        if rewrite_host:
+            parts += (b"Host: ", absolute.authority, b"\r\n")
         if incoming_trace is None:
             reqid, ctx_trace = new_root_trace(self.rng)
         else:
@@ -359,13 +365,12 @@ class HttpRouter:
         parts.append(svc.dst_header)
         parts.append(client.dst_header)
         if bound.residual.elems:
-            parts.append(b"l5d-dst-residual: " + bound.residual.show().encode("latin-1") + b"\r\n")
+            parts += (b"l5d-dst-residual: ", bound.residual.show().encode("latin-1"), b"\r\n")
         if ex.local_dtab:
-            parts.append(b"l5d-ctx-dtab: " + ex.local_dtab.show().encode("latin-1") + b"\r\n")
-        parts.append(b"l5d-reqid: " + reqid + b"\r\n")
-        parts.append(b"l5d-ctx-trace: " + ctx_trace + b"\r\n")
-        via.append(b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd")
-        parts.append(b"Via: " + b", ".join(via) + b"\r\n")
+            parts += (b"l5d-ctx-dtab: ", ex.local_dtab.show().encode("latin-1"), b"\r\n")
+        own_via = b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd"
+        parts += (b"l5d-reqid: ", reqid, b"\r\nl5d-ctx-trace: ", ctx_trace, b"\r\nVia: ",
+                  own_via if via is None else via + b", " + own_via, b"\r\n")
         if head.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
         parts.append(b"\r\n")
@@ -402,15 +407,18 @@ class HttpRouter:
         self.exchange_done(ex, -1)
 
 
-def _has(headers: list, name: bytes) -> bool:
-    for n, _ in headers:
-        if n.lower() == name:
-            return True
-    return False
-
-
-def _has_dtab(headers: list) -> bool:
-    for n, _ in headers:
-        if n.lower() in DTAB_HEADERS:
-            return True
-    return False
+def _scan(headers: list) -> HeadInfo:
+    """HeadInfo for a head built without the server's scan (tests, tools)."""
+    info = HeadInfo()
+    for n, v in headers:
+        lower = n.lower()
+        if lower == b"host":
+            info.host = v
+        elif lower == b"via":
+            info.via = True
+        elif lower == b"connection":
+            info.connection = True
+        elif lower.startswith(b"l5d-"):
+            info.l5d = True
+            info.dtab = info.dtab or lower in DTAB_HEADERS
+    return info

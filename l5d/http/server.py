@@ -44,7 +44,9 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from l5d.http.errors import error_response
-from l5d.http.framing import AbsoluteForm, check_request, parser_error_status, split_absolute
+from l5d.http.framing import (
+    AbsoluteForm, HeadInfo, Reject, parser_error_status, scan_request, split_absolute,
+)
 from l5d.http.limits import ServerLimits, ServerLoad
 
 __all__ = ["HttpServerConnection", "HttpServerFactory", "RequestHead", "ServerLimits", "ServerLoad"]
@@ -52,6 +54,8 @@ __all__ = ["HttpServerConnection", "HttpServerFactory", "RequestHead", "ServerLi
 log = Logger()
 
 _VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
+                                     "TRACE")}
 # what reading is waiting for (one deadline at a time)
 _WAIT_NONE, _WAIT_HEAD, _WAIT_BODY, _WAIT_BODY_PAUSED, _WAIT_IDLE = range(5)
 
@@ -60,11 +64,12 @@ class RequestHead:
     """A parsed request head. ``target`` is origin-form after the absolute-form rewrite."""
 
     __slots__ = ("method", "target", "version", "headers", "keep_alive", "chunked",
-                 "content_length", "absolute", "peer", "expect_continue")
+                 "content_length", "absolute", "peer", "expect_continue", "info")
 
     def __init__(self, method: str, target: bytes, version: str, headers: list,
                  keep_alive: bool, chunked: bool, content_length: int | None,
-                 absolute: AbsoluteForm | None, peer: str, expect_continue: bool) -> None:
+                 absolute: AbsoluteForm | None, peer: str, expect_continue: bool,
+                 info: HeadInfo | None = None) -> None:
         self.method = method
         self.target = target
         self.version = version
@@ -75,6 +80,8 @@ class RequestHead:
         self.absolute = absolute
         self.peer = peer
         self.expect_continue = expect_continue
+        #: what one pass over the headers found (host, via/dtab/connection flags)
+        self.info = info
 
     @property
     def has_body(self) -> bool:
@@ -406,23 +413,15 @@ class HttpServerConnection(Protocol):
         method_bytes = parser.get_method()
         if method_bytes == b"CONNECT":
             raise _Reject(405, "CONNECT is not supported")
-        reject = check_request(version, target, headers, limits.max_body)
-        if reject is not None:
-            raise _Reject(reject.status, reject.reason)
+        info = scan_request(version, target, headers, limits.max_body)
+        if type(info) is Reject:
+            raise _Reject(info.status, info.reason)
         version_bytes = _VERSION_BYTES.get(version) or version.encode("ascii")
         self._check_request_line(b"%s %s HTTP/%s\r\n" % (method_bytes, target, version_bytes))
-        method = method_bytes.decode("latin-1")
-        chunked = False
-        length: int | None = None
-        expect = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"transfer-encoding":
-                chunked = True  # check_request made sure it is exactly "chunked"
-            elif lower == b"content-length":
-                length = int(value.strip(b" \t"))  # checked: ASCII digits only
-            elif lower == b"expect" and value.lower() == b"100-continue":
-                expect = True
+        method = _METHODS.get(method_bytes) or method_bytes.decode("latin-1")
+        chunked = info.chunked
+        length = info.length
+        expect = info.expect
         absolute = None
         if target[:1] != b"/":
             if target == b"*":
@@ -450,7 +449,7 @@ class HttpServerConnection(Protocol):
             self._enqueue(answer, has_body)
             return
         head = RequestHead(method, target, version, headers, keep_alive, chunked, length, absolute,
-                           self.peer, expect)
+                           self.peer, expect, info)
         exchange = self._new_exchange(self, head)
         load.requests += 1
         self._counted += 1

@@ -19,16 +19,20 @@ class RequestView:
     A plain slotted class rather than a frozen dataclass: one is made per request.
     """
 
-    __slots__ = ("method", "uri", "version", "headers")
+    __slots__ = ("method", "uri", "version", "headers", "host")
 
-    def __init__(self, method: str, uri: str, version: str, headers) -> None:
+    def __init__(self, method: str, uri: str, version: str, headers, host: bytes | None = None) -> None:
         self.method = method
         self.uri = uri
         self.version = version
         self.headers = headers
+        #: the effective Host (the URI authority for absolute-form requests), when known
+        self.host = host
 
     def header(self, name: bytes) -> bytes | None:
-        """The first value of ``name`` (lower-case), or None."""
+        """The first value of ``name`` (lower-case), or None. ``host`` is the effective Host."""
+        if name == b"host" and self.host is not None:
+            return self.host
         for n, v in self.headers:
             if n.lower() == name:
                 return v
