@@ -134,11 +134,12 @@ class UpstreamConnection(Protocol):
                 down.uncork()
 
     def _fail(self, message: str) -> None:
+        """The upstream answered bytes we refuse: drop the connection; never re-send."""
         exchange, self.exchange = self.exchange, None
         self._broken = True
         self.transport.abortConnection()
         if exchange is not None and not self._complete:
-            exchange.upstream_failed(message, self._head_seen)
+            exchange.upstream_failed(message, self._head_seen, answered=True)
 
     def on_message_begin(self) -> None:
         if self._complete or self.exchange is None:

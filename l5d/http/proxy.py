@@ -413,7 +413,9 @@ class Exchange:
             if not self.conn.lost:
                 self.conn.transport.unregisterProducer()
 
-    def upstream_failed(self, message: str, response_started: bool) -> None:
+    def upstream_failed(self, message: str, response_started: bool, answered: bool = False) -> None:
+        """The upstream connection failed. ``answered``: it sent bytes (a malformed response),
+        so the request reached a server and is not sent again."""
         if self.state == DONE:
             return
         upstream = self.upstream
@@ -422,7 +424,8 @@ class Exchange:
             self._abort_downstream()
             return
         self._stop_request_flow()
-        if not self._replayed and self.request_done and self._keep_body and upstream is not None:
+        if (not self._replayed and not answered and self.request_done and self._keep_body
+                and upstream is not None):
             # no response byte came back (a reset, or a pooled connection the server had
             # closed), the request is idempotent and its whole body is here: one more
             # attempt, on the next endpoint

@@ -333,6 +333,16 @@ class ReSendTests:
         router, conn, a, b = self._failed(head("PUT", length=n), body=b"x" * n)
         assert b.made == [] and status_of(conn) == 502
 
+    def test_a_malformed_answer_is_not_re_sent(self) -> None:
+        """A GET whose upstream answered garbage reached a server: 502 at once, no second try."""
+        a, b = FakePool("a"), FakePool("b")
+        router = FakeRouter(FakeRoute(a, b))
+        ex, conn = exchange(router, head("GET"))
+        ex.request_complete()
+        ex.upstream_failed("malformed response from upstream", response_started=False,
+                           answered=True)
+        assert b.made == [] and status_of(conn) == 502 and router.requeues == 0
+
     def test_only_once(self) -> None:
         """A second failure is a 502."""
         router, conn, a, b = self._failed(head("GET"))
