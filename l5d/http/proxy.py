@@ -44,6 +44,7 @@ BODY_BUFFER_LIMIT = 64 * 1024
 #: fixed-length response bodies up to this size are written without flow control
 SMALL_BODY = 64 * 1024
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 
 # states
 NEW, ROUTING, CONNECTING, SENT, RESPONDING, DONE = range(6)
@@ -342,7 +343,8 @@ class Exchange:
             if clear and lower.startswith(b"l5d-"):
                 continue
             lines += (name, b": ", value, b"\r\n")
-        if connection is not None:  # rare: drop what Connection lists, too
+        if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
+            # rare: the upstream's Connection names other headers; drop those too
             listed = connection_tokens(headers)
             kept = [status_line]
             for name, value in headers:
