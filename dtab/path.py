@@ -50,6 +50,7 @@ class Path:
 
     elems: tuple[str, ...] = ()
     _shown: str | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+    _hash: int = field(default=0, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.elems, tuple):
@@ -59,6 +60,11 @@ class Path:
                 raise ValueError(f"elems: labels must be non-empty strings, got {elem!r}")
             if not elem.isascii() and not _is_canonical(elem):
                 raise ValueError(f"elems: label is not a byte string read back as itself: {elem!r}")
+        # paths are dictionary keys on the request path (bindings, clients, stats): hash once
+        object.__setattr__(self, "_hash", hash(self.elems))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, *elems: str) -> "Path":

@@ -80,7 +80,7 @@ class Exchange:
         "conn", "head", "router", "server", "state", "_body", "_body_bytes", "request_done",
         "upstream", "route", "_tried", "_down_chunked", "_down_close", "_timer", "_replayed",
         "_started_at", "_response_status", "_up_head", "_producer_up", "_producer_down",
-        "_paused_for_buffer", "dst", "bound", "local_dtab", "_deadline", "_attempt",
+        "_paused_for_buffer", "dst", "bound", "local_dtab", "svc", "_deadline", "_attempt",
         "_keep_body",
     )
 
@@ -108,6 +108,7 @@ class Exchange:
         self.dst: Any = None
         self.bound: Any = None
         self.local_dtab: Any = None
+        self.svc: Any = None
         self._deadline: Any = None  # totalTimeoutMs timer
         self._attempt: Any = None  # requestAttemptTimeoutMs timer
         # the whole body is kept (for one re-send) only when the request may be re-sent at all

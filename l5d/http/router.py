@@ -294,7 +294,7 @@ class HttpRouter:
         now = self.now()
         client.last_used = now
         ex.bound = bound
-        svc = self._service(ex.dst)
+        svc = ex.svc = self._service(ex.dst)
         svc.last_used = now
         svc.requests.incr()
         client.c_requests.incr()
@@ -398,10 +398,9 @@ class HttpRouter:
         client = ex.route
         if client is not None:
             (client.c_success if ok else client.c_failures).incr()
-        if ex.dst is not None and ex.bound is not None:
-            svc = self._services.get(ex.dst)
-            if svc is not None:
-                (svc.success if ok else svc.failures).incr()
+        svc = ex.svc
+        if svc is not None:
+            (svc.success if ok else svc.failures).incr()
 
     def exchange_aborted(self, ex: Exchange) -> None:
         self.exchange_done(ex, -1)

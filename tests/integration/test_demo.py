@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class DemoTests:
         proc = subprocess.Popen(["bash", "scripts/run-demo.sh", sys.executable], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
         try:
             deadline = time.monotonic() + 30
             out = None
@@ -38,11 +42,18 @@ class DemoTests:
                     break
                 time.sleep(0.2)
             assert out is not None and out.stdout == "Hello (127.0.0.1) world (127.0.0.1)!!", out
+            # the script prints how to curl once its own readiness check passes
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not any(
+                    "http_proxy=127.0.0.1:4140 curl http://hello/" in line for line in list(lines)):
+                time.sleep(0.1)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
-                printed, _ = proc.communicate(timeout=15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                printed, _ = proc.communicate(timeout=5)
+                proc.wait(timeout=5)
+            reader.join(5)
+        printed = "".join(lines)
         assert "http_proxy=127.0.0.1:4140 curl http://hello/" in printed, printed
