@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""l5d's own Python cost per proxied request, without sockets or a reactor loop.
+
+Feeds the bytes of an absolute-form GET straight into a router server connection
+and the bytes of an nginx-like response into the pooled upstream connection, over
+``StringTransport``s, and reports microseconds per request. This isolates the
+router's code (parsing callbacks, identification, binding-cache hit, headers, stats,
+pool hand-back) from the kernel and from Twisted's reactor, which
+``bench/router_bench.sh`` measures too. A benchmark, not a test.
+
+    taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import sys
+import time
+from pathlib import Path as FsPath
+
+sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
+
+from twisted.internet.testing import MemoryReactorClock, StringTransport  # noqa: E402
+
+from dtab import Dtab, Interpreter, Path  # noqa: E402
+from l5d.http.limits import ServerLimits  # noqa: E402
+from l5d.http.router import HttpRouter, ServerParams  # noqa: E402
+from l5d.http.server import HttpServerFactory  # noqa: E402
+from l5d.router.identifier import header_token  # noqa: E402
+from l5d.telemetry.stats import Stats  # noqa: E402
+
+REQUEST = b"GET http://127.0.0.1:24080/ HTTP/1.1\r\nHost: 127.0.0.1:24080\r\n\r\n"
+RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 21 Nov 2026 14:00:00 GMT\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n")
+DTAB = "/svc => /$/io.buoyant.hostportPfx/inet; /inet => /$/inet;"
+
+
+class _Transport(StringTransport):
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+    def abortConnection(self) -> None:
+        self.disconnecting = True
+
+
+def build():
+    reactor = MemoryReactorClock()
+    dtab = Dtab.read(DTAB)
+    router = HttpRouter(label="http", reactor=reactor, now=time.monotonic, rng=random.Random(1),
+                        dtab=lambda: dtab, interpreter=Interpreter(),
+                        identifier=header_token(Path.read("/svc")), stats=Stats())
+    factory = HttpServerFactory(router.exchange_factory(ServerParams("127.0.0.1", 4140)), reactor,
+                                ServerLimits())
+    down = factory.buildProtocol(None)
+    down_t = _Transport()
+    down.makeConnection(down_t)
+    down.dataReceived(REQUEST)  # creates the client; its pool dials once (in memory)
+    up = reactor.tcpClients[-1][2].buildProtocol(None)
+    up_t = _Transport()
+    up.makeConnection(up_t)
+    up.dataReceived(RESPONSE)
+    if not down_t.value().endswith(b"hello\n"):
+        raise SystemExit(f"setup failed: {down_t.value()!r}")
+
+    def one() -> None:
+        down_t.clear()
+        up_t.clear()
+        down.dataReceived(REQUEST)
+        up.dataReceived(RESPONSE)
+
+    def check() -> None:
+        if not down_t.value().endswith(b"hello\n") or len(reactor.tcpClients) != 1:
+            raise SystemExit("a request did not complete on the pooled connection")
+
+    return one, check
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=20000)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--profile", action="store_true", help="also print a cProfile of --n requests")
+    args = p.parse_args()
+    one, check = build()
+    for _ in range(2000):
+        one()
+    results = []
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        for _ in range(args.n):
+            one()
+        results.append((time.perf_counter() - t0) / args.n * 1e6)
+        check()
+    results.sort()
+    print(f"l5d in-process: {results[len(results) // 2]:.1f} µs per request "
+          f"(median of {args.reps} x {args.n}; min {results[0]:.1f}, max {results[-1]:.1f})")
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(args.n):
+            one()
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
