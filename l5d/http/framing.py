@@ -81,9 +81,13 @@ def is_chunked(value: bytes) -> bool:
     return value.strip(_OWS).lower() == b"chunked"
 
 
+_VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
+
+
 def request_line(method: bytes, target: bytes, version: str) -> bytes:
     """The one canonical spelling of a request line (single spaces, CRLF)."""
-    return b"%s %s HTTP/%s\r\n" % (method, target, version.encode("ascii"))
+    return b"%s %s HTTP/%s\r\n" % (
+        method, target, _VERSION_BYTES.get(version) or version.encode("ascii"))
 
 
 class HeadInfo:
@@ -131,7 +135,7 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
         lower = name.lower()
         if lower == b"host":
             hosts += 1
-            if not _HOST_OK.match(value):
+            if not valid_host(value):
                 return Reject(400, "malformed Host header")
             info.host = value
         elif lower == b"content-length":

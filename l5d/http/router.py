@@ -89,20 +89,19 @@ class Client:
         if addr is self._addr:
             return
         self._addr = addr
-        wanted = {(a.host, a.port): a for a in addresses(bound)}
-        for key in [k for k in self._by_key if k not in wanted]:
+        wanted = [(a.host, a.port) for a in addresses(bound)]  # sorted by addresses()
+        keep = set(wanted)
+        for key in [k for k in self._by_key if k not in keep]:
             self._by_key.pop(key).close()
-        for key in sorted(wanted):
+        for key in wanted:
             if key not in self._by_key:
                 self._by_key[key] = EndpointPool(self.router.reactor, key[0], key[1],
                                                  self.router.connect_timeout_s)
-        self.pools = [self._by_key[k] for k in sorted(wanted)]
+        self.pools = [self._by_key[k] for k in wanted]
         self._next = 0
-        self.forbidden = None
-        for host, port in sorted(wanted):
-            if self.router.is_own_address(host, port):
-                self.forbidden = f"l5d does not forward to its own listener {host}:{port}"
-                break
+        own = next(((h, p) for h, p in wanted if self.router.is_own_address(h, p)), None)
+        self.forbidden = (None if own is None
+                          else f"l5d does not forward to its own listener {own[0]}:{own[1]}")
 
     def next_pool(self) -> EndpointPool:
         """Round-robin over the endpoints (p2c/EWMA replaces this later)."""
@@ -116,6 +115,29 @@ class Client:
             pool.close()
         self.pools = []
         self._by_key.clear()
+
+
+class _Override:
+    """A parsed per-request dtab (``l5d-ctx-dtab`` ++ ``l5d-dtab``) with what using it costs
+    computed once: its ``l5d-ctx-dtab`` header line, and ``base ++ local`` for the base dtab
+    it was last used with (rebuilt only when the base changes)."""
+
+    __slots__ = ("local", "header", "_base", "_combined")
+
+    def __init__(self, local: Dtab) -> None:
+        self.local = local
+        self.header = b"l5d-ctx-dtab: " + local.show().encode("latin-1") + b"\r\n"
+        self._base: Dtab | None = None
+        self._combined: Dtab | None = None
+
+    def over(self, base: Dtab) -> Dtab:
+        if base is not self._base:
+            self._base = base
+            self._combined = base + self.local
+        return self._combined  # type: ignore[return-value]
+
+
+_NO_OVERRIDE = _Override(EMPTY_DTAB)
 
 
 class _ServiceStats:
@@ -176,7 +198,7 @@ class HttpRouter:
         self.max_clients = max_clients
         self._server_stats: dict[tuple, Any] = {}
         self.in_flight: set[Exchange] = set()
-        self._local_dtabs: dict[tuple, Dtab] = {}
+        self._overrides: dict[tuple, _Override] = {}
         self._sweeper: Any = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -206,7 +228,7 @@ class HttpRouter:
         for key, svc in list(self._services.items()):
             if now - svc.last_used >= self.idle_ttl_s:
                 del self._services[key]
-                self.stats.remove_prefix("rt", self.label, "service", key.show().lstrip("/"))
+                self.stats.remove(svc.names)
         self._sweeper = self.reactor.callLater(SWEEP_INTERVAL_S, self._sweep)
 
     def exchange_factory(self, server: ServerParams) -> Callable[[Any, Any], Exchange]:
@@ -229,24 +251,24 @@ class HttpRouter:
             ex.fail(400, f"Maximum number of calls ({ex.server.max_call_depth}) has been exceeded. "
                          "Please check for proxy loops.")
             return
-        local = EMPTY_DTAB
+        override = _NO_OVERRIDE
         if ex.server.clear_context:
             if info.l5d:
                 headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
                 head.headers = headers
         elif info.dtab:
             key = tuple((n.lower(), v) for n, v in headers if n.lower() in DTAB_HEADERS)
-            local = self._local_dtabs.get(key)
-            if local is None:
+            override = self._overrides.get(key)
+            if override is None:
                 try:
                     local = local_dtab(headers)
                 except DtabParseError as e:
                     ex.fail(400, str(e))
                     return
                 # parsing is ~20 µs; the same override usually repeats (l5d-ctx-dtab)
-                if len(self._local_dtabs) >= LOCAL_DTAB_CACHE_SIZE:
-                    self._local_dtabs.pop(next(iter(self._local_dtabs)))
-                self._local_dtabs[key] = local
+                if len(self._overrides) >= LOCAL_DTAB_CACHE_SIZE:
+                    self._overrides.pop(next(iter(self._overrides)))
+                override = self._overrides[key] = _Override(local) if local else _NO_OVERRIDE
         host = info.host
         absolute = head.absolute
         if absolute is not None and absolute.authority:
@@ -257,7 +279,7 @@ class HttpRouter:
             ex.fail(400, unknown_destination_message(head.method, uri, head.peer, ident.reason))
             return
         ex.dst = ident.dst
-        ex.local_dtab = local
+        ex.local_dtab = override
         if ident.uri is not uri and ident.uri != uri:
             head.target = ident.uri.encode("latin-1")
         self._bind(ex, self.now() + self.binding_timeout_s)
@@ -266,7 +288,8 @@ class HttpRouter:
         if ex.state > 1:  # DONE or beyond routing
             return
         base = self._dtab()
-        dtab = base + ex.local_dtab if ex.local_dtab else base
+        override = ex.local_dtab
+        dtab = base if override is _NO_OVERRIDE else override.over(base)
         state = self.cache.bind(dtab, ex.dst)
         if isinstance(state, Ok):
             self._dispatch(ex, state.value, base)
@@ -314,10 +337,10 @@ class HttpRouter:
             self.stats.remove_prefix("rt", self.label, "client", victim.name.lstrip("/"))
 
     def _no_route(self, ex: Exchange, base: Dtab) -> str:
-        dtab = base + ex.local_dtab if ex.local_dtab else base
-        state = self.interpreter.delegate(dtab, ex.dst)
+        override = ex.local_dtab
+        state = self.interpreter.delegate(override.over(base), ex.dst)
         tried = resolutions(state.value) if isinstance(state, Ok) else []
-        return no_route_message(ex.dst, base, ex.local_dtab or Dtab(), tried)
+        return no_route_message(ex.dst, base, override.local, tried)
 
     def _service(self, dst: Path) -> _ServiceStats:
         services = self._services
@@ -366,8 +389,8 @@ class HttpRouter:
         parts.append(client.dst_header)
         if bound.residual.elems:
             parts += (b"l5d-dst-residual: ", bound.residual.show().encode("latin-1"), b"\r\n")
-        if ex.local_dtab:
-            parts += (b"l5d-ctx-dtab: ", ex.local_dtab.show().encode("latin-1"), b"\r\n")
+        if ex.local_dtab is not _NO_OVERRIDE:
+            parts.append(ex.local_dtab.header)
         own_via = b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd"
         parts += (b"l5d-reqid: ", reqid, b"\r\nl5d-ctx-trace: ", ctx_trace, b"\r\nVia: ",
                   own_via if via is None else via + b", " + own_via, b"\r\n")

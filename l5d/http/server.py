@@ -45,7 +45,8 @@ from zope.interface import implementer
 
 from l5d.http.errors import error_response
 from l5d.http.framing import (
-    AbsoluteForm, HeadInfo, Reject, parser_error_status, scan_request, split_absolute,
+    AbsoluteForm, HeadInfo, Reject, parser_error_status, request_line, scan_request,
+    split_absolute,
 )
 from l5d.http.limits import ServerLimits, ServerLoad
 
@@ -53,7 +54,6 @@ __all__ = ["HttpServerConnection", "HttpServerFactory", "RequestHead", "ServerLi
 
 log = Logger()
 
-_VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
                                      "TRACE")}
 # what reading is waiting for (one deadline at a time)
@@ -416,8 +416,7 @@ class HttpServerConnection(Protocol):
         info = scan_request(version, target, headers, limits.max_body)
         if type(info) is Reject:
             raise _Reject(info.status, info.reason)
-        version_bytes = _VERSION_BYTES.get(version) or version.encode("ascii")
-        self._check_request_line(b"%s %s HTTP/%s\r\n" % (method_bytes, target, version_bytes))
+        self._check_request_line(request_line(method_bytes, target, version))
         method = _METHODS.get(method_bytes) or method_bytes.decode("latin-1")
         chunked = info.chunked
         length = info.length

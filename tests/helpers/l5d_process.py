@@ -32,17 +32,7 @@ class L5d:
         self._dir = tempfile.TemporaryDirectory(prefix="l5d-test-")
         self.dir = Path(self._dir.name)
         if config is None:
-            config = textwrap.dedent("""\
-                admin: {ip: 127.0.0.1, port: 0}
-                routers:
-                - protocol: http
-                  dtab: %s
-                  servers: [{ip: 127.0.0.1, port: 0}]
-                """) % _yaml_str(dtab)
-            if router_yaml:
-                config += textwrap.indent(textwrap.dedent(router_yaml), "  ")
-            if namers_yaml:
-                config += textwrap.dedent(namers_yaml)
+            config = config_text(dtab, router=router_yaml, namers=namers_yaml)
         self.config_path = self.dir / "l5d.yaml"
         self.config_path.write_text(config)
         self._env = dict(os.environ, **(env or {}))
@@ -121,8 +111,26 @@ class L5d:
         return proc.returncode
 
 
-def _yaml_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def config_text(dtab: str, *, server: str = "", router: str = "", namers: str = "") -> str:
+    """A whole l5d.yaml: admin and one router server on 127.0.0.1 port 0.
+
+    ``server`` and ``router`` are extra YAML keys (one per line) for the server and the
+    router; ``namers`` is top-level YAML appended as it is.
+    """
+    text = textwrap.dedent("""\
+        admin: {ip: 127.0.0.1, port: 0}
+        routers:
+        - protocol: http
+          dtab: '%s'
+          servers:
+          - ip: 127.0.0.1
+            port: 0
+        """) % dtab.replace("'", "''")
+    for line in textwrap.dedent(server).splitlines():
+        text += "    " + line + "\n"
+    for line in textwrap.dedent(router).splitlines():
+        text += "  " + line + "\n"
+    return text + textwrap.dedent(namers)
 
 
 def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.02) -> bool:

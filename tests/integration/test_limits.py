@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import select
 import socket
-import textwrap
 import threading
 import time
 
 import pytest
 
 from tests.helpers.backends import EchoBackend, ScriptedBackend, raw_request, read_head
-from tests.helpers.l5d_process import L5d, wait_for
+from tests.helpers.l5d_process import L5d, config_text, wait_for
 from tests.helpers.raw_http import RawClient, request
 
 GET = request("GET", "/", [("Host", "svc")])
@@ -25,18 +24,7 @@ GET = request("GET", "/", [("Host", "svc")])
 
 def l5d_with(dtab: str, server: str = "", router: str = "") -> L5d:
     """An l5d whose one server has the extra YAML keys ``server`` (and its router ``router``)."""
-    config = textwrap.dedent("""\
-        admin: {ip: 127.0.0.1, port: 0}
-        routers:
-        - protocol: http
-          dtab: '%s'
-          servers:
-          - ip: 127.0.0.1
-            port: 0
-        """) % dtab.replace("'", "''")
-    config += textwrap.indent(textwrap.dedent(server), "    ")
-    config += textwrap.indent(textwrap.dedent(router), "  ")
-    return L5d(config=config)
+    return L5d(config=config_text(dtab, server=server, router=router))
 
 
 def inet(port: int) -> str:

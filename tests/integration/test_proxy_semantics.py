@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import textwrap
 import time
 
 import pytest
 import requests
 
 from tests.helpers.backends import EchoBackend, ScriptedBackend, read_head
-from tests.helpers.l5d_process import L5d, wait_for
+from tests.helpers.l5d_process import L5d, config_text, wait_for
 from tests.helpers.raw_http import RawClient, request
 
 TIMEOUT_S = 20
@@ -26,20 +25,7 @@ TIMEOUT_S = 20
 
 def config(dtab: str, *, server: str = "", router: str = "", namers: str = "") -> str:
     """A whole l5d.yaml on port 0; ``server``/``router`` are extra YAML keys (flow style lines)."""
-    text = textwrap.dedent("""\
-        admin: {ip: 127.0.0.1, port: 0}
-        routers:
-        - protocol: http
-          dtab: '%s'
-          servers:
-          - ip: 127.0.0.1
-            port: 0
-        """) % dtab.replace("'", "''")
-    for line in server.splitlines():
-        text += "    " + line + "\n"
-    for line in router.splitlines():
-        text += "  " + line + "\n"
-    return text + namers
+    return config_text(dtab, server=server, router=router, namers=namers)
 
 
 def headers_of(rsp) -> dict[str, str]:
