@@ -122,6 +122,10 @@ def _load(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | None:
 
 def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str]) -> int:
     """Build, start on the global reactor, run until told to stop."""
+    if "twisted.internet.reactor" not in sys.modules:
+        from l5d.reactor import install
+
+        install()  # epoll without a log context per event (l5d/reactor.py)
     from twisted.internet import reactor
     from twisted.internet.error import ReactorNotRunning
     from twisted.logger import (

@@ -5,7 +5,7 @@ response strictly (``httptools``), refuses framing it cannot trust (CL+TE, a
 Transfer-Encoding other than ``chunked``, garbage), and reports to its
 *exchange* through five calls::
 
-    response_head(status, reason, headers, version, keep_alive, framing)
+    response_head(status, reason, head, version, framing)
     response_body(data)
     response_complete()
     upstream_failed(message, response_started)     # connection lost / bad bytes
@@ -27,12 +27,93 @@ from twisted.python.failure import Failure
 
 from l5d.http.fasttcp import connect_tcp
 from l5d.http.framing import BODYLESS_STATUS
+from l5d.http.headers import HOP_BY_HOP
+from l5d.http.memo import MAX_KEY, HeadMemo
 
 # response framing kinds
 FRAMING_LENGTH = 1
 FRAMING_CHUNKED = 2
 FRAMING_CLOSE = 3
 FRAMING_NONE = 4
+
+# what a response header means to the proxy, decided once per distinct name as received
+KEEP, LENGTH, TRANSFER_ENCODING, VIA, CONNECTION, HOP, L5D = range(7)
+_NAME_KINDS: dict[bytes, int] = {}
+_NAME_KINDS_MAX = 4096
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
+#: response heads read before, by their exact bytes (all upstreams share it: the outcome
+#: depends on the bytes alone); see ResponseHead.known
+RESPONSES = HeadMemo(max_entries=1024)
+
+
+def _name_kind(name: bytes) -> int:
+    lower = name.lower()
+    if lower == b"content-length":
+        kind = LENGTH
+    elif lower == b"transfer-encoding":
+        kind = TRANSFER_ENCODING
+    elif lower == b"via":
+        kind = VIA
+    elif lower == b"connection":
+        kind = CONNECTION
+    elif lower in HOP_BY_HOP:
+        kind = HOP
+    elif lower.startswith(b"l5d-"):
+        kind = L5D
+    else:
+        kind = KEEP
+    if len(_NAME_KINDS) < _NAME_KINDS_MAX:
+        _NAME_KINDS[name] = kind
+    return kind
+
+
+class ResponseHead:
+    """A response head as the proxy needs it, built while llhttp parses.
+
+    ``lines`` is the outgoing head so far: a slot for the status line, then
+    ``name, ": ", value, CRLF`` for every header forwarded as is. ``special`` holds
+    ``(kind, name, value)`` for the rest (framing, hop-by-hop, ``Via``, ``l5d-*``), which
+    the exchange decides on, but for Content-Length (``content_length`` is its last
+    value) and a plain ``Connection: keep-alive`` or ``close``, which say nothing the
+    parser does not already know.
+    """
+
+    __slots__ = ("status", "reason", "lines", "special", "content_length", "version", "length",
+                 "down")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.reason = b""
+        self.lines: list[bytes] = [b""]
+        self.special: list[tuple[int, bytes, bytes]] = []
+        self.content_length: bytes | None = None
+        #: set when the head is remembered in RESPONSES (then it is never changed again):
+        #: the HTTP version, the Content-Length as an int, and the downstream heads built
+        #: from it so far (the exchange's memo, by the shape of the request)
+        self.version = ""
+        self.length = -1
+        self.down: dict[int, Any] | None = None
+
+    @classmethod
+    def of(cls, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> "ResponseHead":
+        """Build one from parsed headers (tests, tools)."""
+        head = cls()
+        head.status = status
+        head.reason = reason
+        for name, value in headers:
+            head.add(name, value)
+        return head
+
+    def add(self, name: bytes, value: bytes) -> None:
+        kind = _NAME_KINDS.get(name)
+        if kind is None:
+            kind = _name_kind(name)
+        if kind == KEEP:
+            self.lines += (name, b": ", value, b"\r\n")
+        elif kind == LENGTH:
+            self.content_length = value
+        elif kind != CONNECTION or value not in _PLAIN_CONNECTION:
+            self.special.append((kind, name, value))
 
 
 class UpstreamConnection(Protocol):
@@ -44,8 +125,7 @@ class UpstreamConnection(Protocol):
         self.reused = False
         self.idle_since = 0.0
         self._parser: Any = None
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._reason = b""
+        self._head = ResponseHead()
         self._head_seen = False
         self._complete = False
         self._framing = FRAMING_NONE
@@ -56,6 +136,9 @@ class UpstreamConnection(Protocol):
         self._interim = False
         self.closed = False
         self._on_connect: Callable[["UpstreamConnection"], None] | None = None
+        self._fresh = False  # no byte of the current exchange's response parsed yet
+        self._cur: bytes | None = None  # the read being parsed, when it began fresh
+        self._begun = 0  # responses begun in that read
 
     # -- connection lifecycle ------------------------------------------------
     def connectionMade(self) -> None:
@@ -89,7 +172,6 @@ class UpstreamConnection(Protocol):
         self.exchange = exchange
         if self._parser is None:  # one parser per connection; llhttp resets between messages
             self._parser = httptools.HttpResponseParser(self)
-        self._headers = []
         self._head_seen = False
         self._complete = False
         self._framing = FRAMING_NONE
@@ -97,6 +179,7 @@ class UpstreamConnection(Protocol):
         self._request_sent = False
         self._interim = False
         self._keep_alive = False
+        self._fresh = True
 
     def request_sent(self) -> None:
         """The whole request (head and body) is on the wire."""
@@ -124,12 +207,25 @@ class UpstreamConnection(Protocol):
         down = self.exchange.conn
         corked = down.cork()  # the response head and body leave in one send
         try:
+            if self._fresh and not self._head_request:
+                # a head read before, and exactly its body: no parsing
+                end = data.find(b"\r\n\r\n", 0, MAX_KEY)
+                if end > 0:
+                    known = RESPONSES.get(data[:end + 4])
+                    if known is not None and len(data) - end - 4 == known.length:
+                        self._replay(known, data[end + 4:])
+                        return
+                self._cur = data
+            else:
+                self._cur = None
+            self._begun = 0
             self._parser.feed_data(data)
         except httptools.HttpParserError as e:
             self._fail(f"malformed response from upstream: {e}")
         except httptools.HttpParserCallbackError as e:  # raised by our own checks below
             self._fail(str(e.__context__ or e))
         finally:
+            self._cur = None
             if corked:
                 down.uncork()
 
@@ -141,19 +237,43 @@ class UpstreamConnection(Protocol):
         if exchange is not None and not self._complete:
             exchange.upstream_failed(message, self._head_seen, answered=True)
 
+    def _replay(self, known: ResponseHead, body: bytes) -> None:
+        """What parsing a remembered head and its whole fixed-length body would call."""
+        self._fresh = False
+        self._head_seen = True
+        self._framing = FRAMING_LENGTH
+        self._keep_alive = True  # only keep-alive heads are remembered
+        exchange = self.exchange
+        exchange.response_head(known, known.version, FRAMING_LENGTH)
+        if body and self.exchange is exchange:
+            exchange.response_body(body)
+        if not self._complete:
+            self._message_done()
+
     def on_message_begin(self) -> None:
         if self._complete or self.exchange is None:
             # a second response to one request: the bytes after a response (a 204 with a
             # body, say) are not ours to interpret; the connection is dropped
             raise _Bad("upstream sent more than one response")
-        self._headers = []
-        self._reason = b""
+        self._fresh = False
+        self._begun += 1
+        self._head = ResponseHead()
 
     def on_status(self, reason: bytes) -> None:
-        self._reason += reason
+        self._head.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        # ResponseHead.add, inlined: this runs for every response header
+        head = self._head
+        kind = _NAME_KINDS.get(name)
+        if kind is None:
+            kind = _name_kind(name)
+        if kind == KEEP:
+            head.lines += (name, b": ", value, b"\r\n")
+        elif kind == LENGTH:
+            head.content_length = value
+        elif kind != CONNECTION or value not in _PLAIN_CONNECTION:
+            head.special.append((kind, name, value))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -164,16 +284,15 @@ class UpstreamConnection(Protocol):
             self._interim = True  # 1xx: skipped, the final response follows
             return
         self._interim = False
+        head = self._head
+        head.status = status
         chunked = False
-        length = False
-        for name, value in self._headers:
-            lower = name.lower()
-            if lower == b"transfer-encoding":
+        for kind, _, value in head.special:
+            if kind == TRANSFER_ENCODING:
                 if value.strip(b" \t").lower() != b"chunked" or chunked:
                     raise _Bad("upstream response has an unsupported Transfer-Encoding")
                 chunked = True
-            elif lower == b"content-length":
-                length = True
+        length = head.content_length is not None
         if self._head_request or status in BODYLESS_STATUS:
             framing = FRAMING_NONE
         elif chunked:
@@ -187,11 +306,30 @@ class UpstreamConnection(Protocol):
         keep_alive = parser.should_keep_alive() and framing != FRAMING_CLOSE
         self._keep_alive = keep_alive
         exchange = self.exchange
-        exchange.response_head(status, self._reason, self._headers, parser.get_http_version(),
-                               keep_alive, framing)
+        version = parser.get_http_version()
+        cur = self._cur
+        if (framing == FRAMING_LENGTH and keep_alive and self._begun == 1 and cur is not None
+                and cur.startswith(b"HTTP/1.")):
+            self._remember(head, version, cur)
+        exchange.response_head(head, version, framing)
         if framing == FRAMING_NONE and self.exchange is exchange:
             # HEAD (or 204/304): llhttp would wait for a body that never comes
             self._message_done()
+
+    @staticmethod
+    def _remember(head: ResponseHead, version: str, cur: bytes) -> None:
+        """Keep a head that began this read, if its end is certain: every line ends in CRLF,
+        so the first blank line is where llhttp ended it too."""
+        end = cur.find(b"\r\n\r\n", 0, MAX_KEY)
+        if end <= 0:
+            return
+        key = cur[:end + 4]
+        if key.count(b"\n") != key.count(b"\r\n") or key in RESPONSES:
+            return
+        head.version = version
+        head.length = int(head.content_length)  # type: ignore[arg-type]  # llhttp checked it
+        head.down = {}
+        RESPONSES.put(key, head)
 
     def on_body(self, data: bytes) -> None:
         if self._complete:

@@ -73,13 +73,21 @@ class _ImmediateWriteMixin:
             and type(data) is bytes
             and data
         ):
-            sent = self.writeSomeData(data)  # type: ignore[attr-defined]
-            if type(sent) is int and sent > 0:
+            # tcp.Connection.writeSomeData without its memoryview slice and
+            # untilConcludes wrapper (Python retries EINTR itself, PEP 475)
+            try:
+                if len(data) <= self.SEND_LIMIT:  # type: ignore[attr-defined]
+                    sent = self.socket.send(data)  # type: ignore[attr-defined]
+                else:  # at most SEND_LIMIT per send, as Twisted
+                    sent = self.socket.send(memoryview(data)[:self.SEND_LIMIT])  # type: ignore
+            except OSError:
+                sent = 0  # EWOULDBLOCK, ENOBUFS or a lost connection: see below
+            if sent:
                 if sent == len(data):
                     return
                 data = data[sent:]
-            # 0 (EWOULDBLOCK) or a ConnectionLost instance: queue the rest and let
-            # doWrite send it or report the loss on the next turn, never from here.
+            # Nothing went out: queue the rest and let doWrite send it, or discover and
+            # report the loss (its own send fails) on the next turn, never from here.
         super().write(data)  # type: ignore[misc]
 
     def writeSequence(self, iovec: Any) -> None:  # type: ignore[override]

@@ -98,9 +98,14 @@ class HeadInfo:
     :ivar expect: ``Expect: 100-continue``. The flags ``via``, ``connection``, ``dtab``
         (``l5d-dtab``/``l5d-ctx-dtab``), ``l5d`` (any ``l5d-*``) say whether such headers
         exist, so the router skips its own scans when they do not.
+    :ivar plain: no header but Host, Content-Length, Transfer-Encoding and ones forwarded
+        as they are; then ``lines`` (``name, ": ", value, CRLF`` for each of the last two
+        kinds, in order) is the whole forwarded header block but for Host and the
+        framing the router writes itself.
     """
 
-    __slots__ = ("host", "length", "chunked", "expect", "via", "connection", "dtab", "l5d")
+    __slots__ = ("host", "length", "chunked", "expect", "via", "connection", "dtab", "l5d",
+                 "plain", "lines")
 
     def __init__(self) -> None:
         self.host: bytes | None = None
@@ -111,9 +116,46 @@ class HeadInfo:
         self.connection = False
         self.dtab = False
         self.l5d = False
+        self.plain = True
+        self.lines: list[bytes] = []
 
 
+# what a request header name means, decided once per distinct name as received
+(_KEEP, _HOST, _LENGTH, _TE, _L5D, _DTAB, _VIA, _CONNECTION, _EXPECT, _HOP,
+ _LOOKALIKE_NAME) = range(11)
 _DTAB_NAMES = frozenset({b"l5d-dtab", b"l5d-ctx-dtab"})
+# hop-by-hop names other than the framing ones (l5d.http.headers.HOP_BY_HOP)
+_OTHER_HOP = frozenset({b"keep-alive", b"proxy-connection", b"proxy-authorization",
+                        b"proxy-authenticate", b"te", b"trailer", b"upgrade"})
+_NAME_KINDS: dict[bytes, int] = {}
+_NAME_KINDS_MAX = 4096
+
+
+def _name_kind(name: bytes) -> int:
+    lower = name.lower()
+    if lower == b"host":
+        kind = _HOST
+    elif lower == b"content-length":
+        kind = _LENGTH
+    elif lower == b"transfer-encoding":
+        kind = _TE
+    elif lower.startswith(b"l5d-"):
+        kind = _DTAB if lower in _DTAB_NAMES else _L5D
+    elif lower == b"via":
+        kind = _VIA
+    elif lower == b"connection":
+        kind = _CONNECTION
+    elif lower == b"expect":
+        kind = _EXPECT
+    elif lower in _OTHER_HOP:
+        kind = _HOP
+    elif b"_" in lower and lower.replace(b"_", b"-") in _LOOKALIKE:
+        kind = _LOOKALIKE_NAME
+    else:
+        kind = _KEEP
+    if len(_NAME_KINDS) < _NAME_KINDS_MAX:
+        _NAME_KINDS[name] = kind
+    return kind
 
 
 def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]],
@@ -130,15 +172,21 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
     if not target or target[:1] not in (b"/", b"h", b"H", b"*"):
         return Reject(400, "malformed request-target")
     info = HeadInfo()
+    lines = info.lines
     hosts = 0
+    kinds = _NAME_KINDS
     for name, value in headers:
-        lower = name.lower()
-        if lower == b"host":
+        kind = kinds.get(name)
+        if kind is None:
+            kind = _name_kind(name)
+        if kind == _KEEP:
+            lines += (name, b": ", value, b"\r\n")
+        elif kind == _HOST:
             hosts += 1
-            if not valid_host(value):
+            if not _HOST_OK.match(value):
                 return Reject(400, "malformed Host header")
             info.host = value
-        elif lower == b"content-length":
+        elif kind == _LENGTH:
             length = read_content_length(value)
             if length is None:
                 return Reject(400, "malformed Content-Length")
@@ -146,24 +194,27 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
                 return Reject(413, f"request body of {length} bytes is over the limit "
                                    f"of {max_body}")
             info.length = length
-        elif lower == b"transfer-encoding":
+            lines += (name, b": ", value, b"\r\n")
+        elif kind == _TE:
             if version == "1.0":
                 return Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
             if not is_chunked(value):
                 return Reject(501, "Transfer-Encoding other than chunked is not supported")
             info.chunked = True
-        elif lower.startswith(b"l5d-"):
-            info.l5d = True
-            if lower in _DTAB_NAMES:
-                info.dtab = True
-        elif lower == b"via":
-            info.via = True
-        elif lower == b"connection":
-            info.connection = True
-        elif lower == b"expect":
-            info.expect = info.expect or value.lower() == b"100-continue"
-        elif b"_" in lower and lower.replace(b"_", b"-") in _LOOKALIKE:
+        elif kind == _LOOKALIKE_NAME:
             return Reject(400, f"header name {name.decode('latin-1')!r} is not allowed")
+        else:
+            info.plain = False
+            if kind == _L5D:
+                info.l5d = True
+            elif kind == _DTAB:
+                info.l5d = info.dtab = True
+            elif kind == _VIA:
+                info.via = True
+            elif kind == _CONNECTION:
+                info.connection = True
+            elif kind == _EXPECT:
+                info.expect = info.expect or value.lower() == b"100-continue"
     if hosts > 1:
         return Reject(400, "duplicate Host headers")
     if hosts == 0 and version == "1.1":
@@ -209,8 +260,25 @@ class AbsoluteForm:
 _AUTHORITY_END = re.compile(rb"[/?#]")
 
 
+#: split_absolute's answers for short targets (they repeat); read it first on the hot path
+ABSOLUTE_FORMS: dict[bytes, AbsoluteForm] = {}
+_ABSOLUTE_FORMS_MAX = 1024
+_ABSOLUTE_FORMS_KEY_MAX = 256
+
+
 def split_absolute(target: bytes) -> AbsoluteForm | None:
     """``http://host:port/p?q`` -> authority and origin-form; ``None`` if not absolute-form."""
+    form = ABSOLUTE_FORMS.get(target)
+    if form is None:
+        form = _split_absolute(target)
+        if form is not None and len(target) <= _ABSOLUTE_FORMS_KEY_MAX:
+            if len(ABSOLUTE_FORMS) >= _ABSOLUTE_FORMS_MAX:
+                ABSOLUTE_FORMS.clear()
+            ABSOLUTE_FORMS[target] = form
+    return form
+
+
+def _split_absolute(target: bytes) -> AbsoluteForm | None:
     if target.startswith(b"http://"):
         scheme, start = b"http", 7
     else:

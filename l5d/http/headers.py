@@ -7,6 +7,7 @@ their case, comparisons use the lower-cased name. Nothing here does I/O.
 from __future__ import annotations
 
 import base64
+import binascii
 import random
 import struct
 from dataclasses import dataclass
@@ -120,12 +121,13 @@ def decode_trace(value: bytes) -> TraceId | None:
 
 
 _PACK = struct.Struct(">QQQQ").pack
+_B64 = binascii.b2a_base64
 
 
 def new_root_trace(rng: random.Random) -> tuple[bytes, bytes]:
     """``(l5d-reqid, l5d-ctx-trace)`` for a request that arrived without a trace (the hot path)."""
     span = rng.getrandbits(64)
-    return b"%016x" % span, base64.b64encode(_PACK(span, span, span, 0))
+    return b"%016x" % span, _B64(_PACK(span, span, span, 0), newline=False)
 
 
 def next_trace(incoming: TraceId | None, rng: random.Random) -> TraceId:

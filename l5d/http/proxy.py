@@ -35,9 +35,9 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from dtab import Path
-from l5d.http.client import FRAMING_LENGTH, FRAMING_NONE
+from l5d.http.client import CONNECTION, FRAMING_LENGTH, FRAMING_NONE, L5D, VIA
 from l5d.http.errors import error_response
-from l5d.http.headers import HOP_BY_HOP, connection_tokens
+from l5d.http.headers import connection_tokens
 from l5d.router.route import attempt_timeout_message, total_timeout_message
 
 BODY_BUFFER_LIMIT = 64 * 1024
@@ -49,7 +49,6 @@ _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 # states
 NEW, ROUTING, CONNECTING, SENT, RESPONDING, DONE = range(6)
 
-_RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"via"}
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _SUCCESS_CLASS_0 = b"l5d-success-class: 0.0\r\n"
 _SUCCESS_CLASS_1 = b"l5d-success-class: 1.0\r\n"
@@ -74,47 +73,52 @@ class _ReadPauser:
 
 
 class Exchange:
-    """One request through the router."""
+    """One request through the router.
 
-    __slots__ = (
-        "conn", "head", "router", "server", "state", "_body", "_body_bytes", "request_done",
-        "upstream", "route", "_tried", "_down_chunked", "_down_close", "_timer", "_replayed",
-        "_started_at", "_response_status", "_up_head", "_producer_up", "_producer_down",
-        "_paused_for_buffer", "dst", "bound", "local_dtab", "svc", "_deadline", "_attempt",
-        "_keep_body",
-    )
+    No ``__slots__``: most fields keep their class-level default for the whole of an
+    ordinary exchange, so a new one sets only what differs (one is made per request).
+    """
+
+    state = NEW
+    _body_bytes = 0
+    upstream: Any = None
+    route: Any = None
+    _tried = 0
+    _down_chunked = False
+    _down_close = False
+    _timer: Any = None
+    _replayed = False
+    _started_at = 0.0
+    _response_status = 0
+    _up_head = b""
+    _producer_up = False
+    _producer_down = False
+    _paused_for_buffer = False
+    dst: Any = None
+    bound: Any = None
+    local_dtab: Any = None
+    head_route: Any = None  # the router's memo for this request's head
+    svc: Any = None
+    _deadline: Any = None  # totalTimeoutMs timer
+    _attempt: Any = None  # requestAttemptTimeoutMs timer
+    _keep_body = False
+    _body: list[bytes] | None = None
 
     def __init__(self, conn: Any, head: Any, router: Any, server: Any) -> None:
         self.conn = conn
         self.head = head
         self.router = router
         self.server = server
-        self.state = NEW
-        self._body_bytes = 0
-        self.request_done = not head.has_body
-        self.upstream: Any = None
-        self.route: Any = None
-        self._tried = 0
-        self._down_chunked = False
-        self._down_close = False
-        self._timer: Any = None
-        self._replayed = False
-        self._started_at = 0.0
-        self._response_status = 0
-        self._up_head = b""
-        self._producer_up = False
-        self._producer_down = False
-        self._paused_for_buffer = False
-        self.dst: Any = None
-        self.bound: Any = None
-        self.local_dtab: Any = None
-        self.svc: Any = None
-        self._deadline: Any = None  # totalTimeoutMs timer
-        self._attempt: Any = None  # requestAttemptTimeoutMs timer
-        # the whole body is kept (for one re-send) only when the request may be re-sent at all
-        self._keep_body = (head.method in _REPLAYABLE_METHODS and not head.chunked
-                           and (head.content_length or 0) <= BODY_BUFFER_LIMIT)
-        self._body: list[bytes] | None = [] if self._keep_body and head.has_body else None
+        if head.chunked or head.content_length:
+            self.request_done = False
+            # the whole body is kept (for one re-send) only when the request may be re-sent
+            if (head.method in _REPLAYABLE_METHODS and not head.chunked
+                    and head.content_length <= BODY_BUFFER_LIMIT):
+                self._keep_body = True
+                self._body = []
+        else:
+            self.request_done = True
+            self._keep_body = head.method in _REPLAYABLE_METHODS
 
     # -- server side events --------------------------------------------------
     def start(self) -> None:
@@ -312,74 +316,31 @@ class Exchange:
             self.conn.resume_reading("upstream-full")
 
     # -- upstream events -----------------------------------------------------
-    def response_head(self, status: int, reason: bytes, headers: list, version: str,
-                      keep_alive: bool, framing: int) -> None:
+    def response_head(self, rhead: Any, version: str, framing: int) -> None:
+        """The upstream's response head (a :class:`~l5d.http.client.ResponseHead`)."""
         if self.state == DONE:
             return
         self.state = RESPONDING
-        self._response_status = status
+        self._response_status = rhead.status
         head = self.head
-        client_11 = head.version == "1.1"
-        close = not head.keep_alive
         clear = self.server.clear_context
-        status_line = _STATUS_LINES.get((status, reason))
-        if status_line is None:
-            status_line = b"HTTP/1.1 %d %s\r\n" % (status, reason or b"")
-            if len(_STATUS_LINES) < 512:
-                _STATUS_LINES[(status, reason)] = status_line
-        lines = [status_line]
-        content_length = None
-        via = None
-        connection = None
-        for name, value in headers:
-            lower = name.lower()
-            if lower in _RESPONSE_DROP:
-                if lower == b"content-length":
-                    content_length = value
-                elif lower == b"via":
-                    via = value if via is None else via + b", " + value
-                elif lower == b"connection":
-                    connection = value
-                continue
-            if clear and lower.startswith(b"l5d-"):
-                continue
-            lines += (name, b": ", value, b"\r\n")
-        if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
-            # rare: the upstream's Connection names other headers; drop those too
-            listed = connection_tokens(headers)
-            kept = [status_line]
-            for name, value in headers:
-                lower = name.lower()
-                if (lower in _RESPONSE_DROP or lower in listed
-                        or (clear and lower.startswith(b"l5d-"))):
-                    continue
-                kept += (name, b": ", value, b"\r\n")
-            lines = kept
-        lines += (b"Via: ", b"1.1 linkerd" if via is None else via + b", 1.1 linkerd", b"\r\n")
-        if not clear:
-            lines.append(_SUCCESS_CLASS_0 if status >= 500 else _SUCCESS_CLASS_1)
-        if framing == FRAMING_LENGTH:
-            lines.append(b"Content-Length: " + content_length + b"\r\n")
-        elif framing == FRAMING_NONE:
-            if content_length is not None and status != 204 and not 100 <= status < 200:
-                lines.append(b"Content-Length: " + content_length + b"\r\n")
-        elif client_11:  # chunked or close-delimited upstream: chunk it downstream
-            self._down_chunked = True
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-        else:  # HTTP/1.0 client: the end of the body is the end of the connection
-            close = True
-        if not self.request_done:
-            close = True  # we will not read the rest of this request's body
-        self._down_close = close
-        if close:
-            lines.append(b"Connection: close\r\n")
-        elif not client_11:
-            lines.append(b"Connection: keep-alive\r\n")
-        lines.append(b"\r\n")
-        self.conn.write(b"".join(lines))
+        memo = rhead.down  # a remembered head: its downstream heads by request shape
+        if memo is None:
+            down = downstream_head(rhead, framing, head.version == "1.1", head.keep_alive,
+                                   self.request_done, clear)
+        else:
+            shape = ((head.version == "1.1") | head.keep_alive << 1 | self.request_done << 2
+                     | clear << 3 | framing << 4)
+            down = memo.get(shape)
+            if down is None:
+                down = memo[shape] = downstream_head(rhead, framing, head.version == "1.1",
+                                                     head.keep_alive, self.request_done, clear)
+        data, self._down_chunked, self._down_close = down
+        self.conn.write(data)
         upstream = self.upstream
         if upstream is not None and framing != FRAMING_NONE and (
-                framing != FRAMING_LENGTH or int(content_length) > SMALL_BODY):
+                framing != FRAMING_LENGTH
+                or (rhead.length if rhead.length >= 0 else int(rhead.content_length)) > SMALL_BODY):
             # the client's socket buffer paces the upstream read (a small fixed-length
             # body cannot pile up, so it skips the register/unregister)
             self.conn.transport.registerProducer(upstream.transport, True)
@@ -450,3 +411,67 @@ class Exchange:
             upstream.abort()
         self.router.exchange_done(self, -1)
         self.conn.abort()
+
+
+def downstream_head(rhead: Any, framing: int, client_11: bool, keep_alive: bool,
+                    request_done: bool, clear: bool) -> tuple[bytes, bool, bool]:
+    """The response head l5d sends its client: ``(bytes, chunked, close)`` (pure).
+
+    :param rhead: the upstream's :class:`~l5d.http.client.ResponseHead` (not changed).
+    :param framing: how the upstream frames the body (``FRAMING_*``).
+    :param client_11: the client spoke HTTP/1.1. :param keep_alive: it allows keep-alive.
+    :param request_done: the whole request body was read (else the connection closes).
+    :param clear: ``clearContext``: no ``l5d-*`` headers go downstream.
+    :returns: the head, whether the body is re-chunked, whether the connection closes after.
+    """
+    status = rhead.status
+    close = not keep_alive
+    chunked = False
+    status_line = _STATUS_LINES.get((status, rhead.reason))
+    if status_line is None:
+        status_line = b"HTTP/1.1 %d %s\r\n" % (status, rhead.reason or b"")
+        if len(_STATUS_LINES) < 512:
+            _STATUS_LINES[(status, rhead.reason)] = status_line
+    lines = rhead.lines.copy()
+    lines[0] = status_line
+    via = None
+    special = rhead.special
+    if special:
+        connection = None
+        for kind, name, value in special:
+            if kind == L5D:
+                if not clear:
+                    lines += (name, b": ", value, b"\r\n")
+            elif kind == VIA:
+                via = value if via is None else via + b", " + value
+            elif kind == CONNECTION:
+                connection = value if connection is None else connection + b"," + value
+        if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
+            # rare: the upstream's Connection names other headers; drop those too
+            listed = connection_tokens([(b"connection", connection)])
+            lines[:] = [lines[i + j] for i in range(1, len(lines), 4)
+                        if lines[i].lower() not in listed for j in range(4)]
+            lines.insert(0, status_line)
+    lines += (b"Via: ", b"1.1 linkerd" if via is None else via + b", 1.1 linkerd", b"\r\n")
+    if not clear:
+        lines.append(_SUCCESS_CLASS_0 if status >= 500 else _SUCCESS_CLASS_1)
+    content_length = rhead.content_length
+    if framing == FRAMING_LENGTH:
+        lines += (b"Content-Length: ", content_length, b"\r\n")
+    elif framing == FRAMING_NONE:
+        if content_length is not None and status != 204 and not 100 <= status < 200:
+            lines += (b"Content-Length: ", content_length, b"\r\n")
+    elif client_11:  # chunked or close-delimited upstream: chunk it downstream
+        chunked = True
+        lines.append(b"Transfer-Encoding: chunked\r\n")
+    else:  # HTTP/1.0 client: the end of the body is the end of the connection
+        close = True
+    if not request_done:
+        close = True  # we will not read the rest of this request's body
+    if close:
+        lines.append(b"Connection: close\r\n\r\n")
+    elif not client_11:
+        lines.append(b"Connection: keep-alive\r\n\r\n")
+    else:
+        lines.append(b"\r\n")
+    return b"".join(lines), chunked, close

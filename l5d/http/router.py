@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dtab import (
-    EMPTY_DTAB, AddrBound, BindingCache, BoundName, Dtab, DtabParseError, Failed, Interpreter, Ok,
-    Path,
+    EMPTY_DTAB, AddrBound, BindingCache, BoundName, Dtab, DtabParseError, Failed, Interpreter,
+    Leaf, Ok, Path,
 )
 from l5d.http.client import EndpointPool
 from l5d.http.headers import (
@@ -140,8 +140,44 @@ class _Override:
 _NO_OVERRIDE = _Override(EMPTY_DTAB)
 
 
+class _HeadRoute:
+    """What routing found for one :class:`~l5d.http.server.KnownHead` (its ``route``).
+
+    Identification and the dtab override are functions of the head's bytes and of the
+    server it came in on, so a head read before reuses them. ``headers`` and ``target``
+    are the head's fields after routing's rewrites. ``up_*`` is the upstream head but
+    for its per-request trace ids, valid while the service's ``dst_headers`` and the
+    override are the same objects (set by :meth:`HttpRouter._upstream_head`).
+    """
+
+    __slots__ = ("server", "override", "ident", "headers", "target", "up_dst", "up_prefix",
+                 "up_suffix")
+
+    def __init__(self, server: Any, override: "_Override", ident: Identified, headers: list,
+                 target: bytes) -> None:
+        self.server = server
+        self.override = override
+        self.ident = ident
+        self.headers = headers
+        self.target = target
+        self.up_dst: bytes | None = None
+        self.up_prefix = b""
+        self.up_suffix = b""
+
+
 class _ServiceStats:
-    __slots__ = ("requests", "success", "failures", "last_used", "dst_header", "names")
+    """Per logical name: its stats, and the route its last request took (a memo).
+
+    The memo (``base``, ``override``, ``generation``, ``epoch`` -> ``bound``, ``client``,
+    ``dst_headers``) lets the next request with the same name skip binding, picking and
+    the client lookup. It holds only while every input is unchanged: the same base dtab
+    object and override, the same namer generation (so the binding is the same), and
+    the same router epoch (no client evicted or swept since). Only a bound tree that is
+    a single leaf is memoised: a weighted union must pick again per request.
+    """
+
+    __slots__ = ("requests", "success", "failures", "last_used", "dst_header", "names",
+                 "base", "override", "generation", "epoch", "bound", "client", "dst_headers")
 
     def __init__(self, stats: Any, dst: Path) -> None:
         self.dst_header = b"l5d-dst-service: " + dst.show().encode("latin-1") + b"\r\n"
@@ -150,6 +186,13 @@ class _ServiceStats:
         self.success = stats.counter("success")
         self.failures = stats.counter("failures")
         self.last_used = 0.0
+        self.base: Any = None
+        self.override: Any = None
+        self.generation: Any = None
+        self.epoch = -1
+        self.bound: Any = None
+        self.client: Any = None
+        self.dst_headers = b""
 
 
 class HttpRouter:
@@ -200,6 +243,9 @@ class HttpRouter:
         self.in_flight: set[Exchange] = set()
         self._overrides: dict[tuple, _Override] = {}
         self._sweeper: Any = None
+        #: bumped whenever a client or service entry is dropped: route memos made before
+        #: it may name a client that is gone
+        self._epoch = 0
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -219,6 +265,7 @@ class HttpRouter:
         for client in self.clients.values():
             for pool in client.pools:
                 pool.expire_idle(POOL_IDLE_S)
+        self._epoch += 1
         for key, client in list(self.clients.items()):
             if now - client.last_used >= self.idle_ttl_s and not any(
                     ex.route is client for ex in self.in_flight):
@@ -236,7 +283,7 @@ class HttpRouter:
         c_requests = srv_stats.counter("requests")
 
         def new_exchange(conn: Any, head: Any) -> Exchange:
-            c_requests.incr()
+            c_requests.value += 1  # Counter.incr, inlined (once per request)
             return Exchange(conn, head, self, server)
 
         return new_exchange
@@ -244,31 +291,68 @@ class HttpRouter:
     # -- routing -------------------------------------------------------------
     def route_exchange(self, ex: Exchange) -> None:
         head = ex.head
+        self.in_flight.add(ex)
+        known = head.known
+        route = known.route if known is not None else None
+        if route is None or route.server is not ex.server:
+            route = self._identify(ex, head)
+            if route is None:
+                return  # answered
+            if known is not None:
+                known.route = route
+        else:
+            head.headers = route.headers
+            head.target = route.target
+        override = route.override
+        dst = ex.dst = route.ident.dst
+        ex.local_dtab = override
+        ex.head_route = route
+        svc = self._services.get(dst)
+        if (svc is not None and svc.epoch == self._epoch and svc.override is override
+                and svc.base is self._dtab() and svc.generation == self.interpreter.generation):
+            # the route this name took last time still holds: no bind, pick or lookup
+            self._services.move_to_end(dst)
+            client = svc.client
+            now = self.now()
+            client.last_used = svc.last_used = now
+            ex.bound = bound = svc.bound
+            ex.svc = svc
+            svc.requests.value += 1
+            client.c_requests.value += 1
+            if client.forbidden is not None:
+                ex.fail(403, client.forbidden)
+                return
+            ex.send_via(client, self._upstream_head(ex, bound, svc, client))
+            return
+        self._bind(ex, self.now() + self.binding_timeout_s)
+
+    def _identify(self, ex: Exchange, head: Any) -> "_HeadRoute | None":
+        """Max call depth, the dtab override and identification (``None``: answered)."""
         headers = head.headers
         info = head.info if head.info is not None else _scan(headers)
-        self.in_flight.add(ex)
-        if info.via and via_count(headers) > ex.server.max_call_depth:
-            ex.fail(400, f"Maximum number of calls ({ex.server.max_call_depth}) has been exceeded. "
-                         "Please check for proxy loops.")
-            return
         override = _NO_OVERRIDE
-        if ex.server.clear_context:
-            if info.l5d:
-                headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
-                head.headers = headers
-        elif info.dtab:
-            key = tuple((n.lower(), v) for n, v in headers if n.lower() in DTAB_HEADERS)
-            override = self._overrides.get(key)
-            if override is None:
-                try:
-                    local = local_dtab(headers)
-                except DtabParseError as e:
-                    ex.fail(400, str(e))
-                    return
-                # parsing is ~20 µs; the same override usually repeats (l5d-ctx-dtab)
-                if len(self._overrides) >= LOCAL_DTAB_CACHE_SIZE:
-                    self._overrides.pop(next(iter(self._overrides)))
-                override = self._overrides[key] = _Override(local) if local else _NO_OVERRIDE
+        if not info.plain:  # Via, Connection, Expect or l5d-* headers: look closer
+            if info.via and via_count(headers) > ex.server.max_call_depth:
+                ex.fail(400, f"Maximum number of calls ({ex.server.max_call_depth}) has been "
+                             "exceeded. Please check for proxy loops.")
+                return None
+            if ex.server.clear_context:
+                if info.l5d:
+                    headers = [(n, v) for n, v in headers if not n.lower().startswith(b"l5d-")]
+                    head.headers = headers
+            elif info.dtab:
+                key = tuple((n.lower(), v) for n, v in headers if n.lower() in DTAB_HEADERS)
+                override = self._overrides.get(key)
+                if override is None:
+                    try:
+                        local = local_dtab(headers)
+                    except DtabParseError as e:
+                        ex.fail(400, str(e))
+                        return None
+                    # parsing is ~20 µs; the same override usually repeats (l5d-ctx-dtab)
+                    if len(self._overrides) >= LOCAL_DTAB_CACHE_SIZE:
+                        self._overrides.pop(next(iter(self._overrides)))
+                    override = self._overrides[key] = _Override(local) if local else _NO_OVERRIDE
         host = info.host
         absolute = head.absolute
         if absolute is not None and absolute.authority:
@@ -277,12 +361,10 @@ class HttpRouter:
         ident = self.identifier(RequestView(head.method, uri, head.version, headers, host))
         if not isinstance(ident, Identified):
             ex.fail(400, unknown_destination_message(head.method, uri, head.peer, ident.reason))
-            return
-        ex.dst = ident.dst
-        ex.local_dtab = override
+            return None
         if ident.uri is not uri and ident.uri != uri:
             head.target = ident.uri.encode("latin-1")
-        self._bind(ex, self.now() + self.binding_timeout_s)
+        return _HeadRoute(ex.server, override, ident, headers, head.target)
 
     def _bind(self, ex: Exchange, deadline: float) -> None:
         if ex.state > 1:  # DONE or beyond routing
@@ -290,9 +372,10 @@ class HttpRouter:
         base = self._dtab()
         override = ex.local_dtab
         dtab = base if override is _NO_OVERRIDE else override.over(base)
+        generation = self.interpreter.generation
         state = self.cache.bind(dtab, ex.dst)
         if isinstance(state, Ok):
-            self._dispatch(ex, state.value, base)
+            self._dispatch(ex, state.value, base, generation)
             return
         if isinstance(state, Failed):
             ex.fail(502, str(state.error))
@@ -303,7 +386,7 @@ class HttpRouter:
             return
         ex.set_timer(min(BIND_POLL_S, deadline - now), lambda: self._bind(ex, deadline))
 
-    def _dispatch(self, ex: Exchange, tree: Any, base: Dtab) -> None:
+    def _dispatch(self, ex: Exchange, tree: Any, base: Dtab, generation: Any = None) -> None:
         bound = pick_bound(tree, self.rng)
         if bound is None or not isinstance(bound.addr, AddrBound) or not bound.addr.addresses:
             ex.fail(502, self._no_route(ex, base))
@@ -321,6 +404,19 @@ class HttpRouter:
         svc.last_used = now
         svc.requests.incr()
         client.c_requests.incr()
+        if svc.client is not client or svc.bound is not bound:
+            svc.dst_headers = svc.dst_header + client.dst_header + (
+                b"l5d-dst-residual: " + bound.residual.show().encode("latin-1") + b"\r\n"
+                if bound.residual.elems else b"")
+        if generation is not None and isinstance(tree, Leaf):
+            svc.base = base
+            svc.override = ex.local_dtab
+            svc.generation = generation
+            svc.epoch = self._epoch
+        else:
+            svc.epoch = -1
+        svc.bound = bound
+        svc.client = client
         if client.forbidden is not None:
             ex.fail(403, client.forbidden)
             return
@@ -332,6 +428,7 @@ class HttpRouter:
         victim = min((c for c in self.clients.values() if c not in busy),
                      key=lambda c: c.last_used, default=None)
         if victim is not None:
+            self._epoch += 1
             del self.clients[victim.id]
             victim.close()
             self.stats.remove_prefix("rt", self.label, "client", victim.name.lstrip("/"))
@@ -360,43 +457,62 @@ class HttpRouter:
         head = ex.head
         headers = head.headers
         info = head.info if head.info is not None else _scan(headers)
+        route = ex.head_route
+        if route is not None and info.plain and route.up_dst is svc.dst_headers:
+            # this head went to this service before: only the trace ids are new
+            reqid, ctx_trace = new_root_trace(self.rng)
+            return b"".join((route.up_prefix, reqid, b"\r\nl5d-ctx-trace: ", ctx_trace,
+                             route.up_suffix))
         absolute = head.absolute
         rewrite_host = absolute is not None and absolute.authority
-        drop = _UPSTREAM_DROP_HOST if rewrite_host else _UPSTREAM_DROP
-        if info.connection:
-            drop = drop | connection_tokens(headers)
         parts = [head.method.encode("latin-1"), b" ", head.target,
                  b" HTTP/1.0\r\n" if head.version == "1.0" else b" HTTP/1.1\r\n"]
         incoming_trace = None
         via = None
-        for name, value in headers:
-            lower = name.lower()
-            if lower in drop:
-                if lower == b"l5d-ctx-trace":
-                    incoming_trace = decode_trace(value)
-                elif lower == b"via":
-                    via = value if via is None else via + b", " + value
-                continue
-            parts += (name, b": ", value, b"\r\n")
-        if rewrite_host:
-            parts += (b"Host: ", absolute.authority, b"\r\n")
+        if info.plain:
+            # only Host, framing and headers forwarded as they are (scan_request listed them)
+            parts += info.lines
+            if rewrite_host:
+                parts += (b"Host: ", absolute.authority, b"\r\n")
+            elif info.host is not None:
+                parts += (b"Host: ", info.host, b"\r\n")
+        else:
+            drop = _UPSTREAM_DROP_HOST if rewrite_host else _UPSTREAM_DROP
+            if info.connection:
+                drop = drop | connection_tokens(headers)
+            for name, value in headers:
+                lower = name.lower()
+                if lower in drop:
+                    if lower == b"l5d-ctx-trace":
+                        incoming_trace = decode_trace(value)
+                    elif lower == b"via":
+                        via = value if via is None else via + b", " + value
+                    continue
+                parts += (name, b": ", value, b"\r\n")
+            if rewrite_host:
+                parts += (b"Host: ", absolute.authority, b"\r\n")
         if incoming_trace is None:
             reqid, ctx_trace = new_root_trace(self.rng)
         else:
             trace = next_trace(incoming_trace, self.rng)
             reqid, ctx_trace = trace.reqid, trace.encode()
-        parts.append(svc.dst_header)
-        parts.append(client.dst_header)
-        if bound.residual.elems:
-            parts += (b"l5d-dst-residual: ", bound.residual.show().encode("latin-1"), b"\r\n")
+        parts.append(svc.dst_headers)
         if ex.local_dtab is not _NO_OVERRIDE:
             parts.append(ex.local_dtab.header)
         own_via = b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd"
-        parts += (b"l5d-reqid: ", reqid, b"\r\nl5d-ctx-trace: ", ctx_trace, b"\r\nVia: ",
-                  own_via if via is None else via + b", " + own_via, b"\r\n")
+        parts.append(b"l5d-reqid: ")
+        prefix_end = len(parts)
+        parts += (reqid, b"\r\nl5d-ctx-trace: ", ctx_trace)
+        suffix_start = len(parts)
+        parts += (b"\r\nVia: ", own_via if via is None else via + b", " + own_via, b"\r\n")
         if head.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
         parts.append(b"\r\n")
+        if route is not None and info.plain:
+            # the same head to the same service and override: all but the trace is the same
+            route.up_prefix = b"".join(parts[:prefix_end])
+            route.up_suffix = b"".join(parts[suffix_start:])
+            route.up_dst = svc.dst_headers
         return b"".join(parts)
 
     # -- outcomes ------------------------------------------------------------
@@ -420,10 +536,10 @@ class HttpRouter:
         ok = 0 < status < 500
         client = ex.route
         if client is not None:
-            (client.c_success if ok else client.c_failures).incr()
+            (client.c_success if ok else client.c_failures).value += 1
         svc = ex.svc
         if svc is not None:
-            (svc.success if ok else svc.failures).incr()
+            (svc.success if ok else svc.failures).value += 1
 
     def exchange_aborted(self, ex: Exchange) -> None:
         self.exchange_done(ex, -1)
@@ -432,6 +548,7 @@ class HttpRouter:
 def _scan(headers: list) -> HeadInfo:
     """HeadInfo for a head built without the server's scan (tests, tools)."""
     info = HeadInfo()
+    info.plain = False  # the router walks the headers itself
     for n, v in headers:
         lower = n.lower()
         if lower == b"host":

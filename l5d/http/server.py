@@ -45,12 +45,14 @@ from zope.interface import implementer
 
 from l5d.http.errors import error_response
 from l5d.http.framing import (
-    AbsoluteForm, HeadInfo, Reject, parser_error_status, request_line, scan_request,
+    ABSOLUTE_FORMS, AbsoluteForm, HeadInfo, Reject, parser_error_status, request_line, scan_request,
     split_absolute,
 )
 from l5d.http.limits import ServerLimits, ServerLoad
+from l5d.http.memo import HeadMemo
 
-__all__ = ["HttpServerConnection", "HttpServerFactory", "RequestHead", "ServerLimits", "ServerLoad"]
+__all__ = ["HttpServerConnection", "HttpServerFactory", "KnownHead", "RequestHead", "ServerLimits",
+           "ServerLoad"]
 
 log = Logger()
 
@@ -60,16 +62,50 @@ _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPT
 _WAIT_NONE, _WAIT_HEAD, _WAIT_BODY, _WAIT_BODY_PAUSED, _WAIT_IDLE = range(5)
 
 
+class KnownHead:
+    """What reading one request head found that depends on its bytes alone.
+
+    Everything :meth:`HttpServerConnection._read_head` decides (the strict checks,
+    the absolute-form split, keep-alive as the client asked) is a function of the
+    head's bytes and the server's limits. A head that arrived as the whole of one
+    read, with no body, is remembered by its bytes (:class:`~l5d.http.memo.HeadMemo`),
+    and the same bytes later skip the parser and the checks. ``route`` is the
+    router's own memo for this head (identification and dtab override), set by the
+    router on first use. Never mutated after ``_read_head`` but for ``route``.
+    """
+
+    __slots__ = ("method", "target", "version", "headers", "keep_alive", "chunked", "length",
+                 "absolute", "expect", "info", "route")
+
+    def __init__(self, method: str, target: bytes, version: str, headers: list,
+                 keep_alive: bool, chunked: bool, length: int | None,
+                 absolute: AbsoluteForm | None, expect: bool, info: HeadInfo) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.chunked = chunked
+        self.length = length
+        self.absolute = absolute
+        self.expect = expect
+        self.info = info
+        self.route: Any = None
+
+
 class RequestHead:
-    """A parsed request head. ``target`` is origin-form after the absolute-form rewrite."""
+    """A parsed request head. ``target`` is origin-form after the absolute-form rewrite.
+
+    ``known`` is the :class:`KnownHead` it was made from (``None`` when built by hand).
+    """
 
     __slots__ = ("method", "target", "version", "headers", "keep_alive", "chunked",
-                 "content_length", "absolute", "peer", "expect_continue", "info")
+                 "content_length", "absolute", "peer", "expect_continue", "info", "known")
 
     def __init__(self, method: str, target: bytes, version: str, headers: list,
                  keep_alive: bool, chunked: bool, content_length: int | None,
                  absolute: AbsoluteForm | None, peer: str, expect_continue: bool,
-                 info: HeadInfo | None = None) -> None:
+                 info: HeadInfo | None = None, known: KnownHead | None = None) -> None:
         self.method = method
         self.target = target
         self.version = version
@@ -82,6 +118,7 @@ class RequestHead:
         self.expect_continue = expect_continue
         #: what one pass over the headers found (host, via/dtab/connection flags)
         self.info = info
+        self.known = known
 
     @property
     def has_body(self) -> bool:
@@ -143,12 +180,16 @@ class HttpServerConnection(Protocol):
     def __init__(self, new_exchange: Callable[["HttpServerConnection", RequestHead], Any],
                  reactor: Any, limits: ServerLimits,
                  on_close: Callable[["HttpServerConnection"], None],
-                 load: ServerLoad | None = None) -> None:
+                 load: ServerLoad | None = None, heads: HeadMemo | None = None) -> None:
         self._new_exchange = new_exchange
         self._reactor = reactor
         self.limits = limits
         self._on_close = on_close
         self._load = load if load is not None else ServerLoad()
+        #: request heads read before (shared by the server's connections, same limits)
+        self._heads = heads if heads is not None else HeadMemo()
+        self._known: KnownHead | None = None  # what the last head read found
+        self._begun = 0  # messages begun in the current feed
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque = deque()
         self._parsing: Any = None  # exchange receiving body events
@@ -329,8 +370,16 @@ class HttpServerConnection(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.closing or self._broken:
             return  # draining after an error answer, or after the last request
+        # between two requests, a read that is exactly a head read before needs no parsing
+        fresh = not self._in_head and self._parsing is None
+        if fresh:
+            known = self._heads.get(data)
+            if known is not None:
+                self._replay(known)
+                return
         self._feed = data
         self._scan = 0
+        self._begun = 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -371,8 +420,25 @@ class HttpServerConnection(Protocol):
                     self._parse_failed(431, "request headers too large")
         elif self._head_raw:
             self._head_raw = b""
+        elif (fresh and self._begun == 1 and self._parsing is None and not self._broken
+              and self._known is not None and self._known.keep_alive
+              and not (self._known.chunked or self._known.length)):
+            # this read was one whole keep-alive request without a body: remember its head
+            self._heads.put(data, self._known)
+
+    def _replay(self, known: KnownHead) -> None:
+        """A request whose head bytes were read before: what the parser would call, minus
+        the parsing (on_message_begin's bookkeeping is moot: no head is pending after)."""
+        self._known = known
+        self._accept(known)
+        # on_message_complete: a known head has no body
+        exchange, self._parsing = self._parsing, None
+        if exchange is not None:
+            exchange.request_complete()
 
     def on_message_begin(self) -> None:
+        self._begun += 1
+        self._known = None
         self._headers = []
         self._url = b""
         self._header_bytes = 0
@@ -382,7 +448,11 @@ class HttpServerConnection(Protocol):
         self._head_bytes_seen = 0
         self._parsing = None
         if self._wait != _WAIT_HEAD:
-            self._watch(_WAIT_HEAD, self.limits.header_timeout_s)
+            if self._timer is not None:  # _watch's common case (the header timeout is the tick)
+                self._wait = _WAIT_HEAD
+                self._wait_until = self._seconds() + self._tick
+            else:
+                self._watch(_WAIT_HEAD, self._tick)
 
     def on_url(self, part: bytes) -> None:
         self._url += part
@@ -405,6 +475,11 @@ class HttpServerConnection(Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        known = self._known = self._read_head()
+        self._accept(known)
+
+    def _read_head(self) -> KnownHead:
+        """Check the head just parsed; what it says, from its bytes alone (raises _Reject)."""
         parser = self._parser
         version = parser.get_http_version()
         headers = self._headers
@@ -416,7 +491,12 @@ class HttpServerConnection(Protocol):
         info = scan_request(version, target, headers, limits.max_body)
         if type(info) is Reject:
             raise _Reject(info.status, info.reason)
-        self._check_request_line(request_line(method_bytes, target, version))
+        line = request_line(method_bytes, target, version)
+        if not self._head_raw and self._feed.startswith(line, self._scan):
+            # _check_request_line's common case: the head starts where the scan is
+            self._scan += len(line) + self._header_bytes - len(headers) + 2
+        else:
+            self._check_request_line(line)
         method = _METHODS.get(method_bytes) or method_bytes.decode("latin-1")
         chunked = info.chunked
         length = info.length
@@ -427,28 +507,36 @@ class HttpServerConnection(Protocol):
                 if method != "OPTIONS":
                     raise _Reject(400, "malformed request-target")
             else:
-                absolute = split_absolute(target)
+                absolute = ABSOLUTE_FORMS.get(target) or split_absolute(target)
                 if absolute is None:
                     raise _Reject(400, "malformed request-target")
                 target = absolute.origin
-        keep_alive = parser.should_keep_alive()
+        return KnownHead(method, target, version, headers, parser.should_keep_alive(), chunked,
+                         length, absolute, expect, info)
+
+    def _accept(self, known: KnownHead) -> None:
+        """Queue the request (or answer it 503): the per-connection half of a head."""
+        keep_alive = known.keep_alive
+        limits = self.limits
         load = self._load
         max_conns = limits.max_connections
         if max_conns is not None and load.connections * 10 >= max_conns * 9:
             keep_alive = False  # near the connection cap: let this connection go (B9)
         self.requests += 1
-        has_body = chunked or bool(length)
+        length = known.length
+        has_body = known.chunked or bool(length)
         max_requests = limits.max_concurrent_requests
         if max_requests is not None and load.requests >= max_requests:
             load.refused_requests += 1
             answer = _LocalAnswer(
                 self, 503, f"too many concurrent requests (maxConcurrentRequests {max_requests})",
                 final=False, keep_alive=keep_alive, request_done=not has_body, retryable=True,
-                retry_after_s=1, head_only=method == "HEAD")
+                retry_after_s=1, head_only=known.method == "HEAD")
             self._enqueue(answer, has_body)
             return
-        head = RequestHead(method, target, version, headers, keep_alive, chunked, length, absolute,
-                           self.peer, expect, info)
+        head = RequestHead(known.method, known.target, known.version, known.headers, keep_alive,
+                           known.chunked, length, known.absolute, self.peer, known.expect,
+                           known.info, known)
         exchange = self._new_exchange(self, head)
         load.requests += 1
         self._counted += 1
@@ -587,10 +675,16 @@ class HttpServerConnection(Protocol):
             queue[0].start()
             if self.lost or self.closing:
                 return
-        if len(queue) <= 1:
+        if len(queue) <= 1 and self._pause_reasons:
             self.resume_reading("pipeline")
         if not queue and not self._in_head and self._wait == _WAIT_NONE:
-            self._watch(_WAIT_IDLE, self.limits.idle_s)
+            idle_s = self.limits.idle_s
+            if idle_s >= self._tick and self._timer is not None:
+                # _watch's common case: the armed timer fires early enough
+                self._wait = _WAIT_IDLE
+                self._wait_until = self._seconds() + idle_s
+            else:
+                self._watch(_WAIT_IDLE, idle_s)
 
     def _life_expired(self) -> None:
         self._life_timer = None
@@ -684,6 +778,8 @@ class HttpServerFactory(Factory):
         self._reactor = reactor
         self.limits = limits
         self.load = ServerLoad()
+        #: request heads this server has read (its connections share its limits)
+        self.heads = HeadMemo()
         self.connections: set[HttpServerConnection] = set()
 
     def buildProtocol(self, addr: Any) -> HttpServerConnection | None:
@@ -693,7 +789,7 @@ class HttpServerFactory(Factory):
             load.refused_connections += 1
             return None  # the port closes the socket at once
         conn = HttpServerConnection(self._new_exchange, self._reactor, self.limits, self._closed,
-                                    load)
+                                    load, self.heads)
         conn.factory = self
         self.connections.add(conn)
         load.connections += 1

@@ -13,7 +13,7 @@ from typing import Any
 from twisted.internet.testing import MemoryReactorClock
 
 from dtab import Path
-from l5d.http.client import FRAMING_LENGTH
+from l5d.http.client import FRAMING_LENGTH, ResponseHead
 from l5d.http.proxy import DONE, RESPONDING, Exchange
 from l5d.http.server import RequestHead
 
@@ -191,7 +191,8 @@ def exchange(router: FakeRouter, h: RequestHead | None = None) -> tuple[Exchange
 
 
 def respond_head(ex: Exchange) -> None:
-    ex.response_head(200, b"OK", [(b"Content-Length", b"4")], "1.1", True, FRAMING_LENGTH)
+    ex.response_head(ResponseHead.of(200, b"OK", [(b"Content-Length", b"4")]), "1.1",
+                     FRAMING_LENGTH)
 
 
 def status_of(conn: FakeConn) -> int:
