@@ -3,21 +3,26 @@
 #
 # A thin wrapper around the shared proxy benchmark (../shared/bench/peers.sh from the repository
 # root; read its header). It runs the peers "direct", "direct-x" and "nginx" (reverse proxy,
-# upstream keepalive) and adds l5d with --extra, so l5d gets absolute-form requests as an
-# http_proxy client sends them:
+# upstream keepalive) and adds l5d and "tw-ceiling" with --extra, so they get absolute-form
+# requests as an http_proxy client sends them:
 #     GET http://127.0.0.1:$BACKEND_PORT/ HTTP/1.1   Host: 127.0.0.1:$BACKEND_PORT
 # l5d runs as one process pinned to CPU 0 (this repository's code: .venv/bin/python -m l5d),
 # with a generated config: the router listens on 127.0.0.1:$PORT, the admin site on a free
 # port, and the dtab sends the authority (identified from Host as /svc/127.0.0.1:$BACKEND_PORT)
 # to /$/inet/127.0.0.1/$BACKEND_PORT:
 #     /svc => /$/io.buoyant.hostportPfx/inet; /inet => /$/inet;
+# tw-ceiling: a minimal Twisted + httptools forwarder with immediate writes and pooled upstream
+# connections, no routing, headers or stats (bench/ceiling_forwarder.py): the ceiling for a
+# Twisted/CPython design on this host, measured in the same run (same interpreter as l5d, one
+# process on CPU 0, port L5D_PORT+2; like l5d it runs epoll without Twisted's log context per
+# event, and relays responses byte for byte).
 # Load is wrk -t1 at c=32 and c=1 (also c=256 for direct, direct-x), rounds interleaved, medians
 # reported: requests/s, p50/p99 latency, proxy CPU us per request, RSS, and the same-round
 # ratio to nginx. Targets (the issue): >= 25k rps on one core (<= 40 us CPU/req),
 # >= 0.3x nginx in the same run, RSS <= 60 MB, no errors.
 #
 # Needs root and >= 2 CPUs; peers.sh apt/pip-installs nginx, wrk etc. itself. A default run
-# (3 rounds x 10 s) takes about 6 minutes plus the quiet-host waits. Run it on an idle host:
+# (3 rounds x 10 s) takes about 7 minutes plus the quiet-host waits. Run it on an idle host:
 # other load on either CPU changes the numbers.
 #
 # usage: bench/router_bench.sh [options] [-- peers.sh options]
@@ -26,6 +31,7 @@
 #   --out DIR       results directory (default /tmp/l5d-router-bench); the table is
 #                   DIR/table.md, raw wrk output DIR/runs/, the l5d config DIR/l5d.yaml
 #   --origin        also add "l5d-origin": l5d with origin-form requests (GET / + Host)
+#   --no-ceiling    leave out the "tw-ceiling" peer (included by default)
 #   --report-only   re-print the table of an earlier run in --out DIR and exit
 #   --install       let peers.sh apt/pip-install its whole tool set (haproxy, squid, pypy,
 #                   mitmproxy...) even when what this run needs (nginx, wrk, curl, taskset,
@@ -33,7 +39,7 @@
 #   -- ARGS         passed to peers.sh as they are, e.g. -- --no-install --quiet-wait 0
 # env: PEERS_SH (default: ../shared/bench/peers.sh next to the repository), PY (default:
 #      the repository's .venv/bin/python), BACKEND_PORT (default 24080), L5D_PORT (default
-#      24140; --origin uses L5D_PORT+1).
+#      24140; --origin uses L5D_PORT+1, tw-ceiling L5D_PORT+2).
 #
 # Internal: "router_bench.sh --serve DIR" is the command peers.sh starts for the l5d peer. It
 # renders DIR/l5d.yaml.in with $PORT and a free admin port into DIR/l5d-$PORT.yaml and execs
@@ -65,7 +71,7 @@ if [ "${1:-}" = --serve ]; then  # started by peers.sh, with PORT set
   exec "$PY" -m l5d "$cfg"
 fi
 
-RUNS=3 DURATION=10 OUT=/tmp/l5d-router-bench ORIGIN=0 REPORT_ONLY=0 INSTALL=0
+RUNS=3 DURATION=10 OUT=/tmp/l5d-router-bench ORIGIN=0 CEILING=1 REPORT_ONLY=0 INSTALL=0
 PASS=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -73,6 +79,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2;;
     --out) OUT=$2; shift 2;;
     --origin) ORIGIN=1; shift;;
+    --no-ceiling) CEILING=0; shift;;
     --report-only) REPORT_ONLY=1; shift;;
     --install) INSTALL=1; shift;;
     --) shift; PASS=("$@"); break;;
@@ -119,6 +126,11 @@ serve="exec $(printf %q "$SELF") --serve $(printf %q "$OUT")"
 cmd=(bash "$PEERS_SH" --only nginx --sweep "" --runs "$RUNS" --duration "$DURATION"
      --out "$OUT" --extra "l5d@$L5D_PORT=$serve")
 [ "$ORIGIN" = 1 ] && cmd+=(--extra-origin "l5d-origin@$((L5D_PORT + 1))=$serve")
+if [ "$CEILING" = 1 ]; then  # \$PORT: expanded by peers.sh's bash -c, not here
+  ceiling=$HERE/ceiling_forwarder.py
+  [ -f "$ceiling" ] || die "$ceiling is missing (or use --no-ceiling)"
+  cmd+=(--extra "tw-ceiling@$((L5D_PORT + 2))=exec $(printf '%q ' "$PY" "$ceiling")--port \$PORT")
+fi
 for tool in nginx wrk curl taskset python3; do command -v $tool >/dev/null || INSTALL=1; done
 [ "$INSTALL" = 1 ] || cmd+=(--no-install)
 cmd+=("${PASS[@]}")

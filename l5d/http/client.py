@@ -406,8 +406,8 @@ class EndpointPool:
         return len(self._idle)
 
     def acquire(self, on_ready: Callable[[UpstreamConnection], None],
-                on_fail: Callable[[str], None]) -> None:
-        """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(message)``."""
+                on_fail: Callable[["EndpointPool", str], None]) -> None:
+        """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(pool, message)``."""
         while self._idle:
             conn = self._idle.pop()
             if not conn.closed:
@@ -423,7 +423,7 @@ class EndpointPool:
                 detail = "connection refused"
             else:
                 detail = str(err) or type(err).__name__
-            on_fail(detail)
+            on_fail(self, detail)
 
         def made(conn: UpstreamConnection) -> None:
             self.open_connections += 1

@@ -148,6 +148,8 @@ class Exchange:
             self.conn.pause_reading("body-buffer")
 
     def request_complete(self) -> None:
+        if self.request_done:
+            return  # no body: the request was whole from the start (_connected sent it)
         self.request_done = True
         if self.state == DONE:
             return
@@ -257,7 +259,7 @@ class Exchange:
     def _connect(self) -> None:
         pool = self.route.next_pool()
         self._tried += 1
-        pool.acquire(self._connected, lambda msg, pool=pool: self._connect_failed(pool, msg))
+        pool.acquire(self._connected, self._connect_failed)
 
     def _connect_failed(self, pool: Any, detail: str) -> None:
         if self.state == DONE:
