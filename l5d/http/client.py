@@ -43,7 +43,7 @@ _NAME_KINDS_MAX = 4096
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
 #: response heads read before, by their exact bytes (all upstreams share it: the outcome
 #: depends on the bytes alone); see ResponseHead.known
-RESPONSES = HeadMemo(max_entries=1024)
+RESPONSES = HeadMemo()
 
 
 def _name_kind(name: bytes) -> int:

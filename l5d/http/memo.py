@@ -16,11 +16,16 @@ is full the oldest entry goes. Reactor-thread only.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 __all__ = ["HeadMemo", "MAX_ENTRIES", "MAX_KEY"]
 
-#: entries per memo (one memo per router server, one for all upstream responses)
+#: entries per memo (one memo per router server, one for all upstream responses). With
+#: MAX_KEY this bounds the memory: a request memo holds at most 256 keys of 2 KiB and their
+#: parsed heads (~2 MiB at worst); the response memo 256 heads, each with at most 16
+#: downstream variants of about its own size (~10 MiB at worst, ~1 MiB for heads of a
+#: few hundred bytes)
 MAX_ENTRIES = 256
 #: longest head (bytes) worth remembering; longer ones are parsed every time
 MAX_KEY = 2048
@@ -37,7 +42,9 @@ class HeadMemo:
     def __init__(self, max_entries: int = MAX_ENTRIES, max_key: int = MAX_KEY) -> None:
         if max_entries < 0 or max_key < 0:
             raise ValueError(f"max_entries/max_key: expected >= 0, got {max_entries}/{max_key}")
-        self._entries: dict[bytes, Any] = {}
+        # OrderedDict: dropping the oldest is O(1) (a plain dict's first key is found by
+        # skipping the slots of every key deleted before it)
+        self._entries: OrderedDict[bytes, Any] = OrderedDict()
         self.get = self._entries.get
         self.max_entries = max_entries
         self.max_key = max_key
@@ -56,7 +63,7 @@ class HeadMemo:
             return
         entries = self._entries
         if key not in entries and len(entries) >= self.max_entries:
-            del entries[next(iter(entries))]  # the oldest
+            entries.popitem(last=False)  # the oldest
         entries[key] = outcome
         self.stores += 1
 

@@ -200,7 +200,7 @@ class MemoryRouter:
 @pytest.fixture(autouse=True)
 def _fresh_response_memo(monkeypatch):
     """Each test starts with an empty response memo (it is shared module state)."""
-    monkeypatch.setattr(client_mod, "RESPONSES", HeadMemo(max_entries=1024))
+    monkeypatch.setattr(client_mod, "RESPONSES", HeadMemo())
 
 
 class ReplayEqualsParseTests:
@@ -284,3 +284,15 @@ class ReplayEqualsParseTests:
         other.down._heads = r.factory.heads
         _, down = other.exchange(GET, [RESPONSE])
         assert b"l5d-x" not in down and b"l5d-success-class" not in down  # clearContext held
+
+    def test_many_distinct_heads_keep_the_memos_bounded(self) -> None:
+        """300 distinct request and response heads: each memo keeps its newest 256."""
+        r = MemoryRouter()
+        for i in range(300):
+            req = GET.replace(b"Accept: */*", b"Accept: x/%d" % i)
+            rsp = RESPONSE.replace(b"Server: t", b"Server: t%d" % i)
+            _, down = r.exchange(req, [rsp])
+            assert down.endswith(b"hello\n") and b"Server: t%d\r\n" % i in down
+        assert len(r.factory.heads) == 256 and len(client_mod.RESPONSES) == 256
+        assert GET.replace(b"Accept: */*", b"Accept: x/299") in r.factory.heads
+        assert GET.replace(b"Accept: */*", b"Accept: x/0") not in r.factory.heads

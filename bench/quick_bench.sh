@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# quick_bench.sh - l5d alone under wrk, for a quick look or an A/B of two trees (~30 s a round).
+#
+# Starts the shared nginx backend (return 200 "hello") on CPU 1 and one l5d on CPU 0 (the
+# same config as router_bench.sh), then per round: a 2 s warm-up and a measured wrk run
+# (-t1, on CPU 1, absolute-form requests). Prints, per round: requests/s, l5d's CPU us per
+# request (user + sys, from /proc), RSS, wrk errors. No peers, no medians, no quiet-host
+# wait: for the figures of record use router_bench.sh.
+#
+# usage: bench/quick_bench.sh [--distinct] [--rounds N] [--duration S] [--conns C] [--repo DIR]
+#   --distinct   every request has its own target (bench/wrk-distinct.lua), so no request
+#                head repeats and l5d's request-head memo never hits
+#   --repo DIR   run the l5d of another checkout (A/B); its own .venv if it has one
+# env: BACKEND_PORT (24080), L5D_PORT (24140). Needs nginx, wrk, taskset; traffic stays on
+# 127.0.0.1 and every process started here is stopped on exit.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED:-$REPO/../shared/bench}
+BACKEND_PORT=${BACKEND_PORT:-24080} L5D_PORT=${L5D_PORT:-24140}
+ROUNDS=3 DURATION=8 CONNS=32 LUA=$SHARED/wrk-absform.lua RUN_REPO=$REPO
+while [ $# -gt 0 ]; do
+  case $1 in
+    --distinct) LUA=$HERE/wrk-distinct.lua; shift;;
+    --rounds) ROUNDS=$2; shift 2;;
+    --duration) DURATION=$2; shift 2;;
+    --conns) CONNS=$2; shift 2;;
+    --repo) RUN_REPO=$(cd "$2" && pwd); shift 2;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0;;
+    *) echo "quick_bench.sh: unknown option $1" >&2; exit 2;;
+  esac
+done
+PY=$RUN_REPO/.venv/bin/python; [ -x "$PY" ] || PY=$REPO/.venv/bin/python
+for tool in nginx wrk taskset curl; do
+  command -v $tool >/dev/null || { echo "quick_bench.sh: needs $tool" >&2; exit 1; }
+done
+RUN=$(mktemp -d /tmp/l5d-quick.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+mkdir -p "$RUN"/backend/{tmp_body,tmp_proxy,tmp_fcgi,tmp_uwsgi,tmp_scgi}
+sed -e "s#@RUN@#$RUN#g" -e "s/@BACKEND_PORT@/$BACKEND_PORT/g" "$SHARED/backend-nginx.conf" \
+  > "$RUN/backend/nginx.conf"
+taskset -c 1 nginx -e stderr -p "$RUN/backend" -c "$RUN/backend/nginx.conf" -g 'daemon off;' \
+  > "$RUN/backend/out" 2>&1 & pids+=($!)
+cat > "$RUN/l5d.yaml" <<YAML
+admin:
+  ip: 127.0.0.1
+  port: 0
+routers:
+- protocol: http
+  label: bench
+  dtab: |
+    /svc => /\$/io.buoyant.hostportPfx/inet; /inet => /\$/inet;
+  servers:
+  - ip: 127.0.0.1
+    port: $L5D_PORT
+YAML
+(cd "$RUN_REPO" && exec taskset -c 0 "$PY" -m l5d "$RUN/l5d.yaml") > "$RUN/l5d.out" 2>&1 &
+pid=$!; pids+=($pid)
+target=http://127.0.0.1:$BACKEND_PORT/
+for _ in $(seq 100); do
+  [ "$(curl -s -m 1 -x 127.0.0.1:$L5D_PORT $target)" = hello ] && break; sleep 0.1
+done
+[ "$(curl -s -m 1 -x 127.0.0.1:$L5D_PORT $target)" = hello ] \
+  || { echo "quick_bench.sh: l5d did not answer; see $RUN/l5d.out" >&2; exit 1; }
+wrk_run() {
+  ABS_URL=$target ABS_HOST=127.0.0.1:$BACKEND_PORT taskset -c 1 \
+    wrk -t1 -c"$CONNS" -d"$1" -s "$LUA" "http://127.0.0.1:$L5D_PORT/"
+}
+tck=$(getconf CLK_TCK)
+echo "l5d: $RUN_REPO ($(cd "$RUN_REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'))" \
+     "wrk: c=$CONNS ${DURATION}s $(basename "$LUA")"
+for r in $(seq "$ROUNDS"); do
+  wrk_run 2 > /dev/null
+  read -r u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)
+  wrk_run "$DURATION" > "$RUN/wrk.out"
+  read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
+  rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+  reqs=$(awk '/requests in/{print $1}' "$RUN/wrk.out")
+  rps=$(awk '/Requests\/sec/{print $2}' "$RUN/wrk.out")
+  errs=$(awk '/Socket errors|Non-2xx/{s = s $0 "; "} END {print s ? s : "none"}' "$RUN/wrk.out")
+  awk -v r="$r" -v rps="$rps" -v n="$reqs" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$tck" \
+      -v rss="$rss" -v e="$errs" 'BEGIN {
+    printf "round %d: %.0f req/s  CPU %.1f us/req (user %.1f, sys %.1f)  RSS %.1f MiB  errors: %s\n",
+      r, rps, (u + s) / t * 1e6 / n, u / t * 1e6 / n, s / t * 1e6 / n, rss / 1024, e }'
+done
