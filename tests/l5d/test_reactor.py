@@ -33,6 +33,27 @@ def _turn_until(r, done, timeout_s: float = 5.0) -> None:
     assert done(), "condition not reached"
 
 
+def _received(sock: socket.socket, want: bytes):
+    """A condition for _turn_until on a non-blocking ``sock``: it received exactly ``want``,
+    or, for ``want == b""``, the peer closed it without sending anything."""
+    got = bytearray()
+    eof = []
+
+    def done() -> bool:
+        if not eof and not (want and bytes(got) == want):
+            try:
+                data = sock.recv(100)
+            except BlockingIOError:
+                data = None
+            if data == b"":
+                eof.append(True)
+            elif data:
+                got.extend(data)
+        return (bool(eof) and not got) if not want else bytes(got) == want
+
+    return done
+
+
 @pytest.fixture
 def reactor_and_port():
     r = l5d_reactor.EPollReactor()
@@ -51,17 +72,7 @@ class EPollReactorTests:
         s = socket.create_connection(("127.0.0.1", port))
         s.setblocking(False)
         s.sendall(b"hello")
-        got = bytearray()
-
-        def read() -> bool:
-            if bytes(got) != b"hello":
-                try:
-                    got.extend(s.recv(100))
-                except BlockingIOError:
-                    pass
-            return bytes(got) == b"hello"
-
-        _turn_until(r, read)
+        _turn_until(r, _received(s, b"hello"))
         s.close()
 
     def test_an_error_in_a_protocol_is_logged_and_closes_only_that_connection(
@@ -76,30 +87,9 @@ class EPollReactorTests:
             bad.setblocking(False)
             good.setblocking(False)
             bad.sendall(b"boom")
-            closed = []
-
-            def bad_closed() -> bool:
-                if not closed:
-                    try:
-                        closed.append(bad.recv(100) == b"")
-                    except BlockingIOError:
-                        pass
-                return bool(closed)
-
-            _turn_until(r, bad_closed)
-            assert closed == [True]
+            _turn_until(r, _received(bad, b""))
             good.sendall(b"ok")
-            got = bytearray()
-
-            def good_echoed() -> bool:
-                if bytes(got) != b"ok":
-                    try:
-                        got.extend(good.recv(100))
-                    except BlockingIOError:
-                        pass
-                return bytes(got) == b"ok"
-
-            _turn_until(r, good_echoed)
+            _turn_until(r, _received(good, b"ok"))
         finally:
             globalLogPublisher.removeObserver(events.append)
         failures = [e.get("log_failure") or e.get("failure") for e in events]
