@@ -42,7 +42,7 @@ _NAME_KINDS: dict[bytes, int] = {}
 _NAME_KINDS_MAX = 4096
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
 #: response heads read before, by their exact bytes (all upstreams share it: the outcome
-#: depends on the bytes alone); see ResponseHead.known
+#: depends on the bytes alone); see ResponseHead.down
 RESPONSES = HeadMemo()
 
 

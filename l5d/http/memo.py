@@ -37,7 +37,7 @@ class HeadMemo:
     ``get`` is a plain ``dict.get`` (bound once: this is looked up per message).
     """
 
-    __slots__ = ("_entries", "get", "max_entries", "max_key", "stores")
+    __slots__ = ("_entries", "get", "max_entries", "max_key")
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_key: int = MAX_KEY) -> None:
         if max_entries < 0 or max_key < 0:
@@ -48,8 +48,6 @@ class HeadMemo:
         self.get = self._entries.get
         self.max_entries = max_entries
         self.max_key = max_key
-        #: outcomes stored so far (hits are not counted: the lookup is a bare dict.get)
-        self.stores = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -65,7 +63,3 @@ class HeadMemo:
         if key not in entries and len(entries) >= self.max_entries:
             entries.popitem(last=False)  # the oldest
         entries[key] = outcome
-        self.stores += 1
-
-    def clear(self) -> None:
-        self._entries.clear()

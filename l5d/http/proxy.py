@@ -326,17 +326,16 @@ class Exchange:
         self._response_status = rhead.status
         head = self.head
         clear = self.server.clear_context
+        client_11 = head.version == "1.1"
         memo = rhead.down  # a remembered head: its downstream heads by request shape
-        if memo is None:
-            down = downstream_head(rhead, framing, head.version == "1.1", head.keep_alive,
-                                   self.request_done, clear)
-        else:
-            shape = ((head.version == "1.1") | head.keep_alive << 1 | self.request_done << 2
-                     | clear << 3 | framing << 4)
-            down = memo.get(shape)
-            if down is None:
-                down = memo[shape] = downstream_head(rhead, framing, head.version == "1.1",
-                                                     head.keep_alive, self.request_done, clear)
+        shape = (client_11 | head.keep_alive << 1 | self.request_done << 2 | clear << 3
+                 | framing << 4)
+        down = memo.get(shape) if memo is not None else None
+        if down is None:
+            down = downstream_head(rhead, framing, client_11, head.keep_alive, self.request_done,
+                                   clear)
+            if memo is not None:
+                memo[shape] = down
         data, self._down_chunked, self._down_close = down
         self.conn.write(data)
         upstream = self.upstream
