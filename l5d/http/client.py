@@ -17,6 +17,7 @@ anything else closes it. Reactor-thread only.
 
 from __future__ import annotations
 
+import socket
 from collections import deque
 from typing import Any, Callable
 
@@ -30,6 +31,7 @@ from l5d.http.framing import BODYLESS_STATUS
 from l5d.http.headers import HOP_BY_HOP
 from l5d.http.memo import MAX_KEY, HeadMemo
 
+_PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 # response framing kinds
 FRAMING_LENGTH = 1
 FRAMING_CHUNKED = 2
@@ -171,7 +173,11 @@ class UpstreamConnection(Protocol):
         """Attach an exchange; its request head is written by the caller."""
         self.exchange = exchange
         if self._parser is None:  # one parser per connection; llhttp resets between messages
-            self._parser = httptools.HttpResponseParser(self)
+            self._parser = parser = httptools.HttpResponseParser(self)
+            # a Content-Length *trailer* in a chunked response is an error to llhttp, which
+            # would cut a response already under way: with this leniency it is a trailer
+            # field like any other (dropped); CL with TE in a head is refused below instead
+            parser.set_dangerous_leniencies(lenient_chunked_length=True)
         self._head_seen = False
         self._complete = False
         self._framing = FRAMING_NONE
@@ -189,6 +195,25 @@ class UpstreamConnection(Protocol):
 
     def write(self, data: bytes) -> None:
         self.transport.write(data)
+
+    def unread(self) -> bool:
+        """Whether the socket holds bytes (or the server's FIN) the reactor has not read yet.
+
+        An idle pooled connection is read by the reactor like any other, and stray bytes
+        close it; this catches those that arrived after the reactor's last read, before
+        the connection is used again (one non-blocking peek per reuse).
+        """
+        try:
+            sock = self.transport.getHandle()
+        except AttributeError:  # a transport without a socket (in memory) holds nothing unread
+            return False
+        try:
+            sock.recv(1, _PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True
 
     def abort(self) -> None:
         """Drop the connection now (the exchange is abandoned); never pooled."""
@@ -263,6 +288,8 @@ class UpstreamConnection(Protocol):
         self._head.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._head_seen:
+            return  # a trailer field of a chunked response: dropped, never applied
         # ResponseHead.add, inlined: this runs for every response header
         head = self._head
         kind = _NAME_KINDS.get(name)
@@ -278,7 +305,9 @@ class UpstreamConnection(Protocol):
     def on_headers_complete(self) -> None:
         parser = self._parser
         status = parser.get_status_code()
-        if 100 <= status < 200:
+        if not 100 <= status <= 599:
+            raise _Bad(f"upstream sent an invalid status code {status:03d}")
+        if status < 200:
             if status == 101:
                 raise _Bad("upstream switched protocols, which l5d does not support")
             self._interim = True  # 1xx: skipped, the final response follows
@@ -293,6 +322,8 @@ class UpstreamConnection(Protocol):
                     raise _Bad("upstream response has an unsupported Transfer-Encoding")
                 chunked = True
         length = head.content_length is not None
+        if chunked and length:
+            raise _Bad("upstream response has both Content-Length and Transfer-Encoding")
         if self._head_request or status in BODYLESS_STATUS:
             framing = FRAMING_NONE
         elif chunked:
@@ -410,10 +441,16 @@ class EndpointPool:
         """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(pool, message)``."""
         while self._idle:
             conn = self._idle.pop()
-            if not conn.closed:
-                conn.reused = True
-                on_ready(conn)
-                return
+            if conn.closed:
+                continue
+            if conn.unread():
+                # bytes after a complete response (a HEAD or 204 answered with a body, or
+                # more than Content-Length) or the server's close: never the next answer
+                conn.abort()
+                continue
+            conn.reused = True
+            on_ready(conn)
+            return
 
         def failed(reason: Failure) -> None:
             err = reason.value

@@ -24,13 +24,14 @@ DEFAULT_MAX_HEADER_BYTES = 8 * 1024
 def error_response(status: int, message: str, close: bool, *, clear_context: bool = False,
                    retryable: bool = False, max_err_bytes: int = DEFAULT_MAX_ERR_BYTES,
                    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES, head_only: bool = False,
-                   retry_after_s: int | None = None) -> bytes:
+                   retry_after_s: int | None = None, allow: bytes | None = None) -> bytes:
     """A complete HTTP/1.1 error response as bytes.
 
     :param close: add ``Connection: close`` (the connection will be closed after it).
     :param retryable: add ``l5d-retryable: true`` (the request provably never reached a server).
     :param head_only: the request was HEAD: send the head only.
     :param retry_after_s: add ``Retry-After`` (overload answers, reliability B9).
+    :param allow: add ``Allow`` (a 405 says which methods are forwarded, RFC 9110 15.5.6).
     """
     reason = REASONS.get(status, b"Error")
     body = b"" if clear_context else message.encode("utf-8", "replace")[:max_err_bytes]
@@ -43,6 +44,8 @@ def error_response(status: int, message: str, close: bool, *, clear_context: boo
             lines.append(b"l5d-retryable: true\r\n")
     if retry_after_s is not None:
         lines.append(b"Retry-After: %d\r\n" % retry_after_s)
+    if allow is not None:
+        lines.append(b"Allow: " + allow + b"\r\n")
     lines.append(b"Via: 1.1 linkerd\r\n")
     if close:
         lines.append(b"Connection: close\r\n")

@@ -3,18 +3,28 @@
 The llhttp parser (``httptools``) already rejects most smuggling vectors
 (CL+TE, duplicate or malformed Content-Length, bad chunk sizes, obs-fold, bare
 CR/LF, NUL, bad header tokens). This module adds the checks it leaves to us and
-maps every rejection to the status a careful proxy answers with (reliability
-matrix, group A):
+maps every rejection to the status RFC 9112 and a careful proxy answer with
+(reliability matrix, group A):
 
-* 501 for a Transfer-Encoding other than exactly one ``chunked`` (llhttp
-  accepts ``gzip, chunked`` and ``,chunked``; A5);
-* 505 for a text request line in ``HTTP/2.0`` or later (A15);
-* 413 for a Content-Length over the body limit (A4);
+* 400 for a Transfer-Encoding whose final coding is not ``chunked``, that names
+  ``chunked`` twice, is empty or malformed (RFC 9112 6.3); 501 for a coding l5d
+  does not implement before the final ``chunked`` (``gzip, chunked``; RFC 9112
+  6.1). Empty list elements are ignored (``,chunked`` is chunked);
+* 501 for a well-formed request line whose method token llhttp does not know;
+* 505 for a text request line in ``HTTP/2.0`` or later (A15); ``HTTP/1.2`` and
+  later minor versions are HTTP/1.1;
+* 413 for a Content-Length over the body limit, however many digits (A4);
 * 400 for everything else: HTTP/0.9 and a request line that is not exactly
   ``METHOD SP target SP HTTP/x.y CRLF`` (llhttp accepts runs of spaces; A14),
   TE on HTTP/1.0 (A7), a missing or duplicate Host on HTTP/1.1 or one with
   spaces or ``@``, ``Transfer_Encoding`` style look-alike names (A13), a
-  request-target that is neither origin- nor absolute-form.
+  request-target that is neither origin- nor absolute-form, or an absolute-form
+  one with an empty authority.
+
+The framing l5d forwards is never the client's spelling: the upstream head gets
+``Content-Length`` as the decimal value parsed here, ``Transfer-Encoding:
+chunked`` when the body is chunked, and ``Host``, whatever ``Connection`` lists
+(:mod:`l5d.http.router`). So ``Content-Length`` is not part of ``HeadInfo.lines``.
 
 Numbers are read with explicit digit grammars, never ``int()`` on raw text
 (which accepts ``+``, ``_`` and surrounding whitespace).
@@ -30,8 +40,17 @@ _LOOKALIKE = frozenset({b"transfer-encoding", b"content-length"})
 _OWS = b" \t"
 # A well-formed request line whose version llhttp refused or that is HTTP/2+ (PRI * HTTP/2.0).
 _NEWER_VERSION = re.compile(rb"(?:\r\n)*[!#$%&'*+.^_`|~0-9A-Za-z-]+ \S+ HTTP/[2-9]\.[0-9]\r?\n")
-# A Transfer-Encoding field whose value holds something other than VCHAR, SP and HTAB.
-_TE_BAD_VALUE = re.compile(rb"(?im)^transfer-encoding[ \t]*:[\t\x20-\x7e]*[^\t\x20-\x7e\r\n]")
+_TCHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+# transfer-coding = token *( OWS ";" OWS token "=" ( token / quoted-string ) )
+_QUOTED = rb'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e])*"'
+_CODING = re.compile(rb"(%s+)(?:[ \t]*;[ \t]*%s+=(?:%s+|%s))*\Z"
+                     % (_TCHAR, _TCHAR, _TCHAR, _QUOTED))
+# a whole request line with a method token (llhttp refuses methods it does not know)
+_TOKEN_LINE = re.compile(rb"(?:\r\n)*%s+ [^\x00-\x20\x7f]+ HTTP/[0-9]\.[0-9]\r\n" % _TCHAR)
+# what may begin such a line, while its end has not arrived
+_TOKEN_LINE_START = re.compile(
+    rb"%s+(?: (?:[^\x00-\x20\x7f]+"
+    rb"(?: (?:H(?:T(?:T(?:P(?:/(?:[0-9](?:\.(?:[0-9]\r?)?)?)?)?)?)?)?)?)?)?)?\Z" % _TCHAR)
 BODYLESS_STATUS = frozenset(range(100, 200)) | {204, 304}
 #: Linkerd 1.7's largest fixed-length body, 2 GiB - 1 byte.
 MAX_FIXED_BODY = 2**31 - 1
@@ -49,18 +68,57 @@ def parser_error_status(message: str, raw: bytes = b"") -> int:
     """The status for an ``httptools`` parse error.
 
     :param message: the parser's message.
-    :param raw: the bytes of the request head that failed, as far as they are known; they
-        tell a ``Transfer-Encoding`` with a bad character (501) and a well-formed
-        ``HTTP/3.0`` request line (505) from other errors (400).
+    :param raw: the bytes of the request that failed, from its first byte, as far as they
+        are known; they tell a well-formed ``HTTP/3.0`` request line (505) or one with a
+        method llhttp does not know (501) from other errors (400).
     """
     lower = message.lower()
-    if "transfer-encoding" in lower and ("invalid" in lower or "empty" in lower):
-        return 501
-    if "header value char" in lower and _TE_BAD_VALUE.search(raw):
-        return 501
+    if "content-length overflow" in lower:
+        return 413  # more digits than llhttp counts: over any body limit
+    if "invalid method" in lower:
+        return 501 if _TOKEN_LINE.match(raw) else 400
     if ("http version" in lower or "pri/upgrade" in lower) and _NEWER_VERSION.match(raw):
         return 505
-    return 400
+    return 400  # Transfer-Encoding llhttp refuses (a list it cannot read, empty) included
+
+
+def awaits_request_line(raw: bytes, limit: int) -> bool:
+    """llhttp refused the method of ``raw`` before its request line ended: is it still the
+    start of a well-formed line (so :func:`parser_error_status` should see the rest)?"""
+    raw = raw.lstrip(b"\r\n")  # empty lines before a request are skipped
+    return len(raw) < limit and b"\n" not in raw and bool(_TOKEN_LINE_START.match(raw))
+
+
+def transfer_coding(values: list[bytes]) -> Reject | None:
+    """The verdict on a request's Transfer-Encoding field values (RFC 9112 6.1, 6.3).
+
+    ``None`` when the codings are exactly one ``chunked`` (any case; empty list
+    elements are ignored, so ``,chunked`` is chunked); otherwise a 400 for a final
+    coding that is not ``chunked``, ``chunked`` more than once, no coding at all or a
+    malformed element, and a 501 for a coding l5d does not implement (``gzip,
+    chunked``, or ``chunked`` with parameters).
+    """
+    names: list[bytes] = []
+    params = False
+    for value in values:
+        for element in value.split(b","):
+            element = element.strip(_OWS)
+            if not element:
+                continue
+            m = _CODING.match(element)
+            if m is None:
+                return Reject(400, "malformed Transfer-Encoding")
+            names.append(m.group(1).lower())
+            params = len(m.group(1)) != len(element)
+    if not names:
+        return Reject(400, "empty Transfer-Encoding")
+    if names[-1] != b"chunked":
+        return Reject(400, "the final transfer coding is not chunked")
+    if names.count(b"chunked") > 1:
+        return Reject(400, "chunked is applied more than once")
+    if len(names) > 1 or params:
+        return Reject(501, "transfer codings other than chunked are not supported")
+    return None
 
 
 def valid_host(value: bytes) -> bool:
@@ -74,11 +132,6 @@ def read_content_length(value: bytes) -> int | None:
     if not digits or not digits.isdigit():  # bytes.isdigit is ASCII-only
         return None
     return int(digits)
-
-
-def is_chunked(value: bytes) -> bool:
-    """A Transfer-Encoding value that is exactly ``chunked`` (any case, optional OWS)."""
-    return value.strip(_OWS).lower() == b"chunked"
 
 
 _VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
@@ -99,9 +152,9 @@ class HeadInfo:
         (``l5d-dtab``/``l5d-ctx-dtab``), ``l5d`` (any ``l5d-*``) say whether such headers
         exist, so the router skips its own scans when they do not.
     :ivar plain: no header but Host, Content-Length, Transfer-Encoding and ones forwarded
-        as they are; then ``lines`` (``name, ": ", value, CRLF`` for each of the last two
-        kinds, in order) is the whole forwarded header block but for Host and the
-        framing the router writes itself.
+        as they are; then ``lines`` (``name, ": ", value, CRLF`` for each of the last
+        kind, in order) is the whole forwarded header block but for Host and the
+        framing, which the router writes itself from ``host``, ``length`` and ``chunked``.
     """
 
     __slots__ = ("host", "length", "chunked", "expect", "via", "connection", "dtab", "l5d",
@@ -162,18 +215,22 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
                  max_body: int = MAX_FIXED_BODY) -> Reject | HeadInfo:
     """Checks llhttp does not make, and what the head holds, in one pass.
 
+    ``HTTP/1.2`` and later minor versions pass (the caller treats them as 1.1).
+
     :param max_body: the largest Content-Length accepted (413 above it).
     :returns: a :class:`Reject`, or the :class:`HeadInfo` when the request may proceed.
     """
     if version != "1.1" and version != "1.0":
-        if version in ("2.0", "3.0") or (version and version[0] not in "01"):
-            return Reject(505, f"HTTP/{version} is not supported over HTTP/1.x")
-        return Reject(400, f"unsupported HTTP version {version or '0.9'}")
+        if version[:2] != "1." or not version[2:].isdigit():
+            if version in ("2.0", "3.0") or (version and version[0] not in "01"):
+                return Reject(505, f"HTTP/{version} is not supported over HTTP/1.x")
+            return Reject(400, f"unsupported HTTP version {version or '0.9'}")
     if not target or target[:1] not in (b"/", b"h", b"H", b"*"):
         return Reject(400, "malformed request-target")
     info = HeadInfo()
     lines = info.lines
     hosts = 0
+    codings: list[bytes] | None = None
     kinds = _NAME_KINDS
     for name, value in headers:
         kind = kinds.get(name)
@@ -193,14 +250,14 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
             if length > max_body:
                 return Reject(413, f"request body of {length} bytes is over the limit "
                                    f"of {max_body}")
-            info.length = length
-            lines += (name, b": ", value, b"\r\n")
+            info.length = length  # forwarded as this decimal value, not as spelled
         elif kind == _TE:
             if version == "1.0":
                 return Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
-            if not is_chunked(value):
-                return Reject(501, "Transfer-Encoding other than chunked is not supported")
-            info.chunked = True
+            if codings is None:
+                codings = [value]
+            else:
+                codings.append(value)
         elif kind == _LOOKALIKE_NAME:
             return Reject(400, f"header name {name.decode('latin-1')!r} is not allowed")
         else:
@@ -215,9 +272,14 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
                 info.connection = True
             elif kind == _EXPECT:
                 info.expect = info.expect or value.lower() == b"100-continue"
+    if codings is not None:
+        verdict = transfer_coding(codings)
+        if verdict is not None:
+            return verdict
+        info.chunked = True
     if hosts > 1:
         return Reject(400, "duplicate Host headers")
-    if hosts == 0 and version == "1.1":
+    if hosts == 0 and version != "1.0":
         return Reject(400, "missing Host header")
     return info
 
@@ -293,10 +355,8 @@ def _split_absolute(target: bytes) -> AbsoluteForm | None:
     m = _AUTHORITY_END.search(target, start)
     cut = m.start() if m is not None else len(target)
     authority = target[start:cut]
+    if not authority or b"@" in authority:
+        return None  # an empty authority is invalid (RFC 9112 3.2.2); userinfo is refused
     rest = target[cut:]
     origin = rest if rest[:1] == b"/" else b"/" + rest
-    if not authority:
-        return AbsoluteForm(scheme, b"", origin)
-    if b"@" in authority:
-        return None
     return AbsoluteForm(scheme, authority, origin)

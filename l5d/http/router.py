@@ -37,8 +37,10 @@ SWEEP_INTERVAL_S = 30.0
 #: pooled upstream connections idle this long are closed (below l5d's own 120 s server
 #: idle timeout, so a 4140 -> 4141 hop never reuses a connection the far side is closing)
 POOL_IDLE_S = 60.0
-_UPSTREAM_DROP = HOP_BY_HOP | DTAB_HEADERS | DST_HEADERS | {b"via", b"expect"}
-_UPSTREAM_DROP_HOST = _UPSTREAM_DROP | {b"host"}
+# headers never copied upstream as they came: hop-by-hop ones, l5d's own, and the framing
+# and Host, which l5d writes itself from what it parsed (so Connection cannot remove them)
+_UPSTREAM_DROP = (HOP_BY_HOP | DTAB_HEADERS | DST_HEADERS
+                  | {b"via", b"expect", b"host", b"content-length"})
 _LOOPBACK_NAMES = frozenset({"localhost", "0.0.0.0", "::", "::1", ""})
 
 
@@ -464,7 +466,6 @@ class HttpRouter:
             return b"".join((route.up_prefix, reqid, b"\r\nl5d-ctx-trace: ", ctx_trace,
                              route.up_suffix))
         absolute = head.absolute
-        rewrite_host = absolute is not None and absolute.authority
         parts = [head.method.encode("latin-1"), b" ", head.target,
                  b" HTTP/1.0\r\n" if head.version == "1.0" else b" HTTP/1.1\r\n"]
         incoming_trace = None
@@ -472,13 +473,11 @@ class HttpRouter:
         if info.plain:
             # only Host, framing and headers forwarded as they are (scan_request listed them)
             parts += info.lines
-            if rewrite_host:
-                parts += (b"Host: ", absolute.authority, b"\r\n")
-            elif info.host is not None:
-                parts += (b"Host: ", info.host, b"\r\n")
         else:
-            drop = _UPSTREAM_DROP_HOST if rewrite_host else _UPSTREAM_DROP
+            drop = _UPSTREAM_DROP
             if info.connection:
+                # what Connection lists is hop-by-hop too; the framing and Host are written
+                # below from what l5d parsed, whatever it lists (never re-framed by it)
                 drop = drop | connection_tokens(headers)
             for name, value in headers:
                 lower = name.lower()
@@ -489,8 +488,9 @@ class HttpRouter:
                         via = value if via is None else via + b", " + value
                     continue
                 parts += (name, b": ", value, b"\r\n")
-            if rewrite_host:
-                parts += (b"Host: ", absolute.authority, b"\r\n")
+        host = absolute.authority if absolute is not None and absolute.authority else info.host
+        if host is not None:
+            parts += (b"Host: ", host, b"\r\n")
         if incoming_trace is None:
             reqid, ctx_trace = new_root_trace(self.rng)
         else:
@@ -507,6 +507,12 @@ class HttpRouter:
         parts += (b"\r\nVia: ", own_via if via is None else via + b", " + own_via, b"\r\n")
         if head.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
+        elif head.content_length is not None:
+            parts.append(b"Content-Length: %d\r\n" % head.content_length)
+        if head.version == "1.0":
+            # l5d keeps its upstream connections: an HTTP/1.0 server closes after the
+            # response unless asked (the response says whether it agreed)
+            parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
         if route is not None and info.plain:
             # the same head to the same service and override: all but the trace is the same

@@ -44,12 +44,15 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from l5d.http.errors import error_response
+from l5d.http.chunked import ChunkedEnd
 from l5d.http.framing import (
-    ABSOLUTE_FORMS, AbsoluteForm, HeadInfo, Reject, parser_error_status, request_line, scan_request,
+    ABSOLUTE_FORMS, Reject, awaits_request_line, parser_error_status, request_line, scan_request,
     split_absolute,
 )
 from l5d.http.limits import ServerLimits, ServerLoad
 from l5d.http.memo import HeadMemo
+from l5d.http.request import KnownHead, RequestHead
+from l5d.http.upgrade import UpgradeBody
 
 __all__ = ["HttpServerConnection", "HttpServerFactory", "KnownHead", "RequestHead", "ServerLimits",
            "ServerLoad"]
@@ -58,71 +61,11 @@ log = Logger()
 
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
                                      "TRACE")}
+#: what a 405 (CONNECT) says l5d forwards
+ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE"
+_NEWLINES = b"\r\n"
 # what reading is waiting for (one deadline at a time)
 _WAIT_NONE, _WAIT_HEAD, _WAIT_BODY, _WAIT_BODY_PAUSED, _WAIT_IDLE = range(5)
-
-
-class KnownHead:
-    """What reading one request head found that depends on its bytes alone.
-
-    Everything :meth:`HttpServerConnection._read_head` decides (the strict checks,
-    the absolute-form split, keep-alive as the client asked) is a function of the
-    head's bytes and the server's limits. A head that arrived as the whole of one
-    read, with no body, is remembered by its bytes (:class:`~l5d.http.memo.HeadMemo`),
-    and the same bytes later skip the parser and the checks. ``route`` is the
-    router's own memo for this head (identification and dtab override), set by the
-    router on first use. Never mutated after ``_read_head`` but for ``route``.
-    """
-
-    __slots__ = ("method", "target", "version", "headers", "keep_alive", "chunked", "length",
-                 "absolute", "expect", "info", "route")
-
-    def __init__(self, method: str, target: bytes, version: str, headers: list,
-                 keep_alive: bool, chunked: bool, length: int | None,
-                 absolute: AbsoluteForm | None, expect: bool, info: HeadInfo) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self.chunked = chunked
-        self.length = length
-        self.absolute = absolute
-        self.expect = expect
-        self.info = info
-        self.route: Any = None
-
-
-class RequestHead:
-    """A parsed request head. ``target`` is origin-form after the absolute-form rewrite.
-
-    ``known`` is the :class:`KnownHead` it was made from (``None`` when built by hand).
-    """
-
-    __slots__ = ("method", "target", "version", "headers", "keep_alive", "chunked",
-                 "content_length", "absolute", "peer", "expect_continue", "info", "known")
-
-    def __init__(self, method: str, target: bytes, version: str, headers: list,
-                 keep_alive: bool, chunked: bool, content_length: int | None,
-                 absolute: AbsoluteForm | None, peer: str, expect_continue: bool,
-                 info: HeadInfo | None = None, known: KnownHead | None = None) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self.chunked = chunked
-        self.content_length = content_length
-        self.absolute = absolute
-        self.peer = peer
-        self.expect_continue = expect_continue
-        #: what one pass over the headers found (host, via/dtab/connection flags)
-        self.info = info
-        self.known = known
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
 
 
 class _Reject(Exception):
@@ -191,6 +134,8 @@ class HttpServerConnection(Protocol):
         self._known: KnownHead | None = None  # what the last head read found
         self._begun = 0  # messages begun in the current feed
         self._parser = httptools.HttpRequestParser(self)
+        # HTTP/1.2 and later minor versions are HTTP/1.1 (scan_request refuses 0.9 and 2+)
+        self._parser.set_dangerous_leniencies(lenient_version=True)
         self._queue: deque = deque()
         self._parsing: Any = None  # exchange receiving body events
         self._counted = 0  # exchanges of ours counted in load.requests
@@ -202,14 +147,18 @@ class HttpServerConnection(Protocol):
         self._trailer_bytes = 0
         self._body_bytes = 0
         self._in_head = False
-        self._head_bytes_seen = 0
         # raw bytes, for the checks llhttp does not make on the request line: the
-        # current feed, the head so far when it spans feeds, and a lower bound of
-        # how far into the feed the parser has consumed
+        # current feed, the head so far (from its first byte) when it spans feeds, and
+        # the exact offset in the feed where the current message began or its body did
         self._feed = b""
         self._head_raw = b""
-        self._raw_start = 0
-        self._scan = 0
+        self._pos = 0
+        self._chunks: ChunkedEnd | None = None  # where a chunked request body ends
+        self._bad_line: bytes | None = None  # a line with an unknown method, until it ends
+        # an upgrade request with a body: its exchange while llhttp skips the body, then
+        # the second parser that reads it
+        self._upgrade_exchange: Any = None
+        self._upgrade_body: UpgradeBody | None = None
         # read-side deadline
         self._wait = _WAIT_NONE
         self._wait_until = 0.0
@@ -265,6 +214,11 @@ class HttpServerConnection(Protocol):
         self._read_eof = True
         if self.closing:
             self.transport.loseConnection()
+            return
+        if self._bad_line is not None:  # a line with an unknown method that never ended
+            raw, self._bad_line = self._bad_line, None
+            self._parse_failed(parser_error_status("Invalid method encountered", raw),
+                               "method not implemented")
             return
         if self._parsing is not None and not isinstance(self._parsing, _LocalAnswer):
             # a request body cut short: never let the upstream see it as complete
@@ -369,7 +323,14 @@ class HttpServerConnection(Protocol):
     # -- input ---------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
         if self.closing or self._broken:
-            return  # draining after an error answer, or after the last request
+            # draining after an error answer, or after the last request; but the body of
+            # an upgrade request, or the rest of a line with an unknown method, is read
+            if not self.closing:
+                if self._upgrade_body is not None:
+                    self._feed_upgrade_body(data)
+                elif self._bad_line is not None:
+                    self._await_request_line(data)
+            return
         # between two requests, a read that is exactly a head read before needs no parsing
         fresh = not self._in_head and self._parsing is None
         if fresh:
@@ -378,53 +339,110 @@ class HttpServerConnection(Protocol):
                 self._replay(known)
                 return
         self._feed = data
-        self._scan = 0
+        self._pos = 0
         self._begun = 0
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrade: the request itself was handled (without Upgrade); nothing after it is HTTP
-            self._broken = self._last = True
-            self.pause_reading("upgrade")
-            return
+        except httptools.HttpParserUpgrade as e:
+            offset = e.args[0]
+            # (outside the handler: errors of the body's parser keep their own cause)
         except httptools.HttpParserCallbackError as e:
-            cause = e.__context__
-            if isinstance(cause, _Reject):
-                self._parse_failed(cause.status, cause.reason)
-            else:
-                log.failure("bug in request handling")
-                self._parse_failed(400, "bad request")
+            self._callback_failed(e)
             return
         except httptools.HttpParserError as e:
             if self._in_head or self._parsing is None:
-                raw = self._head_raw + data if self._in_head else data
-                status = parser_error_status(str(e), raw)
+                # the failed message's bytes, from its first one
+                raw = (self._head_raw + data if self._head_raw else data[self._pos:]).lstrip(
+                    _NEWLINES)
+                message = str(e)
+                if (isinstance(e, httptools.HttpParserInvalidMethodError)
+                        and awaits_request_line(raw, self.limits.max_initial_line)):
+                    # a method token llhttp does not know: 501 or 400 once the line ends
+                    self._broken = True
+                    self._bad_line = raw
+                    return
+                status = parser_error_status(message, raw)
             else:
                 status = 400  # in the body or its trailers
             self._parse_failed(status, str(e))
             return
+        else:
+            offset = -1
+        if offset >= 0:
+            self._upgraded(data, offset)
+            return
         self._feed = b""
         if self._in_head:
-            if self._head_raw:
-                self._head_raw += data
-                self._head_bytes_seen += len(data)
-            else:  # the head began in this feed, at or after _scan
-                self._head_raw = data
-                self._raw_start = self._scan
-                self._head_bytes_seen = len(data) - self._scan
+            # the head began at _pos in this read, or in an earlier one
+            self._head_raw = self._head_raw + data if self._head_raw else data[self._pos:]
             limit = self.limits.max_initial_line + self.limits.max_headers + 4
-            if self._head_bytes_seen > limit:
+            if len(self._head_raw) > limit:
                 if not self._headers and self._url and self._header_bytes == 0:
                     self._parse_failed(414, "request line too long")
                 else:
                     self._parse_failed(431, "request headers too large")
-        elif self._head_raw:
-            self._head_raw = b""
+        elif self._chunks is not None:
+            self._chunks.feed(data, self._pos)  # a chunked body that goes on in the next read
         elif (fresh and self._begun == 1 and self._parsing is None and not self._broken
               and self._known is not None and self._known.keep_alive
               and not (self._known.chunked or self._known.length)):
             # this read was one whole keep-alive request without a body: remember its head
             self._heads.put(data, self._known)
+
+    def _await_request_line(self, data: bytes) -> None:
+        """More of a request line whose method llhttp refused: answer once it ends."""
+        raw = self._bad_line + data  # type: ignore[operator]
+        if awaits_request_line(raw, self.limits.max_initial_line):
+            self._bad_line = raw
+            return
+        self._bad_line = None
+        self._parse_failed(parser_error_status("Invalid method encountered", raw),
+                           "method not implemented")
+
+    def _upgraded(self, data: bytes, offset: int) -> None:
+        """llhttp stopped after an upgrade request (``Connection: upgrade`` + ``Upgrade``).
+
+        l5d forwards it as a plain request without the upgrade headers, and reads nothing
+        after it; but a body it announces is read first, whole and strictly, by a second
+        parser (:class:`~l5d.http.upgrade.UpgradeBody`), never left for the origin to take
+        from the client's next bytes.
+        """
+        self._broken = self._last = True
+        exchange, self._upgrade_exchange = self._upgrade_exchange, None
+        if exchange is None:
+            self.pause_reading("upgrade")  # no body: nothing after the request is read
+            return
+        known = self._known
+        self._parsing = exchange
+        self._watch(_WAIT_BODY, self.limits.body_idle_s)
+        self._upgrade_body = UpgradeBody(self, known.length, known.chunked)  # type: ignore[union-attr]
+        self._feed_upgrade_body(data[offset:])
+
+    def _feed_upgrade_body(self, data: bytes) -> None:
+        body = self._upgrade_body
+        try:
+            body.feed(data)  # type: ignore[union-attr]
+        except httptools.HttpParserCallbackError as e:
+            self._upgrade_body = None
+            self._callback_failed(e)
+        except httptools.HttpParserError as e:
+            self._upgrade_body = None
+            self._parse_failed(400, str(e))
+
+    def _callback_failed(self, e: httptools.HttpParserCallbackError) -> None:
+        """A parser callback raised: a refusal of ours (``_Reject``), or a bug (400)."""
+        cause = e.__context__
+        if isinstance(cause, _Reject):
+            self._parse_failed(cause.status, cause.reason)
+        else:
+            log.failure("bug in request handling")
+            self._parse_failed(400, "bad request")
+
+    def upgrade_body_complete(self) -> None:
+        """The body of an upgrade request is whole: the request is complete; read no more."""
+        self._upgrade_body = None
+        self.on_message_complete()
+        self.pause_reading("upgrade")
 
     def _replay(self, known: KnownHead) -> None:
         """A request whose head bytes were read before: what the parser would call, minus
@@ -445,7 +463,6 @@ class HttpServerConnection(Protocol):
         self._trailer_bytes = 0
         self._body_bytes = 0
         self._in_head = True
-        self._head_bytes_seen = 0
         self._parsing = None
         if self._wait != _WAIT_HEAD:
             if self._timer is not None:  # _watch's common case (the header timeout is the tick)
@@ -476,7 +493,18 @@ class HttpServerConnection(Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         known = self._known = self._read_head()
-        self._accept(known)
+        if not known.info.plain and self._parser.should_upgrade():
+            # l5d does not switch protocols: this is the last request on the connection
+            self._last = True
+            self._accept(known, last=True)
+            if known.chunked or known.length:
+                # llhttp will call the message complete now and skip the body: keep the
+                # exchange aside until _upgraded reads the body with a second parser
+                self._upgrade_exchange, self._parsing = self._parsing, None
+        else:
+            self._accept(known)
+            if known.chunked:
+                self._chunks = ChunkedEnd()
 
     def _read_head(self) -> KnownHead:
         """Check the head just parsed; what it says, from its bytes alone (raises _Reject)."""
@@ -492,11 +520,26 @@ class HttpServerConnection(Protocol):
         if type(info) is Reject:
             raise _Reject(info.status, info.reason)
         line = request_line(method_bytes, target, version)
-        if not self._head_raw and self._feed.startswith(line, self._scan):
-            # _check_request_line's common case: the head starts where the scan is
-            self._scan += len(line) + self._header_bytes - len(headers) + 2
+        # the request line must be exactly this, at the place this message began
+        # (llhttp accepts runs of spaces; A14), never further on in the bytes
+        feed = self._feed
+        prefix = self._head_raw
+        if prefix:
+            raw = prefix + feed
+            start = 0
+            self._head_raw = b""
         else:
-            self._check_request_line(line)
+            raw = feed
+            start = self._pos
+        if not raw.startswith(line, start):
+            while raw[start:start + 1] in (b"\r", b"\n"):  # empty lines before a request
+                start += 1
+            if not raw.startswith(line, start):
+                raise _Reject(400, "malformed request line")
+        # the head ends at its first empty line: no field may hold a CR or LF
+        self._pos = raw.index(b"\r\n\r\n", start + len(line) - 2) + 4 - len(prefix)
+        if version != "1.1" and version != "1.0":
+            version = "1.1"  # HTTP/1.2 and on (scan_request refused the rest)
         method = _METHODS.get(method_bytes) or method_bytes.decode("latin-1")
         chunked = info.chunked
         length = info.length
@@ -514,9 +557,12 @@ class HttpServerConnection(Protocol):
         return KnownHead(method, target, version, headers, parser.should_keep_alive(), chunked,
                          length, absolute, expect, info)
 
-    def _accept(self, known: KnownHead) -> None:
-        """Queue the request (or answer it 503): the per-connection half of a head."""
-        keep_alive = known.keep_alive
+    def _accept(self, known: KnownHead, last: bool = False) -> None:
+        """Queue the request (or answer it 503): the per-connection half of a head.
+
+        :param last: no request is read after this one (the response says so).
+        """
+        keep_alive = known.keep_alive and not last
         limits = self.limits
         load = self._load
         max_conns = limits.max_connections
@@ -556,25 +602,9 @@ class HttpServerConnection(Protocol):
             # pipelined behind a response in flight: read no further until it is out
             self.pause_reading("pipeline")
 
-    def _check_request_line(self, line: bytes) -> None:
-        """The raw bytes must hold ``line`` exactly (llhttp accepts runs of spaces; A14)."""
-        prefix = self._head_raw
-        if prefix:
-            raw = prefix + self._feed
-            pos = raw.find(line, self._raw_start)
-            self._head_raw = b""
-        else:
-            raw = self._feed
-            pos = raw.find(line, self._scan)
-        if pos < 0:
-            raise _Reject(400, "malformed request line")
-        if prefix:
-            self._scan = 0  # the head ends somewhere in this feed
-        else:  # each field took at least name:value CRLF, then the blank line
-            self._scan = pos + len(line) + self._header_bytes - len(self._headers) + 2
-
     def on_body(self, data: bytes) -> None:
-        self._scan += len(data)
+        if self._chunks is None:
+            self._pos += len(data)
         self._body_bytes += len(data)
         if self._body_bytes > self.limits.max_body:
             raise _Reject(413, f"request body is over the limit of {self.limits.max_body} bytes")
@@ -585,6 +615,10 @@ class HttpServerConnection(Protocol):
             exchange.request_body(data)
 
     def on_message_complete(self) -> None:
+        chunks = self._chunks
+        if chunks is not None:
+            self._chunks = None
+            self._pos = chunks.feed(self._feed, self._pos)  # where the next request begins
         exchange, self._parsing = self._parsing, None
         if self._wait == _WAIT_BODY or self._wait == _WAIT_BODY_PAUSED:
             self._wait = _WAIT_NONE
@@ -756,7 +790,8 @@ class HttpServerConnection(Protocol):
             self.closing = True
             self.uncork()
             self._send(error_response(answer.status, answer.reason, close=True,
-                                      clear_context=limits.clear_context))
+                                      clear_context=limits.clear_context,
+                                      allow=ALLOW if answer.status == 405 else None))
             self._close()
             return
         keep_alive = answer.keep_alive and answer.request_done

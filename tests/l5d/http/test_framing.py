@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from l5d.http.framing import (
-    MAX_FIXED_BODY, AbsoluteForm, Reject, check_request, is_chunked, parser_error_status,
-    read_content_length, request_line, split_absolute, valid_host,
+    MAX_FIXED_BODY, AbsoluteForm, Reject, awaits_request_line, check_request, parser_error_status,
+    read_content_length, request_line, scan_request, split_absolute, transfer_coding, valid_host,
 )
 
 HOST = (b"Host", b"svc")
@@ -36,9 +36,18 @@ CHECK_REQUEST = [
     ("TE on HTTP/1.0", "1.0", b"/", [(b"Transfer-Encoding", b"chunked")],
      Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")),
     ("TE gzip, chunked", "1.1", b"/", [HOST, (b"Transfer-Encoding", b"gzip, chunked")],
-     Reject(501, "Transfer-Encoding other than chunked is not supported")),
-    ("TE ,chunked", "1.1", b"/", [HOST, (b"Transfer-Encoding", b",chunked")],
-     Reject(501, "Transfer-Encoding other than chunked is not supported")),
+     Reject(501, "transfer codings other than chunked are not supported")),
+    ("TE gzip then chunked in two fields", "1.1", b"/",
+     [HOST, (b"Transfer-Encoding", b"gzip"), (b"Transfer-Encoding", b"chunked")],
+     Reject(501, "transfer codings other than chunked are not supported")),
+    ("TE ,chunked", "1.1", b"/", [HOST, (b"Transfer-Encoding", b",chunked")], None),
+    ("TE identity", "1.1", b"/", [HOST, (b"Transfer-Encoding", b"identity")],
+     Reject(400, "the final transfer coding is not chunked")),
+    ("TE chunked twice in two fields", "1.1", b"/",
+     [HOST, (b"Transfer-Encoding", b"chunked"), (b"Transfer-Encoding", b"chunked")],
+     Reject(400, "chunked is applied more than once")),
+    ("HTTP/1.2 is 1.x", "1.2", b"/", [HOST], None),
+    ("HTTP/1.2 needs Host", "1.2", b"/", [], Reject(400, "missing Host header")),
     ("CL +5", "1.1", b"/", [HOST, (b"Content-Length", b"+5")],
      Reject(400, "malformed Content-Length")),
     ("CL 0x5", "1.1", b"/", [HOST, (b"Content-Length", b"0x5")],
@@ -72,11 +81,19 @@ class CheckRequestTests:
 
 PARSER_ERRORS = [
     ("CL+TE", "Transfer-Encoding can't be present with Content-Length", b"", 400),
-    ("TE list", "Invalid `Transfer-Encoding` header value", b"", 501),
-    ("TE coding", "Request has invalid `Transfer-Encoding`", b"", 501),
-    ("empty TE", "Empty Transfer-Encoding", b"", 501),
+    ("TE list", "Invalid `Transfer-Encoding` header value", b"", 400),
+    ("TE coding", "Request has invalid `Transfer-Encoding`", b"", 400),
+    ("empty TE", "Empty Transfer-Encoding", b"", 400),
     ("bad char in TE", "Invalid header value char",
-     b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0bchunked\r\n\r\n", 501),
+     b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0bchunked\r\n\r\n", 400),
+    ("CL overflow", "Content-Length overflow", b"", 413),
+    ("unknown method token", "Invalid method encountered", b"FOO /p HTTP/1.1\r\n", 501),
+    ("lower-case method token", "Invalid method encountered", b"get / HTTP/1.1\r\n", 501),
+    ("unknown method after empty lines", "Invalid method encountered",
+     b"\r\n\r\nFOO /p HTTP/1.1\r\n", 501),
+    ("method not a token", "Invalid method encountered", b"G@T / HTTP/1.1\r\n", 400),
+    ("unknown method, bad line", "Invalid method encountered", b"FOO  /p HTTP/1.1\r\n", 400),
+    ("unknown method, no line end yet", "Invalid method encountered", b"FOO /p", 400),
     ("bad char elsewhere", "Invalid header value char",
      b"POST / HTTP/1.1\r\nHost: a\r\nX: \x0b\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     ("folded TE", "Invalid header value char",
@@ -113,14 +130,37 @@ class SmallGrammarTests:
         """Only ASCII digits with optional OWS, unlike int()."""
         assert read_content_length(value) == expected
 
-    @pytest.mark.parametrize("value,expected", [
-        (b"chunked", True), (b"CHUNKED", True), (b"\tchunked ", True), (b"chunked, chunked", False),
-        (b"gzip, chunked", False), (b",chunked", False), (b"chunked;x", False), (b"", False),
-        (b"\x0bchunked", False), (b"chunked\x85", False),
+    @pytest.mark.parametrize("values,expected", [
+        ([b"chunked"], None), ([b"CHUNKED"], None), ([b"\tchunked "], None), ([b",chunked"], None),
+        ([b" , ,chunked, "], None), ([b"", b"chunked"], None),
+        ([b"chunked, chunked"], 400), ([b"chunked", b"chunked"], 400), ([b"identity"], 400),
+        ([b"chunked, gzip"], 400), ([b"chunked", b"gzip"], 400), ([b""], 400), ([b" , "], 400),
+        ([b"\x0bchunked"], 400), ([b"chunked\x85"], 400), ([b"chunked;x"], 400),
+        ([b"chunked x"], 400),
+        ([b"gzip, chunked"], 501), ([b"gzip", b"chunked"], 501), ([b"chunked;x=1"], 501),
+        ([b'chunked; q="a b"'], 501),
     ])
-    def test_is_chunked(self, value: bytes, expected: bool) -> None:
-        """Exactly one chunked coding, any case, OWS allowed (none of what str.strip removes)."""
-        assert is_chunked(value) is expected
+    def test_transfer_coding(self, values: list[bytes], expected) -> None:
+        """RFC 9112: the final coding must be chunked, once (400); others are not implemented
+        (501); empty list elements do not count; nothing str.strip would remove is OWS."""
+        verdict = transfer_coding(values)
+        assert (verdict.status if verdict else None) == expected, verdict
+
+    @pytest.mark.parametrize("raw,expected", [
+        (b"F", True), (b"FOO", True), (b"FOO ", True), (b"FOO /p", True), (b"FOO /p H", True),
+        (b"FOO /p HTTP/1.1", True), (b"FOO /p HTTP/1.1\r", True), (b"\r\nFOO", True),
+        (b"FOO /p HTTP/1.1\r\n", False), (b"G@T", False), (b"FOO  ", False),
+        (b"FOO /p HTTX", False), (b"FOO /p\n", False), (b"x" * 100, False),
+    ])
+    def test_awaits_request_line(self, raw: bytes, expected: bool) -> None:
+        """A refused method keeps reading only while the bytes can still become a whole line."""
+        assert awaits_request_line(raw, 64) is expected
+
+    def test_content_length_is_not_forwarded_as_spelled(self) -> None:
+        """Content-Length is parsed (``010`` is 10) and left out of the forwarded lines."""
+        info = scan_request("1.1", b"/", [HOST, (b"Content-Length", b"010"), (b"X-A", b"b")])
+        assert info.length == 10 and info.plain
+        assert info.lines == [b"X-A", b": ", b"b", b"\r\n"]
 
     @pytest.mark.parametrize("value,expected", [
         (b"svc", True), (b"svc:4140", True), (b"10.0.0.1:80", True), (b"[::1]:80", True),
@@ -139,7 +179,8 @@ class SmallGrammarTests:
         (b"http://svc/x?q", AbsoluteForm(b"http", b"svc", b"/x?q")),
         (b"HTTP://svc:80", AbsoluteForm(b"http", b"svc:80", b"/")),
         (b"http://svc?q", AbsoluteForm(b"http", b"svc", b"/?q")),
-        (b"http:///x", AbsoluteForm(b"http", b"", b"/x")),
+        (b"http:///x", None),
+        (b"http://", None),
         (b"http://u@svc/x", None),
         (b"/x", None),
         (b"1http://svc/", None),
