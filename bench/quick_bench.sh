@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # quick_bench.sh - l5d alone under wrk, for a quick look or an A/B of two trees (~30 s a round).
 #
-# Starts the shared nginx backend (return 200 "hello") on CPU 1 and one l5d on CPU 0 (the
-# same config as router_bench.sh), then per round: a 2 s warm-up and a measured wrk run
-# (-t1, on CPU 1, absolute-form requests). Prints, per round: requests/s, l5d's CPU us per
-# request (user + sys, from /proc), RSS, wrk errors. No peers, no medians, no quiet-host
+# Starts the benchmark's nginx backend (bench/nginx-backend.conf: return 200 "hello") on CPU 1
+# and one l5d on CPU 0 (the same config as router_bench.sh), then per round: a 2 s warm-up and
+# a measured wrk run (-t1, on CPU 1, absolute-form requests: bench/wrk-absform.lua). Prints,
+# per round: requests/s, l5d's CPU us per request (user + sys, from /proc), RSS, wrk errors. No peers, no medians, no quiet-host
 # wait: for the figures of record use router_bench.sh.
 #
 # usage: bench/quick_bench.sh [--distinct] [--rounds N] [--duration S] [--conns C] [--repo DIR]
 #   --distinct   every request has its own target (bench/wrk-distinct.lua), so no request
 #                head repeats and l5d's request-head memo never hits
 #   --repo DIR   run the l5d of another checkout (A/B); its own .venv if it has one
-# env: BACKEND_PORT (24080), L5D_PORT (24140). Needs nginx, wrk, taskset; traffic stays on
-# 127.0.0.1 and every process started here is stopped on exit.
+# env: BACKEND_PORT (24080), L5D_PORT (24140). Needs nginx, wrk, taskset, curl (router_bench.sh
+# --install can apt-get them); traffic stays on 127.0.0.1 and every process started here is
+# stopped on exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-SHARED=${SHARED:-$REPO/../shared/bench}
 BACKEND_PORT=${BACKEND_PORT:-24080} L5D_PORT=${L5D_PORT:-24140}
-ROUNDS=3 DURATION=8 CONNS=32 LUA=$SHARED/wrk-absform.lua RUN_REPO=$REPO
+ROUNDS=3 DURATION=8 CONNS=32 LUA=$HERE/wrk-absform.lua RUN_REPO=$REPO
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 while [ $# -gt 0 ]; do
   case $1 in
     --distinct) LUA=$HERE/wrk-distinct.lua; shift;;
@@ -34,12 +35,17 @@ PY=$RUN_REPO/.venv/bin/python; [ -x "$PY" ] || PY=$REPO/.venv/bin/python
 for tool in nginx wrk taskset curl; do
   command -v $tool >/dev/null || { echo "quick_bench.sh: needs $tool" >&2; exit 1; }
 done
+for p in "$BACKEND_PORT" "$L5D_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "quick_bench.sh: port $p on 127.0.0.1 is in use (set BACKEND_PORT / L5D_PORT)" >&2; exit 1
+  fi
+done
 RUN=$(mktemp -d /tmp/l5d-quick.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-mkdir -p "$RUN"/backend/{tmp_body,tmp_proxy,tmp_fcgi,tmp_uwsgi,tmp_scgi}
-sed -e "s#@RUN@#$RUN#g" -e "s/@BACKEND_PORT@/$BACKEND_PORT/g" "$SHARED/backend-nginx.conf" \
+mkdir -p "$RUN/backend/tmp"
+sed -e "s#@DIR@#$RUN/backend#g" -e "s/@PORT@/$BACKEND_PORT/g" "$HERE/nginx-backend.conf" \
   > "$RUN/backend/nginx.conf"
 taskset -c 1 nginx -e stderr -p "$RUN/backend" -c "$RUN/backend/nginx.conf" -g 'daemon off;' \
   > "$RUN/backend/out" 2>&1 & pids+=($!)
@@ -65,7 +71,7 @@ done
 [ "$(curl -s -m 1 -x 127.0.0.1:$L5D_PORT $target)" = hello ] \
   || { echo "quick_bench.sh: l5d did not answer; see $RUN/l5d.out" >&2; exit 1; }
 wrk_run() {
-  ABS_URL=$target ABS_HOST=127.0.0.1:$BACKEND_PORT taskset -c 1 \
+  ABS_URL=$target ABS_HOST=127.0.0.1:$BACKEND_PORT timeout -k 5 $(($1 + 30)) taskset -c 1 \
     wrk -t1 -c"$CONNS" -d"$1" -s "$LUA" "http://127.0.0.1:$L5D_PORT/"
 }
 tck=$(getconf CLK_TCK)
