@@ -4,63 +4,30 @@ A first, minimal cut of Linkerd's admin interface:
 
 * ``GET /admin/ping`` → ``pong`` (``text/plain``);
 * ``GET /config.json`` → the parsed config with every default filled in;
-* ``POST /admin/shutdown`` → graceful shutdown (other methods: 405).
+* ``POST /admin/shutdown`` → graceful shutdown (other methods: 405);
+* the JSON pages about names of :mod:`admin_ui.names` (``/delegator.json``,
+  ``/namer_state/<prefix>.json``, ``/client_state.json``, ``/bound-names.json``).
 
-Everything else is 404. The dashboard, the dtab editor and the delegator come
-later. ``admin_ui`` may import ``l5d`` and ``dtab``; ``l5d`` never imports
+Everything else is 404. The dashboard and the dtab editor come later. ``admin_ui`` may import ``l5d`` and ``dtab``; ``l5d`` never imports
 ``admin_ui`` (``l5d/main.py`` wires the two together).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Callable
+from typing import Any, Callable
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.web import pages, resource, server
+from twisted.web import server
 from twisted.web.iweb import IRequest
 
+from admin_ui.names import add_name_pages
+from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN
 from l5d.config import LinkerConfig
 
 __all__ = ["build_admin_site"]
 
-TEXT_PLAIN = b"text/plain; charset=utf-8"
-APPLICATION_JSON = b"application/json"
 
-
-class _Page(resource.Resource):
-    """One admin page: the methods in ``methods`` reach :meth:`respond`,
-    others get 405 with an ``Allow`` header; nothing lives below it (404)."""
-
-    methods: tuple[bytes, ...] = (b"GET", b"HEAD")
-
-    def getChild(self, path: bytes, request: IRequest) -> resource.IResource:
-        return pages.notFound()
-
-    def render(self, request: IRequest) -> bytes:
-        if request.method not in self.methods:
-            request.setResponseCode(405)
-            request.setHeader(b"allow", b", ".join(self.methods))
-            request.setHeader(b"content-type", TEXT_PLAIN)
-            return b"method not allowed\n"
-        return self.respond(request)
-
-    def respond(self, request: IRequest) -> bytes:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class _Dir(resource.Resource):
-    """A path segment with children and no page of its own: 404 for itself
-    and for unknown children."""
-
-    def getChild(self, path: bytes, request: IRequest) -> resource.IResource:
-        return pages.notFound()
-
-    def render(self, request: IRequest) -> bytes:
-        return pages.notFound().render(request)
-
-
-class _Ping(_Page):
+class _Ping(Page):
     """``/admin/ping``: liveness."""
 
     def respond(self, request: IRequest) -> bytes:
@@ -68,19 +35,7 @@ class _Ping(_Page):
         return b"pong"
 
 
-class _Json(_Page):
-    """A fixed JSON document, encoded once."""
-
-    def __init__(self, document: object) -> None:
-        super().__init__()
-        self._body = json.dumps(document, indent=2).encode("utf-8") + b"\n"
-
-    def respond(self, request: IRequest) -> bytes:
-        request.setHeader(b"content-type", APPLICATION_JSON)
-        return self._body
-
-
-class _Shutdown(_Page):
+class _Shutdown(Page):
     """``POST /admin/shutdown``: answer, then call ``on_shutdown`` once the
     response is finished (on the next reactor turn, so it is written first)."""
 
@@ -111,19 +66,25 @@ class _AdminSite(server.Site):
 
 
 def build_admin_site(
-    config: LinkerConfig, reactor: IReactorTime, on_shutdown: Callable[[], object]
+    config: LinkerConfig, reactor: IReactorTime, on_shutdown: Callable[[], object],
+    linker: Any = None,
 ) -> server.Site:
     """The admin site for ``config``.
 
     :param config: served at ``/config.json``.
+    :param linker: the running :class:`~l5d.linker.Linker`, for the pages about names
+        (``/delegator.json``, ``/namer_state/...``, ``/client_state.json``,
+        ``/bound-names.json``); without it only the fixed pages exist.
     :param reactor: for the site's timeouts and to schedule ``on_shutdown``.
     :param on_shutdown: called (with no arguments) after a ``POST
         /admin/shutdown`` has been answered.
     """
-    root = _Dir()
-    admin = _Dir()
+    root = PathDir()
+    admin = PathDir()
     root.putChild(b"admin", admin)
     admin.putChild(b"ping", _Ping())
     admin.putChild(b"shutdown", _Shutdown(reactor, on_shutdown))
-    root.putChild(b"config.json", _Json(config.to_json()))
+    root.putChild(b"config.json", JsonPage(config.to_json()))
+    if linker is not None:
+        add_name_pages(root, linker, reactor)
     return _AdminSite(root, reactor=reactor)

@@ -25,6 +25,10 @@ from dtab.nametree import read as read_tree
 from dtab.nametree import show as show_tree
 from dtab.path import EMPTY_PATH, Path
 from dtab.report import bind_report, tree_json
+from dtab.transform import (
+    LeafTransformer, TransformedNamer, Transformer, filter_bound, gateway_bound, port_bound,
+    same_subnet, transform_all,
+)
 
 __all__ = [
     "ADDR_NEG", "ADDR_PENDING", "ADDR_WEIGHT_KEY", "ANY", "Addr", "Address", "AddrBound", "AddrFailed", "Alt",
@@ -32,9 +36,11 @@ __all__ = [
     "Delegate", "DelegateAlt", "DelegateEmpty", "DelegateException", "DelegateFail",
     "DelegateLeaf", "DelegateNeg", "DelegateTree", "DelegateUnion", "DelegateWeighted",
     "Dentry", "Dtab", "DtabError", "DtabParseError", "EMPTY", "EMPTY_DTAB", "EMPTY_PATH",
-    "FAIL", "Failed", "Interpreter", "Leaf", "MAX_DEPTH", "MAX_STEPS", "NEG", "NameTree",
-    "Namer", "Ok", "PENDING", "Path", "Prefix", "State", "Transformation", "Union",
+    "FAIL", "Failed", "Interpreter", "Leaf", "LeafTransformer", "MAX_DEPTH", "MAX_STEPS", "NEG", "NameTree",
+    "Namer", "Ok", "PENDING", "Path", "Prefix", "State", "Transformation", "TransformedNamer",
+    "Transformer", "Union",
     "UnknownNamer", "Weighted", "bind", "bind_report", "delegate", "delegate_tree_json",
-    "evaluate", "global_lookup", "map_tree", "normalize_ip", "read_tree",
-    "render_delegate_tree", "show_tree", "simplify", "tree_json",
+    "evaluate", "filter_bound", "gateway_bound", "global_lookup", "map_tree", "normalize_ip",
+    "port_bound", "read_tree", "render_delegate_tree", "same_subnet", "show_tree", "simplify",
+    "transform_all", "tree_json",
 ]

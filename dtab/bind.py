@@ -34,6 +34,7 @@ from dtab.name import AddrBound, BoundName
 from dtab.nametree import NEG, FAIL, EMPTY, Alt, Leaf, NameTree, Union, Weighted, simplify
 from dtab.namers import global_lookup
 from dtab.path import Path
+from dtab.transform import transform_all
 
 MAX_DEPTH = 100
 #: Key under which a bound name's union weight is put in its address set's metadata
@@ -149,9 +150,11 @@ class Interpreter:
 
     :param namers: ``(prefix, namer)`` pairs in preference order; a prefix is a
         path such as ``/#/io.l5d.fs``.
+    :param transformers: applied in order to every bound tree (a router's
+        ``interpreter.transformers``; :mod:`dtab.transform`).
     :param max_depth: the delegation depth limit (Finagle: 100).
 
-    Stateless apart from the namers it holds; safe to share.
+    Stateless apart from the namers and transformers it holds; safe to share.
     """
 
     def __init__(
@@ -159,15 +162,21 @@ class Interpreter:
         namers: Sequence[tuple[Path, Namer]] = (),
         max_depth: int = MAX_DEPTH,
         max_steps: int = MAX_STEPS,
+        transformers: Sequence = (),
     ) -> None:
         self.namers: tuple[tuple[Path, Namer], ...] = tuple(namers)
+        self.transformers = tuple(transformers)
         self.max_depth = max_depth
         self.max_steps = max_steps
 
     @property
-    def generation(self) -> tuple[int, ...]:
-        """The namers' generations; a different value means bindings may be stale."""
+    def generation(self) -> tuple:
+        """The namers' (and transformers') generations; a different value means bindings
+        may be stale."""
         namers = self.namers
+        if self.transformers:
+            return tuple([getattr(n, "generation", 0) for _, n in namers]
+                         + [t.generation for t in self.transformers])
         if not namers:
             return ()
         if len(namers) == 1:
@@ -192,11 +201,19 @@ class Interpreter:
         return self.namer_lookup(path)
 
     def bind(self, dtab: Dtab, path: Path) -> State:
-        """Bind ``path`` with ``dtab``: ``Ok(bound tree)``, ``PENDING`` or ``Failed``."""
-        return bind(lambda p: self.lookup(dtab, p), Leaf(path), self.max_depth, self.max_steps)
+        """Bind ``path`` with ``dtab``: ``Ok(bound tree)``, ``PENDING`` or ``Failed``; the
+        transformers are applied to the bound tree."""
+        state = bind(lambda p: self.lookup(dtab, p), Leaf(path), self.max_depth, self.max_steps)
+        if self.transformers:
+            return transform_all(self.transformers, state)
+        return state
 
     def delegate(self, dtab: Dtab, path: Path) -> State:
-        """The step-by-step :class:`dtab.delegate.DelegateTree` of binding ``path``."""
+        """The step-by-step :class:`dtab.delegate.DelegateTree` of binding ``path``, with a
+        ``transformation`` node for every bound name a transformer rewrote."""
         from dtab.delegate import delegate
 
-        return delegate(self, dtab, path)
+        state = delegate(self, dtab, path)
+        if self.transformers:
+            return transform_all(self.transformers, state, delegating=True)
+        return state

@@ -19,22 +19,24 @@ import enum
 import ipaddress
 import random
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.python.failure import Failure
 
-from dtab import Interpreter
-from l5d.config import LinkerConfig, RouterConfig, ServerConfig, check_config
-from l5d.config.namers import FsNamerConfig
+from dtab import EMPTY_DTAB, Interpreter, Path
+from l5d.config import ConfigError, LinkerConfig, RouterConfig, ServerConfig, check_config
 from l5d.http.fasttcp import listen_tcp
 from l5d.http.framing import MAX_FIXED_BODY
 from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
-from l5d.namers.fs import FsNamer
+from l5d.k8s.apis import K8sApis
+from l5d.namers.build import build_namer
 from l5d.router.build import build_identifier
+from l5d.transformers.build import build_transformer
 from l5d.telemetry.stats import Stats
 
 __all__ = ["Env", "Linker", "Listener", "build"]
@@ -50,11 +52,27 @@ class Env:
     :param pod_ip: this pod's IP (``POD_IP``).
     :param node_name: the Kubernetes node (``NODE_NAME``).
     :param namespace: this pod's namespace (``POD_NAMESPACE``).
+    :param variables: the environment variables (``io.l5d.k8s.ns``'s ``envVar``, the
+        in-cluster ``KUBERNETES_SERVICE_*``).
+    :param local_ips: this host's addresses (a lookup of its host name): what
+        ``io.l5d.localhost`` keeps and what l5d never forwards to on its own ports.
+    :param resolve: host name -> IP addresses, for ``io.l5d.specificHost``; by default
+        only IP literals resolve (no name lookup outside the entry point).
     """
 
     pod_ip: str | None = None
     node_name: str | None = None
     namespace: str | None = None
+    variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    local_ips: tuple[str, ...] = ()
+    resolve: Callable[[str], tuple[str, ...]] = field(default=lambda host: _literal(host))
+
+
+def _literal(host: str) -> tuple[str, ...]:
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,22 +123,23 @@ class Linker:
         self._state = _State.BUILT
         self._listeners: list[Listener] = []
         self.stats = Stats()
+        self.k8s = K8sApis(reactor, env.variables, self._rng)
         self.namers: list[tuple[Any, Any]] = []
-        for ncfg in config.namers:
-            if isinstance(ncfg, FsNamerConfig):
-                namer = FsNamer(reactor, ncfg.root_dir, ncfg.dtab_prefix)
-            else:
-                build_namer = getattr(ncfg, "build", None)
-                if build_namer is None:
-                    raise ValueError(f"namer kind {ncfg.kind!r} has no build()")
-                namer = build_namer(reactor)
+        for i, ncfg in enumerate(config.namers):
+            where = f"namers[{i}]"
+            namer = _building(where, lambda: build_namer(
+                ncfg, reactor, self.k8s, env.variables,
+                lambda cfgs: self._transformers(cfgs, f"{where}.transformers")))
             self.namers.append((ncfg.dtab_prefix, namer))
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
-        for rcfg in config.routers:
+        for i, rcfg in enumerate(config.routers):
+            transformers = self._transformers(rcfg.interpreter.transformers,
+                                              f"routers[{i}].interpreter.transformers")
+            interpreter = Interpreter(self.namers, transformers=transformers)
             router = HttpRouter(
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
-                dtab=(lambda d=rcfg.dtab: d), interpreter=Interpreter(self.namers),
+                dtab=(lambda d=rcfg.dtab: d), interpreter=interpreter,
                 identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix), stats=self.stats,
                 binding_timeout_s=rcfg.binding_timeout_s,
                 binding_cache_size=rcfg.binding_cache.paths,
@@ -139,6 +158,17 @@ class Linker:
                                             server_limits(rcfg, scfg))
                 self._servers.append(_Server(router, params, factory))
 
+    def _transformers(self, configs: Any, where: str) -> list[Any]:
+        """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
+        plain = Interpreter(self.namers)
+
+        def bind(path: Path) -> Any:
+            return plain.bind(EMPTY_DTAB, path)
+
+        return [_building(f"{where}[{j}]", lambda: build_transformer(
+            cfg, self.env, self.k8s, bind, lambda: plain.generation))
+            for j, cfg in enumerate(configs)]
+
     @property
     def listeners(self) -> tuple[Listener, ...]:
         return tuple(self._listeners)
@@ -151,13 +181,13 @@ class Linker:
                 continue
             if host == addr.host or host in ("localhost", "0.0.0.0", "::", "::1", ""):
                 return True
-            if self.env.pod_ip and host == self.env.pod_ip:
+            if host == self.env.pod_ip or host in self.env.local_ips:
                 return True
             try:
                 ip = ipaddress.ip_address(host)
             except ValueError:
                 continue
-            if ip.is_loopback or ip.is_unspecified or addr.host in ("0.0.0.0", "::"):
+            if ip.is_loopback or ip.is_unspecified:
                 return True
         return False
 
@@ -175,6 +205,7 @@ class Linker:
             raise RuntimeError(f"start: the linker is {self._state.value}, not built")
         self._state = _State.RUNNING
         try:
+            self.k8s.start()
             for _, namer in self.namers:
                 start = getattr(namer, "start", None)
                 if start is not None:
@@ -231,6 +262,7 @@ class Linker:
                 stop = getattr(namer, "stop", None)
                 if stop is not None:
                     stop()
+            self.k8s.stop()
             return defer.gatherResults(
                 [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners],
                 consumeErrors=True)
@@ -264,3 +296,13 @@ def build(config: LinkerConfig, env: Env, reactor: Any, *, now: Callable[[], flo
     """
     check_config(config)
     return Linker(config, env, reactor, now, rng)
+
+
+def _building(where: str, make: Callable[[], Any]) -> Any:
+    """``make()``; a ``ValueError`` (the environment lacks something) names ``where``."""
+    try:
+        return make()
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(str(err), key_path=where) from None

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import socket
 import sys
+from types import MappingProxyType
 from typing import IO, Mapping, Sequence
 
 from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
@@ -59,7 +61,7 @@ def main(
     if args and args[0] == "dtab":
         from l5d.cli.dtab_cmd import main as dtab_main
 
-        return dtab_main(args[1:], stdin, stdout, stderr)
+        return dtab_main(args[1:], stdin, stdout, stderr, environ, _global_reactor)
     if args and args[0] in ("-h", "--help"):
         stdout.write(USAGE)
         return 0
@@ -71,7 +73,7 @@ def main(
         return 2
     path = args[0]
 
-    config = _load(path, stdin, stderr)
+    config = load_config(path, stdin, stderr)
     if config is None:
         return 1
     env = env_from(environ)
@@ -81,23 +83,58 @@ def main(
         try:
             build(config, env, reactor)
         except ConfigError as err:
-            print(err, file=stderr)
+            print(_located(err, path), file=stderr)
             return 1
         print(f"{path}: ok", file=stdout)
         return 0
-    return _serve(config, env, stdout, stderr)
+    return _serve(config, env, stdout, stderr, path)
+
+
+def _located(err: ConfigError, path: str) -> ConfigError:
+    """A build error (the environment lacks what a key needs) named after the config file."""
+    if err.source != "<config>":
+        return err
+    return ConfigError(err.message, key_path=err.key_path, line=err.line, column=err.column,
+                       source="<stdin>" if path == "-" else path)
+
+
+def _global_reactor() -> object:
+    """The global reactor, for commands that need to run one (``l5d dtab ... --config``)."""
+    from twisted.internet import reactor
+
+    return reactor
 
 
 def env_from(environ: Mapping[str, str]) -> Env:
-    """The :class:`~l5d.linker.Env` from the downward-API variables (empty = unset)."""
+    """The :class:`~l5d.linker.Env`: the downward-API variables (empty = unset), the whole
+    environment (``envVar``, in-cluster credentials), this host's addresses and a name
+    resolver (both used only by the transformers that need them)."""
     return Env(
         pod_ip=environ.get("POD_IP") or None,
         node_name=environ.get("NODE_NAME") or None,
         namespace=environ.get("POD_NAMESPACE") or None,
+        variables=MappingProxyType(dict(environ)),
+        local_ips=_local_ips(),
+        resolve=_resolve,
     )
 
 
-def _load(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | None:
+def _resolve(host: str) -> tuple[str, ...]:
+    """The IP addresses of ``host`` (a blocking lookup, made once, at build time)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return ()
+    return tuple(sorted({info[4][0] for info in infos}))
+
+
+def _local_ips() -> tuple[str, ...]:
+    """This host's addresses: its host name's (as Linkerd's ``io.l5d.localhost`` finds them)
+    and the loopback ones."""
+    return tuple(sorted(set(_resolve(socket.gethostname())) | {"127.0.0.1", "::1"}))
+
+
+def load_config(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | None:
     """Read and parse the config; print the problem and return None on failure."""
     source = "<stdin>" if path == "-" else path
     try:
@@ -120,7 +157,7 @@ def _load(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | None:
         return None
 
 
-def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str]) -> int:
+def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], path: str) -> int:
     """Build, start on the global reactor, run until told to stop."""
     if "twisted.internet.reactor" not in sys.modules:
         from l5d.reactor import install
@@ -141,7 +178,7 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str]) -> 
     try:
         linker: Linker = build(config, env, reactor)
     except ConfigError as err:
-        print(err, file=stderr)
+        print(_located(err, path), file=stderr)
         return 1
 
     warnings_only = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
@@ -168,7 +205,7 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str]) -> 
         stop_reactor()
 
     def start() -> None:
-        linker.start(build_admin_site(config, reactor, stop_reactor)).addCallbacks(
+        linker.start(build_admin_site(config, reactor, stop_reactor, linker)).addCallbacks(
             announce, failed
         )
 

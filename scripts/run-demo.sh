@@ -22,9 +22,10 @@ cat <<'MSG'
 l5d is routing on 127.0.0.1:4140 (admin on http://127.0.0.1:9990/). Try:
 
     http_proxy=127.0.0.1:4140 curl http://hello/
-    l5d dtab delegate --dtab '/svc => /#/io.l5d.fs' /svc/hello
+    .venv/bin/l5d dtab delegate --config examples/local.yaml /svc/hello
 
-Services are the files in examples/disco/ ("host port" per line; edits are picked
-up within a second). Ctrl-C stops l5d and the demo services.
+(or `source .venv/bin/activate` first, then plain `l5d ...`). Services are the
+files in examples/disco/ ("host port" per line; edits are picked up within a
+second). Ctrl-C stops l5d and the demo services.
 MSG
 wait "${pids[2]}"

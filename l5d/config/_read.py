@@ -8,12 +8,12 @@ and read by the plugin class's own ``from_fields``.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from dtab import Dtab, DtabParseError
 from l5d.config._fields import REQUIRED, Context, Fields, path_error
 from l5d.config._node import Node, describe
-from l5d.config.errors import ConfigError, NoRoutersSpecified
+from l5d.config.errors import NoRoutersSpecified
 from l5d.config.model import (
     DEFAULT_ADMIN_IP,
     DEFAULT_ADMIN_PORT,
@@ -49,22 +49,13 @@ from l5d.config.model import (
     ServiceConfig,
     UsageConfig,
 )
+from l5d.config._kinds import make as _make, read_plugin
 from l5d.config.plugins import Plugins
-from l5d.config.registry import PluginConfig, Registry
+from l5d.config.transformers import read_transformers
 
 __all__ = ["read_linker", "read_plugin"]
 
 T = TypeVar("T")
-
-
-def _make(f: Fields, make: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """Construct a config object; a ``ValueError`` from its own checks becomes a ConfigError."""
-    try:
-        return make(*args, **kwargs)
-    except ConfigError:
-        raise
-    except ValueError as err:
-        raise f.error(str(err)) from None
 
 
 def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
@@ -87,19 +78,6 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     usage = UsageConfig() if usage_fields is None else _usage(usage_fields)
     return _make(f, LinkerConfig, admin=admin, routers=routers, namers=namers,
                  telemetry=telemetry, usage=usage)
-
-
-def read_plugin(registry: Registry, ctx: Context, node: Node, key_path: str) -> PluginConfig:
-    """One ``{kind: ..., ...}`` object of a plugin family."""
-    f = ctx.fields(node, key_path)
-    kind = f.string("kind")
-    cls = registry.get(kind)
-    if cls is None:
-        known = ", ".join(registry.kinds()) or "none"
-        raise f.error(f'unknown kind "{kind}" (known kinds: {known})', "kind")
-    config = _make(f, cls.from_fields, f)  # type: ignore[attr-defined]
-    f.close()
-    return config
 
 
 def _admin(f: Fields) -> AdminConfig:
@@ -232,8 +210,7 @@ def _interpreter(f: Fields) -> InterpreterConfig:
     kind = f.string("kind", DEFAULT_INTERPRETER_KIND)
     if kind != DEFAULT_INTERPRETER_KIND:
         raise f.error(f'unknown kind "{kind}" (known kinds: {DEFAULT_INTERPRETER_KIND})', "kind")
-    f.empty_list("transformers", "transformers are not supported yet")
-    return InterpreterConfig()
+    return _make(f, InterpreterConfig, transformers=read_transformers(f))
 
 
 def _binding_cache(f: Fields) -> BindingCacheConfig:

@@ -259,18 +259,22 @@ class BindingCacheConfig:
 @dataclass(frozen=True, slots=True)
 class InterpreterConfig:
     """How a router binds names (``interpreter``). Only ``default`` exists:
-    the router's dtab, the configured namers and the ``/$/`` namers.
-    ``transformers`` is accepted only as an empty list for now."""
+    the router's dtab, the configured namers and the ``/$/`` namers, then
+    ``transformers`` (in order) on every bound tree."""
 
     kind: str = DEFAULT_INTERPRETER_KIND
-    transformers: tuple[()] = ()
+    transformers: tuple = ()
 
     def __post_init__(self) -> None:
+        from l5d.config.transformers import TransformerConfig
+
         _require(self.kind == DEFAULT_INTERPRETER_KIND, "kind", self.kind, '"default"')
-        _require(self.transformers == (), "transformers", self.transformers, "()")
+        _require(isinstance(self.transformers, tuple) and all(
+            isinstance(t, TransformerConfig) for t in self.transformers),
+            "transformers", self.transformers, "a tuple of transformer configs")
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "transformers": []}
+        return {"kind": self.kind, "transformers": [t.to_json() for t in self.transformers]}
 
 
 def _check_optional_timeout(name: str, value: object) -> None:

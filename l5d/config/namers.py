@@ -1,9 +1,15 @@
 """Namer configs: what a ``/#/<prefix>`` path in a dtab resolves with (pure).
 
 Every namer accepts the common keys ``kind``, ``prefix``, ``experimental`` and
-``transformers`` (only ``[]`` for now). A namer's dtab prefix is ``/#`` plus
-its ``prefix``: ``io.l5d.fs`` answers ``/#/io.l5d.fs/...``. Like Linkerd, the
+``transformers`` (applied to this namer's answers only; see
+:mod:`l5d.config.transformers`). A namer's dtab prefix is ``/#`` plus its
+``prefix``: ``io.l5d.fs`` answers ``/#/io.l5d.fs/...``. Like Linkerd, the
 ``prefix`` is a path (``/disco``); the leading ``/`` may be left out.
+
+``io.l5d.k8s`` and ``io.l5d.k8s.ns`` have Linkerd's keys (``host``, ``port``,
+``labelSelector``; ``envVar``) and l5d's ways to reach the API without a kubectl
+proxy (``serviceAccount``, ``kubeconfig``, ``kubeconfigContext``) and to read
+EndpointSlices (``discovery``).
 """
 
 from __future__ import annotations
@@ -14,16 +20,18 @@ from typing import Any, ClassVar
 from dtab import DtabParseError, Path
 from l5d.config._fields import Fields, path_error
 from l5d.config.registry import PluginConfig, Registry
+from l5d.config.transformers import (
+    ACCESS_KEYS, DISCOVERY_KINDS, K8sAccessConfig, TransformerConfig, read_transformers,
+)
 
-__all__ = ["FsNamerConfig", "NAMERS", "NAMER_ROOT", "NamerConfig", "read_prefix"]
+__all__ = ["FsNamerConfig", "K8sNamerConfig", "K8sNsNamerConfig", "NAMERS", "NAMER_ROOT",
+           "NamerConfig", "read_prefix"]
 
 NAMERS = Registry("namers", "l5d.namers")
 """Namer kinds (config key ``namers``)."""
 
 NAMER_ROOT = Path.of("#")
 """Dtab paths under ``/#`` are resolved by the configured namers."""
-
-TRANSFORMERS_NOT_YET = "transformers are not supported yet"
 
 
 class NamerConfig(PluginConfig, registry=NAMERS):
@@ -44,7 +52,7 @@ class NamerConfig(PluginConfig, registry=NAMERS):
             "kind": self.kind,
             "prefix": self.prefix.show(),  # type: ignore[attr-defined]
             "experimental": self.experimental,  # type: ignore[attr-defined]
-            "transformers": [],
+            "transformers": [t.to_json() for t in self.transformers],  # type: ignore
         }
 
 
@@ -69,8 +77,10 @@ def _check_common(prefix: object, experimental: object, transformers: object) ->
         raise ValueError(f"prefix: expected a non-empty Path, got {prefix!r}")
     if not isinstance(experimental, bool):
         raise ValueError(f"experimental: expected a bool, got {experimental!r}")
-    if transformers != ():
-        raise ValueError(f"transformers: expected (), got {transformers!r}")
+    if not isinstance(transformers, tuple) or not all(
+            isinstance(t, TransformerConfig) for t in transformers):
+        raise ValueError(f"transformers: expected a tuple of transformer configs, "
+                         f"got {transformers!r}")
 
 
 DEFAULT_FS_PREFIX = Path.of("io.l5d.fs")
@@ -86,7 +96,7 @@ class FsNamerConfig(NamerConfig):
     root_dir: str
     prefix: Path = DEFAULT_FS_PREFIX
     experimental: bool = False
-    transformers: tuple[()] = ()
+    transformers: tuple[TransformerConfig, ...] = ()
 
     def __post_init__(self) -> None:
         _check_common(self.prefix, self.experimental, self.transformers)
@@ -98,9 +108,102 @@ class FsNamerConfig(NamerConfig):
         return cls(
             prefix=read_prefix(f, DEFAULT_FS_PREFIX),
             experimental=f.boolean("experimental", False),
-            transformers=f.empty_list("transformers", TRANSFORMERS_NOT_YET),
+            transformers=read_transformers(f),
             root_dir=f.string("rootDir"),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {**self.common_json(), "rootDir": self.root_dir}
+
+
+DEFAULT_K8S_PREFIX = Path.of("io.l5d.k8s")
+DEFAULT_K8S_NS_PREFIX = Path.of("io.l5d.k8s.ns")
+DEFAULT_NAMESPACE_ENV = "POD_NAMESPACE"
+
+
+def _check_k8s(label_selector: object, access: object, discovery: object) -> None:
+    if label_selector is not None and (not isinstance(label_selector, str) or not label_selector
+                                       or "=" in label_selector or "," in label_selector):
+        raise ValueError(f"labelSelector: expected a label name, got {label_selector!r}")
+    if not isinstance(access, K8sAccessConfig):
+        raise ValueError(f"access: expected a K8sAccessConfig, got {access!r}")
+    if discovery not in DISCOVERY_KINDS:
+        raise ValueError(f"discovery: expected one of {', '.join(DISCOVERY_KINDS)}, "
+                         f"got {discovery!r}")
+
+
+_K8S_KEYS = ("kind", "prefix", "experimental", "transformers", "host", "port", "labelSelector",
+             "discovery", *ACCESS_KEYS)
+
+
+def _k8s_fields(f: Fields, default_prefix: Path) -> dict[str, Any]:
+    """The keys both k8s namers have."""
+    return dict(prefix=read_prefix(f, default_prefix),
+                experimental=f.boolean("experimental", False),
+                transformers=read_transformers(f),
+                label_selector=f.string("labelSelector", None),
+                access=K8sAccessConfig.read(f),
+                discovery=f.string("discovery", "endpoints"))
+
+
+@dataclass(frozen=True, slots=True)
+class K8sNamerConfig(NamerConfig):
+    """``io.l5d.k8s``: ``/#/io.l5d.k8s/<namespace>/<port>/<service>[/<label value>]``,
+    bound to the service's ready endpoints, watched in the Kubernetes API."""
+
+    kind: ClassVar[str] = "io.l5d.k8s"
+    prefix: Path = DEFAULT_K8S_PREFIX
+    experimental: bool = False
+    transformers: tuple[TransformerConfig, ...] = ()
+    label_selector: str | None = None
+    access: K8sAccessConfig = K8sAccessConfig()
+    discovery: str = "endpoints"
+
+    def __post_init__(self) -> None:
+        _check_common(self.prefix, self.experimental, self.transformers)
+        _check_k8s(self.label_selector, self.access, self.discovery)
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "K8sNamerConfig":
+        f.expect(*_K8S_KEYS)
+        return cls(**_k8s_fields(f, DEFAULT_K8S_PREFIX))
+
+    def to_json(self) -> dict[str, Any]:
+        out = {**self.common_json(), **self.access.to_json(), "discovery": self.discovery}
+        if self.label_selector is not None:
+            out["labelSelector"] = self.label_selector
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class K8sNsNamerConfig(NamerConfig):
+    """``io.l5d.k8s.ns``: ``/#/io.l5d.k8s.ns/<port>/<service>[/<label value>]`` in the
+    namespace named by the environment variable ``envVar`` (``POD_NAMESPACE``)."""
+
+    kind: ClassVar[str] = "io.l5d.k8s.ns"
+    prefix: Path = DEFAULT_K8S_NS_PREFIX
+    experimental: bool = False
+    transformers: tuple[TransformerConfig, ...] = ()
+    label_selector: str | None = None
+    access: K8sAccessConfig = K8sAccessConfig()
+    discovery: str = "endpoints"
+    env_var: str = DEFAULT_NAMESPACE_ENV
+
+    def __post_init__(self) -> None:
+        _check_common(self.prefix, self.experimental, self.transformers)
+        _check_k8s(self.label_selector, self.access, self.discovery)
+        if not isinstance(self.env_var, str) or not self.env_var:
+            raise ValueError(f"envVar: expected a variable name, got {self.env_var!r}")
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "K8sNsNamerConfig":
+        f.expect(*_K8S_KEYS, "envVar")
+        return cls(**_k8s_fields(f, DEFAULT_K8S_NS_PREFIX),
+                   env_var=f.string("envVar", DEFAULT_NAMESPACE_ENV))
+
+    def to_json(self) -> dict[str, Any]:
+        out = {**self.common_json(), **self.access.to_json(), "discovery": self.discovery,
+               "envVar": self.env_var}
+        if self.label_selector is not None:
+            out["labelSelector"] = self.label_selector
+        return out

@@ -15,6 +15,7 @@ from l5d.config.identifiers import IDENTIFIERS, IdentifierConfig
 from l5d.config.namers import NAMERS, NamerConfig
 from l5d.config.registry import EntryPoint, Registry, load_entry_points
 from l5d.config.telemeters import TELEMETERS, TelemeterConfig
+from l5d.config.transformers import TRANSFORMERS, TransformerConfig
 
 __all__ = ["DEFAULT_PLUGINS", "Plugins", "load_installed_plugins"]
 
@@ -26,6 +27,7 @@ class Plugins:
     namers: Registry = NAMERS
     identifiers: Registry = IDENTIFIERS
     telemeters: Registry = TELEMETERS
+    transformers: Registry = TRANSFORMERS
 
 
 DEFAULT_PLUGINS = Plugins()
@@ -34,6 +36,7 @@ _BASES: tuple[tuple[str, type], ...] = (
     ("namers", NamerConfig),
     ("identifiers", IdentifierConfig),
     ("telemeters", TelemeterConfig),
+    ("transformers", TransformerConfig),
 )
 
 
@@ -41,8 +44,9 @@ def load_installed_plugins(
     entry_points: Callable[..., Iterable[EntryPoint]],
     plugins: Plugins = DEFAULT_PLUGINS,
 ) -> None:
-    """Register the kinds listed in the ``l5d.namers``, ``l5d.identifiers`` and
-    ``l5d.telemeters`` entry-point groups of installed distributions.
+    """Register the kinds listed in the ``l5d.namers``, ``l5d.identifiers``,
+    ``l5d.telemeters`` and ``l5d.transformers`` entry-point groups of installed
+    distributions.
 
     :param entry_points: ``importlib.metadata.entry_points`` (called as
         ``entry_points(group=...)``), or a fake in tests.

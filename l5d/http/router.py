@@ -85,6 +85,11 @@ class Client:
     def size(self) -> int:
         return len(self.pools)
 
+    @property
+    def addr(self) -> Any:
+        """The address set this client was last updated with (``None`` before)."""
+        return self._addr
+
     def update(self, bound: BoundName) -> None:
         """Follow the bound name's current address set."""
         addr = bound.addr
@@ -248,6 +253,10 @@ class HttpRouter:
         #: bumped whenever a client or service entry is dropped: route memos made before
         #: it may name a client that is gone
         self._epoch = 0
+
+    def base_dtab(self) -> Dtab:
+        """The router's dtab (what every request's override is appended to)."""
+        return self._dtab()
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:

@@ -116,3 +116,7 @@ class FsNamer:
 
     def names(self) -> list[str]:
         return sorted(self._files)
+
+    def bound_names(self) -> list[str]:
+        """Every name this namer can bind now (``/bound-names.json``)."""
+        return [(self.prefix + Path.of(n)).show() for n in sorted(self._files)]

@@ -100,25 +100,30 @@ class CommandLineTests:
         assert run_main(path) == (1, "", f"{path}:4: {BAD_MESSAGE}\n")
 
     def test_dtab_dispatch(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """l5d dtab ... hands the rest of argv and the streams to l5d.cli.dtab_cmd.main."""
+        """l5d dtab ... hands the rest of argv, the streams and the environment to
+        l5d.cli.dtab_cmd.main."""
         calls = []
 
-        def fake_main(argv, stdin, stdout, stderr) -> int:
-            calls.append((argv, stdin, stdout, stderr))
+        def fake_main(argv, stdin, stdout, stderr, environ, get_reactor) -> int:
+            calls.append((argv, stdin, stdout, stderr, environ))
+            assert callable(get_reactor)
             return 7
 
         module = types.ModuleType("l5d.cli.dtab_cmd")
         module.main = fake_main  # type: ignore[attr-defined]
         monkeypatch.setitem(sys.modules, "l5d.cli.dtab_cmd", module)
         streams = io.StringIO(), io.StringIO(), io.StringIO()
-        code = main(["dtab", "show", "-x"], {}, stdin=streams[0], stdout=streams[1],
-                    stderr=streams[2])
-        assert code == 7 and calls == [(["show", "-x"], *streams)]
+        code = main(["dtab", "show", "-x"], {"POD_IP": "10.0.0.1"}, stdin=streams[0],
+                    stdout=streams[1], stderr=streams[2])
+        assert code == 7 and calls == [(["show", "-x"], *streams, {"POD_IP": "10.0.0.1"})]
 
     def test_env_from_downward_api_variables(self) -> None:
         """POD_IP, NODE_NAME and POD_NAMESPACE fill Env; empty means unset."""
         environ = {"POD_IP": "10.1.2.3", "NODE_NAME": "node-a", "POD_NAMESPACE": ""}
-        assert env_from(environ) == Env(pod_ip="10.1.2.3", node_name="node-a", namespace=None)
+        env = env_from(environ)
+        assert (env.pod_ip, env.node_name, env.namespace) == ("10.1.2.3", "node-a", None)
+        assert dict(env.variables) == environ and "127.0.0.1" in env.local_ips
+        assert env.resolve("10.0.0.1") == ("10.0.0.1",)
 
 
 def l5d_command() -> list[str]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path as FsPath
 
 import pytest
+from twisted.internet.task import Clock
 
 from dtab import Dtab, Interpreter, Path, delegate_tree_json, render_delegate_tree
 from l5d.cli.dtab_cmd import main
@@ -16,8 +18,9 @@ from l5d.cli.dtab_cmd import main
 ROOT = FsPath(__file__).resolve().parents[3]
 
 
-def l5d_dtab(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``l5d dtab ARGS`` as its own process."""
+def l5d_dtab(*args: str, stdin: str | None = None,
+             env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``l5d dtab ARGS`` as its own process (``env``: extra environment variables)."""
     return subprocess.run(
         [sys.executable, "-m", "l5d", "dtab", *args],
         input=stdin,
@@ -25,6 +28,7 @@ def l5d_dtab(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
         text=True,
         cwd=ROOT,
         timeout=60,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -241,3 +245,77 @@ class InProcessTests:
         code, out, err = self._run(["--help"])
         assert code == 0 and err == ""
         assert "show" in out and "delegate" in out and "bind" in out
+
+
+CONFIGURED = """\
+namers:
+- kind: io.l5d.fs
+  rootDir: {disco}
+routers:
+- protocol: http
+  label: out
+  dtab: /svc => /#/io.l5d.fs
+  interpreter:
+    transformers:
+    - kind: io.l5d.port
+      port: 4141
+  servers: [{{port: 4140}}]
+- protocol: http
+  label: in
+  dtab: /svc => /#/io.l5d.fs
+  interpreter:
+    transformers:
+    - kind: io.l5d.k8s.localnode
+  servers: [{{port: 4141}}]
+"""
+
+
+POD = {"POD_IP": "10.244.2.1"}
+
+
+class ConfiguredTests:
+    """--config: the router's dtab, its namers and its transformers, as in the router."""
+
+    def config(self, tmp_path: FsPath) -> str:
+        disco = tmp_path / "disco"
+        disco.mkdir()
+        (disco / "web").write_text("10.244.1.2 7777\n10.244.2.2 7777\n")
+        path = tmp_path / "l5d.yaml"
+        path.write_text(CONFIGURED.format(disco=disco))
+        return str(path)
+
+    def test_bind_with_namers_and_transformers(self, tmp_path: FsPath) -> None:
+        r = l5d_dtab("bind", "--config", self.config(tmp_path), "/svc/web", env=POD)
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)
+        assert sorted(a["addr"] for a in report["addrs"]) == ["10.244.1.2:4141",
+                                                              "10.244.2.2:4141"]
+        assert report["tree"]["id"] == "/%/io.l5d.port/4141/#/io.l5d.fs/web"
+
+    def test_router_and_environment(self, tmp_path: FsPath) -> None:
+        """The incoming router's localnode transformer reads POD_IP from the environment."""
+        config = self.config(tmp_path)
+        r = l5d_dtab("delegate", "--json", "--config", config, "--router", "in", "/svc/web")
+        assert r.returncode == 2 and "needs POD_IP" in r.stderr, r.stderr
+        assert r.stderr.startswith(f"{config}: routers[1].interpreter.transformers[0]:")
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["delegate", "--json", "--config", config, "--router", "in", "/svc/web"],
+                    io.StringIO(), out, err, {"POD_IP": "10.244.2.1"}, Clock)
+        assert code == 0, err.getvalue()
+        node = json.loads(out.getvalue())["delegate"]
+        assert node["type"] == "transformation"
+        assert [a["ip"] for a in node["tree"]["bound"]["addr"]["addrs"]] == ["10.244.2.2"]
+
+    def test_override_and_unknown_router(self, tmp_path: FsPath) -> None:
+        config = self.config(tmp_path)
+        r = l5d_dtab("bind", "--config", config, "--dtab", "/svc/web => /$/inet/10.0.0.9/80",
+                     "/svc/web", env=POD)
+        assert json.loads(r.stdout)["addrs"][0]["addr"] == "10.0.0.9:4141"
+        r = l5d_dtab("bind", "--config", config, "--router", "nope", "/svc/web", env=POD)
+        assert r.returncode == 2 and "has no router 'nope' (routers: out, in)" in r.stderr
+
+    def test_usage(self) -> None:
+        r = l5d_dtab("bind", "/svc/web")
+        assert r.returncode == 2 and "one of --dtab or --config" in r.stderr
+        r = l5d_dtab("bind", "--dtab", "/a=>/b", "--router", "x", "/svc/web")
+        assert r.returncode == 2 and "--router needs --config" in r.stderr

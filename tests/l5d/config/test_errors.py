@@ -193,7 +193,8 @@ CASES = [
         'unknown-namer-kind',
         'namers:\n- kind: io.l5d.nope\nrouters: []\n',
         ConfigError,
-        'linkerd.yaml:2: namers[0].kind: unknown kind "io.l5d.nope" (known kinds: io.l5d.fs)',
+        'linkerd.yaml:2: namers[0].kind: unknown kind "io.l5d.nope" (known kinds: io.l5d.fs, '
+        'io.l5d.k8s, io.l5d.k8s.ns)',
     ),
     Case(
         'unknown-identifier-kind',
@@ -245,13 +246,10 @@ CASES = [
         'transformers',
         (
             'namers:\n- kind: io.l5d.fs\n  rootDir: d\n  transformers:\n  - kind: '
-            'io.l5d.localhost\nrouters: []\n'
+            'io.l5d.port\nrouters: []\n'
         ),
         ConfigError,
-        (
-            'linkerd.yaml:5: namers[0].transformers: expected an empty list (transformers are not '
-            'supported yet)'
-        ),
+        'linkerd.yaml:5: namers[0].transformers[0]: missing required key "port"',
     ),
     Case(
         'interp-transformers',
@@ -261,9 +259,34 @@ CASES = [
         ),
         ConfigError,
         (
-            'linkerd.yaml:4: routers[0].interpreter.transformers: expected an empty list '
-            '(transformers are not supported yet)'
+            'linkerd.yaml:4: routers[0].interpreter.transformers[0].kind: unknown kind "x" '
+            '(known kinds: io.l5d.const, io.l5d.k8s.daemonset, io.l5d.k8s.localnode, '
+            'io.l5d.localhost, io.l5d.port, io.l5d.replace, io.l5d.specificHost)'
         ),
+    ),
+    Case(
+        'daemonset-missing-service',
+        (
+            'routers:\n- protocol: http\n  interpreter:\n    transformers:\n    - kind: '
+            'io.l5d.k8s.daemonset\n      namespace: default\n      port: incoming\n'
+            '  servers: [{}]\n'
+        ),
+        ConfigError,
+        'linkerd.yaml:5: routers[0].interpreter.transformers[0]: missing required key "service"',
+    ),
+    Case(
+        'k8s-kubeconfig-and-host',
+        'namers:\n- kind: io.l5d.k8s\n  host: localhost\n  kubeconfig: /k\nrouters: []\n',
+        ConfigError,
+        'linkerd.yaml:2: namers[0]: kubeconfig cannot be combined with host/port or '
+        'serviceAccount',
+    ),
+    Case(
+        'k8s-discovery',
+        'namers:\n- kind: io.l5d.k8s\n  discovery: pods\nrouters: []\n',
+        ConfigError,
+        'linkerd.yaml:2: namers[0]: discovery: expected one of endpoints, endpointSlices, '
+        "got 'pods'",
     ),
     Case(
         'segments',

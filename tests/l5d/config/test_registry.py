@@ -73,8 +73,8 @@ class BuiltinKindsTests:
     """The built-in kinds are registered on import."""
 
     def test_namer_kinds(self) -> None:
-        """io.l5d.fs is the one built-in namer."""
-        assert NAMERS.kinds() == ("io.l5d.fs",)
+        """The built-in namers: files and Kubernetes (all namespaces, or one)."""
+        assert NAMERS.kinds() == ("io.l5d.fs", "io.l5d.k8s", "io.l5d.k8s.ns")
 
     def test_identifier_kinds(self) -> None:
         """The five HTTP identifiers, sorted."""
@@ -199,7 +199,8 @@ class EntryPointTests:
         echo = echo_namer(base)
         other = Plugins(namers=Registry("namers", "l5d.namers"),
                         identifiers=Registry("identifiers", "l5d.identifiers"),
-                        telemeters=Registry("telemetry", "l5d.telemeters"))
+                        telemeters=Registry("telemetry", "l5d.telemeters"),
+                        transformers=Registry("transformers", "l5d.transformers"))
         asked = []
 
         def entry_points(group: str) -> list[FakeEntryPoint]:
@@ -207,5 +208,5 @@ class EntryPointTests:
             return [FakeEntryPoint("test.echo", echo)] if group == "l5d.namers" else []
 
         load_installed_plugins(entry_points, other)
-        assert asked == ["l5d.namers", "l5d.identifiers", "l5d.telemeters"]
+        assert asked == ["l5d.namers", "l5d.identifiers", "l5d.telemeters", "l5d.transformers"]
         assert other.namers.get("test.echo") is echo

@@ -36,6 +36,18 @@ class ParseEndpointsTests:
         assert {(a.host, a.port) for a in parsed.addr.addresses} == addrs
         assert len(parsed.errors) == errors
 
+    @pytest.mark.parametrize("text, weights, errors", [
+        ("h 1 * 0.5\nh 2 * 3\nh 3 * 1.0\nh 4\n", {1: 0.5, 2: 3.0, 3: None, 4: None}, 0),
+        ("h 1 * 1e2\nh 2 * .25\n", {1: 100.0, 2: 0.25}, 0),
+        ("h 1 * x\nh 2 *\nh 3 * -1\nh 4 * nan\nh 5 * inf\nh 6 + 2\n", {}, 6),
+    ])
+    def test_weights(self, text: str, weights: dict, errors: int) -> None:
+        """Linkerd's ``host port * weight``: the weight is Finagle's address metadata."""
+        parsed = parse_endpoints(text)
+        assert {a.port: a.meta_dict().get("endpoint_addr_weight")
+                for a in parsed.addr.addresses} == weights
+        assert len(parsed.errors) == errors
+
 
 class FsNamerTests:
     """The namer answers from its snapshot and follows the directory."""

@@ -1,0 +1,52 @@
+"""One API client and one set of shared watches per way to the API (Twisted shell).
+
+Namers and transformers that reach the API the same way (the same
+:class:`~l5d.k8s.access.Access`) share a :class:`~l5d.k8s.watches.Watches`, so
+every watched object is watched once per process, whoever uses it.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Mapping
+
+from l5d.k8s.access import Access, api_client
+from l5d.k8s.watches import Watches
+
+__all__ = ["K8sApis"]
+
+
+class K8sApis:
+    """``Access -> Watches``, created on first use.
+
+    :param env: the environment the entry point read (in-cluster variables).
+    :param watch_options: passed to every :class:`Watches` (TTLs, backoff: tests).
+    """
+
+    def __init__(self, reactor: Any, env: Mapping[str, str], rng: random.Random,
+                 **watch_options: Any) -> None:
+        self._reactor = reactor
+        self._env = env
+        self._rng = rng
+        self._options = watch_options
+        self.by_access: dict[Access, Watches] = {}
+
+    def watches(self, access: Access) -> Watches:
+        """The shared watches for ``access``.
+
+        :raises ValueError: credentials that cannot be loaded.
+        """
+        watches = self.by_access.get(access)
+        if watches is None:
+            api = api_client(self._reactor, access, self._env)
+            watches = self.by_access[access] = Watches(self._reactor, api, self._rng,
+                                                       **self._options)
+        return watches
+
+    def start(self) -> None:
+        for watches in self.by_access.values():
+            watches.start()
+
+    def stop(self) -> None:
+        for watches in self.by_access.values():
+            watches.stop()
