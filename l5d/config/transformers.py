@@ -57,6 +57,8 @@ class K8sAccessConfig:
         (not written) means "when no host/port is written and the pod has them".
     :param kubeconfig: ``kubeconfig`` (l5d): a kubeconfig file, for running outside a cluster.
     :param context: ``kubeconfigContext`` (l5d): its context (default: the current one).
+    :param account_dir: ``serviceAccountDir`` (l5d): where the service account's ``token``
+        and ``ca.crt`` are (a pod's ``/var/run/secrets/kubernetes.io/serviceaccount``).
     """
 
     host: str | None = None
@@ -64,6 +66,7 @@ class K8sAccessConfig:
     service_account: bool | None = None
     kubeconfig: str | None = None
     context: str | None = None
+    account_dir: str | None = None
 
     def __post_init__(self) -> None:
         proxy = self.host is not None or self.port is not None
@@ -74,25 +77,31 @@ class K8sAccessConfig:
                              "(those name a kubectl proxy)")
         if self.context is not None and self.kubeconfig is None:
             raise ValueError("kubeconfigContext needs kubeconfig")
+        if self.account_dir is not None and (proxy or self.kubeconfig is not None
+                                             or self.service_account is False):
+            raise ValueError("serviceAccountDir is for the service account, not with "
+                             "host/port, kubeconfig or serviceAccount: false")
 
     @classmethod
     def read(cls, f: Fields, host_key: str = "host", port_key: str = "port") -> "K8sAccessConfig":
         return cls(host=f.string(host_key, None), port=f.port(port_key, None),
                    service_account=f.boolean("serviceAccount", None),
                    kubeconfig=f.string("kubeconfig", None),
-                   context=f.string("kubeconfigContext", None))
+                   context=f.string("kubeconfigContext", None),
+                   account_dir=f.string("serviceAccountDir", None))
 
     def to_json(self, host_key: str = "host", port_key: str = "port") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in ((host_key, self.host), (port_key, self.port),
                            ("serviceAccount", self.service_account),
-                           ("kubeconfig", self.kubeconfig), ("kubeconfigContext", self.context)):
+                           ("kubeconfig", self.kubeconfig), ("kubeconfigContext", self.context),
+                           ("serviceAccountDir", self.account_dir)):
             if value is not None:
                 out[key] = value
         return out
 
 
-ACCESS_KEYS = ("serviceAccount", "kubeconfig", "kubeconfigContext")
+ACCESS_KEYS = ("serviceAccount", "serviceAccountDir", "kubeconfig", "kubeconfigContext")
 
 
 class TransformerConfig(PluginConfig, registry=TRANSFORMERS):

@@ -65,14 +65,14 @@ class Access:
 
 def choose(host: str | None, port: int | None, service_account: bool | None,
            kubeconfig: str | None, context: str | None, env: Mapping[str, str],
-           account_dir: str = SERVICE_ACCOUNT_DIR) -> Access:
+           account_dir: str | None = None) -> Access:
     """The way to the API for one namer or transformer config (pure)."""
     if kubeconfig is not None:
         return Access(KUBECONFIG, kubeconfig=kubeconfig, context=context)
     in_pod = bool(env.get("KUBERNETES_SERVICE_HOST"))
-    if service_account or (service_account is None and host is None and port is None
-                           and in_pod):
-        return Access(SERVICE_ACCOUNT, account_dir=account_dir)
+    if service_account or account_dir is not None or (
+            service_account is None and host is None and port is None and in_pod):
+        return Access(SERVICE_ACCOUNT, account_dir=account_dir or SERVICE_ACCOUNT_DIR)
     return Access(PROXY, host or DEFAULT_HOST, port or DEFAULT_PORT)
 
 

@@ -21,8 +21,9 @@ __all__ = ["build_namer"]
 
 def k8s_namer(cfg: K8sNamerConfig | K8sNsNamerConfig, apis: Any, variables: Any,
               prefix: Path | None = None, pin: bool = False) -> K8sNamer:
-    access = choose(cfg.access.host, cfg.access.port, cfg.access.service_account,
-                    cfg.access.kubeconfig, cfg.access.context, variables)
+    a = cfg.access
+    access = choose(a.host, a.port, a.service_account, a.kubeconfig, a.context, variables,
+                    a.account_dir)
     namespace = None
     if isinstance(cfg, K8sNsNamerConfig):
         namespace = variables.get(cfg.env_var)
