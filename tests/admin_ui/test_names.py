@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path as FsPath
 
 from twisted.internet.address import IPv4Address
@@ -38,8 +40,8 @@ routers:
 
 class NamePagesTests(SynchronousTestCase):
     def setUp(self) -> None:
-        disco = FsPath(self.mktemp())
-        disco.mkdir()
+        disco = FsPath(tempfile.mkdtemp(prefix="l5d-names-"))
+        self.addCleanup(shutil.rmtree, disco, True)
         (disco / "web").write_text("10.244.1.2 7777\n")
         self.reactor = MemoryReactorClock()
         config = parse_config(CONFIG.format(disco=disco))
