@@ -1,15 +1,41 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives (real clients and servers).
-# Idempotent: only missing commands are installed. Needs root (CI runs as root).
+# Idempotent: only missing packages are installed. Needs root (CI runs as root).
+#
+# Then builds (once) the real kube-apiserver v1.20.2 + kubectl the Kubernetes tests run
+# against, from Debian packages only (tests/k8s/build-apiserver.sh: ~5-6 min the first
+# time, then cached in ${XDG_CACHE_HOME:-~/.cache}/l5d-k8s; later runs return at once).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+K8S_CACHE=${L5D_K8S_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/l5d-k8s/kube-apiserver-1.20.2}
+# Used by the tests themselves: curl; etcd + openssl for the Kubernetes API server.
+RUNTIME_PKGS=(curl ca-certificates etcd-server openssl)
+# Only needed to build kube-apiserver from Debian's `kubernetes` source package.
+BUILD_PKGS=(golang-go make rsync golang-github-modern-go-reflect2-dev dpkg-dev)
+
+installed() {
+  dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
 need=()
-command -v curl >/dev/null || need+=(curl)
+for p in "${RUNTIME_PKGS[@]}"; do installed "$p" || need+=("$p"); done
+if [ ! -x "$K8S_CACHE/kube-apiserver" ] || [ ! -x "$K8S_CACHE/kubectl" ]; then
+  for p in "${BUILD_PKGS[@]}"; do installed "$p" || need+=("$p"); done
+fi
+
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "sysdeps: missing ${need[*]}; run as root or install them" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}"
+  echo "sysdeps: installing ${need[*]}" >&2
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null \
+     || ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+  fi
 fi
+
+bash tests/k8s/build-apiserver.sh
