@@ -175,3 +175,46 @@ class ApiClientTests:
             assert outcome == ("cut", "cancelled")
         finally:
             yield f.close()
+
+
+class LineFramingTests:
+    """The watch body's framing on its own (F6): events split at every byte, merged, with a
+    final line without newline, never stuck."""
+
+    def run(self, chunks: list[bytes], end_clean: bool = True) -> tuple[list, tuple]:
+        from twisted.internet.task import Clock
+        from twisted.python.failure import Failure
+        from twisted.web.client import ResponseDone, ResponseFailed
+
+        from l5d.k8s.api import WatchStream, _Lines
+
+        events: list = []
+        stream = WatchStream()
+        lines = _Lines(stream, events.append, Clock(), idle_s=30)
+        for chunk in chunks:
+            lines.dataReceived(chunk)
+        reason = Failure(ResponseDone()) if end_clean else Failure(ResponseFailed([]))
+        lines.connectionLost(reason)
+        return events, stream.done.result
+
+    def test_every_split_point(self) -> None:
+        body = (json.dumps({"type": "ADDED", "object": {"n": 1, "s": "x" * 50}}) + "\n"
+                + json.dumps({"type": "MODIFIED", "object": {"n": 2}}) + "\n"
+                + json.dumps({"type": "DELETED", "object": {"n": 3}})).encode()
+        for cut in range(1, len(body)):
+            events, outcome = self.run([body[:cut], body[cut:]])
+            assert [e["object"]["n"] for e in events] == [1, 2, 3], cut
+            assert outcome == ("end", None)
+        events, _ = self.run([body[i:i + 1] for i in range(len(body))])  # byte by byte
+        assert [e["object"]["n"] for e in events] == [1, 2, 3]
+
+    def test_a_large_object(self) -> None:
+        big = {"type": "ADDED", "object": {"items": ["x" * 1000] * 2000}}  # ~2 MB
+        data = json.dumps(big).encode() + b"\n"
+        events, _ = self.run([data[i:i + 65536] for i in range(0, len(data), 65536)])
+        assert len(events) == 1 and len(events[0]["object"]["items"]) == 2000
+
+    def test_a_cut_loses_the_partial_event(self) -> None:
+        events, outcome = self.run([b'{"type":"ADDED","object":{}}\n{"type":"MOD'],
+                                   end_clean=False)
+        assert len(events) == 1 and outcome[0] == "cut"
