@@ -1,7 +1,7 @@
 """How l5d reaches the Kubernetes API: kubectl proxy, in-cluster credentials, or a kubeconfig
 (Twisted shell, at build time).
 
-Three ways, chosen by :func:`choose` from the config (``host``/``port``,
+Three ways, chosen by :func:`l5d.k8s.choice.choose` from the config (``host``/``port``,
 ``serviceAccount``, ``kubeconfig``) and the environment the entry point read:
 
 ``kubectlProxy``
@@ -25,7 +25,6 @@ ways: it costs memory); requests go out with treq (:class:`~l5d.k8s.api.ApiClien
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from twisted.internet.ssl import Certificate, CertificateOptions, PrivateCertificate
@@ -34,47 +33,9 @@ from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
 from l5d.k8s.api import ApiClient
+from l5d.k8s.choice import PROXY, SERVICE_ACCOUNT, Access
 
-__all__ = ["Access", "DEFAULT_HOST", "DEFAULT_PORT", "SERVICE_ACCOUNT_DIR", "api_client", "choose"]
-
-DEFAULT_HOST = "localhost"
-DEFAULT_PORT = 8001
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-PROXY, SERVICE_ACCOUNT, KUBECONFIG = "kubectlProxy", "serviceAccount", "kubeconfig"
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """One resolved way to the API; equal values share one client and one set of watches."""
-
-    mode: str
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    kubeconfig: str | None = None
-    context: str | None = None
-    account_dir: str = SERVICE_ACCOUNT_DIR
-
-    def describe(self) -> str:
-        if self.mode == PROXY:
-            return f"kubectl proxy at http://{self.host}:{self.port}"
-        if self.mode == SERVICE_ACCOUNT:
-            return f"service account in {self.account_dir}"
-        return f"kubeconfig {self.kubeconfig}" + (f" (context {self.context})" if self.context
-                                                  else "")
-
-
-def choose(host: str | None, port: int | None, service_account: bool | None,
-           kubeconfig: str | None, context: str | None, env: Mapping[str, str],
-           account_dir: str | None = None) -> Access:
-    """The way to the API for one namer or transformer config (pure)."""
-    if kubeconfig is not None:
-        return Access(KUBECONFIG, kubeconfig=kubeconfig, context=context)
-    in_pod = bool(env.get("KUBERNETES_SERVICE_HOST"))
-    if service_account or account_dir is not None or (
-            service_account is None and host is None and port is None and in_pod):
-        return Access(SERVICE_ACCOUNT, account_dir=account_dir or SERVICE_ACCOUNT_DIR)
-    return Access(PROXY, host or DEFAULT_HOST, port or DEFAULT_PORT)
-
+__all__ = ["api_client"]
 
 @implementer(IPolicyForHTTPS)
 class _ClusterTLS:

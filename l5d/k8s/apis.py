@@ -10,8 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any, Mapping
 
-from l5d.k8s.access import Access, api_client
-from l5d.k8s.watches import Watches
+from l5d.k8s.choice import Access
 
 __all__ = ["K8sApis"]
 
@@ -29,15 +28,19 @@ class K8sApis:
         self._env = env
         self._rng = rng
         self._options = watch_options
-        self.by_access: dict[Access, Watches] = {}
+        self.by_access: dict[Access, Any] = {}
 
-    def watches(self, access: Access) -> Watches:
-        """The shared watches for ``access``.
+    def watches(self, access: Access) -> Any:
+        """The shared :class:`~l5d.k8s.watches.Watches` for ``access`` (the HTTP client and
+        its imports are loaded on the first call: a config without Kubernetes pays nothing).
 
         :raises ValueError: credentials that cannot be loaded.
         """
         watches = self.by_access.get(access)
         if watches is None:
+            from l5d.k8s.access import api_client
+            from l5d.k8s.watches import Watches
+
             api = api_client(self._reactor, access, self._env)
             watches = self.by_access[access] = Watches(self._reactor, api, self._rng,
                                                        **self._options)

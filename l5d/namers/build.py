@@ -12,15 +12,17 @@ from typing import Any, Callable, Sequence
 
 from dtab import Path, TransformedNamer
 from l5d.config.namers import FsNamerConfig, K8sNamerConfig, K8sNsNamerConfig, NamerConfig
-from l5d.k8s.access import choose
+from l5d.k8s.choice import choose
 from l5d.namers.fs import FsNamer
-from l5d.namers.k8s import K8sNamer
 
 __all__ = ["build_namer"]
 
 
 def k8s_namer(cfg: K8sNamerConfig | K8sNsNamerConfig, apis: Any, variables: Any,
-              prefix: Path | None = None, pin: bool = False) -> K8sNamer:
+              prefix: Path | None = None, pin: bool = False) -> Any:
+    """A :class:`~l5d.namers.k8s.K8sNamer` (imported here: only Kubernetes configs load it)."""
+    from l5d.namers.k8s import K8sNamer
+
     a = cfg.access
     access = choose(a.host, a.port, a.service_account, a.kubeconfig, a.context, variables,
                     a.account_dir)
