@@ -12,6 +12,10 @@ copied onto that call. ``TARGET_WORLD`` overrides ``-text``. ``-latency`` sleeps
 before answering, ``-failure-rate`` answers 500 that fraction of the time,
 ``-json`` wraps the answer as ``{"api_result": ...}``. POST ``/setLatency?latency=500ms``
 and ``/setFailureRate?failureRate=0.5`` change them at run time.
+``GET /headers`` answers, as JSON, what this pod received: its ``pod`` IP, ``text``,
+the request ``method`` and ``target``, and every request ``headers`` field in order
+as ``[name, value]`` pairs (so a test can see the ``l5d-dst-*`` and ``Via`` fields
+l5d added); it ignores ``-latency``, ``-failure-rate`` and ``-target``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ def make_handler(text: str, target: str | None, pod_ip: str, as_json: bool, stat
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "helloworld/0.1"
+        # TCP_NODELAY, as Go's net/http (the original) has: the head and the body are two
+        # writes, and Nagle + a keep-alive peer's delayed ACK would hold the body ~40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt: str, *args) -> None:  # quiet
             pass
@@ -85,6 +92,16 @@ def make_handler(text: str, target: str | None, pod_ip: str, as_json: bool, stat
             self._send(200, "ok\n")
 
         def do_GET(self) -> None:
+            if urlsplit(self.path).path == "/headers":
+                data = json.dumps({"pod": pod_ip, "text": text, "method": self.command,
+                                   "target": self.path,
+                                   "headers": [[k, v] for k, v in self.headers.items()]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data.encode())))
+                self.end_headers()
+                self.wfile.write(data.encode())
+                return
             if state.latency:
                 time.sleep(state.latency)
             with state.lock:

@@ -173,23 +173,24 @@ class Linker:
     def listeners(self) -> tuple[Listener, ...]:
         return tuple(self._listeners)
 
-    def is_own_address(self, host: str, port: int) -> bool:
-        """Whether ``host:port`` is one of this process's listeners (never forward there)."""
+    def is_own_address(self, host: str, port: int) -> str | None:
+        """Which of this process's listeners ``host:port`` is (its name: a router label or
+        ``admin``), or ``None``."""
         for lst in self._listeners:
             addr = lst.port.getHost()
             if addr.port != port:
                 continue
             if host == addr.host or host in ("localhost", "0.0.0.0", "::", "::1", ""):
-                return True
+                return lst.name
             if host == self.env.pod_ip or host in self.env.local_ips:
-                return True
+                return lst.name
             try:
                 ip = ipaddress.ip_address(host)
             except ValueError:
                 continue
             if ip.is_loopback or ip.is_unspecified:
-                return True
-        return False
+                return lst.name
+        return None
 
     def start(self, admin_factory: IProtocolFactory) -> "defer.Deferred[list[Listener]]":
         """Load the namers, then listen on every router server and the admin address.

@@ -106,9 +106,15 @@ class Client:
                                                  self.router.connect_timeout_s)
         self.pools = [self._by_key[k] for k in wanted]
         self._next = 0
-        own = next(((h, p) for h, p in wanted if self.router.is_own_address(h, p)), None)
-        self.forbidden = (None if own is None
-                          else f"l5d does not forward to its own listener {own[0]}:{own[1]}")
+        self.forbidden = None
+        for host, port in wanted:
+            listener = self.router.is_own_address(host, port)
+            # a router never forwards into itself or to the admin server; another router of
+            # this process is a destination like any other (a DaemonSet's outgoing router
+            # reaches the pods on its own node through its incoming one)
+            if listener is not None and listener in (self.router.label, "admin"):
+                self.forbidden = f"l5d does not forward to its own listener {host}:{port}"
+                break
 
     def next_pool(self) -> EndpointPool:
         """Round-robin over the endpoints (p2c/EWMA replaces this later)."""
@@ -209,7 +215,9 @@ class HttpRouter:
     :param identifier: request -> :class:`Identified` | :class:`Unidentified`.
     :param total_timeout_s: ``service.totalTimeoutMs`` (None: no limit).
     :param attempt_timeout_s: ``client.requestAttemptTimeoutMs`` (None: no limit).
-    :param is_own_address: ``(host, port) -> bool``; l5d never forwards to its own listeners.
+    :param is_own_address: ``(host, port) ->`` the name of the listener of this process it
+        is (a router label, or ``admin``), or ``None``; a router never forwards to its own
+        listeners or the admin server.
     :param now: monotonic seconds.
     """
 
@@ -221,7 +229,7 @@ class HttpRouter:
                  max_connect_attempts: int = 25, max_clients: int = 1000,
                  total_timeout_s: float | None = None,
                  attempt_timeout_s: float | None = None,
-                 is_own_address: Callable[[str, int], bool] = lambda h, p: False) -> None:
+                 is_own_address: Callable[[str, int], str | None] = lambda h, p: None) -> None:
         self.label = label
         self.reactor = reactor
         self.now = now

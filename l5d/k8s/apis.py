@@ -10,7 +10,11 @@ from __future__ import annotations
 import random
 from typing import Any, Mapping
 
+from twisted.logger import Logger
+
 from l5d.k8s.choice import Access
+
+log = Logger()
 
 __all__ = ["K8sApis"]
 
@@ -41,7 +45,14 @@ class K8sApis:
             from l5d.k8s.access import api_client
             from l5d.k8s.watches import Watches
 
-            api = api_client(self._reactor, access, self._env)
+            try:
+                api = api_client(self._reactor, access, self._env)
+            except ValueError as err:
+                if not access.auto:
+                    raise
+                log.warn("k8s: {err}; using Linkerd's default, a kubectl proxy on "
+                         "localhost:8001", err=err)
+                api = api_client(self._reactor, access.fallback(), self._env)
             watches = self.by_access[access] = Watches(self._reactor, api, self._rng,
                                                        **self._options)
         return watches

@@ -29,6 +29,14 @@ class Access:
     kubeconfig: str | None = None
     context: str | None = None
     account_dir: str = SERVICE_ACCOUNT_DIR
+    #: chosen because the config named no way and the environment is a pod's: when the pod
+    #: has no service-account token after all, Linkerd's default (a kubectl proxy on
+    #: localhost:8001) is used instead (:meth:`fallback`)
+    auto: bool = False
+
+    def fallback(self) -> "Access":
+        """Linkerd's default way, for an ``auto`` choice whose credentials are missing."""
+        return Access(PROXY)
 
     def describe(self) -> str:
         if self.mode == PROXY:
@@ -46,7 +54,8 @@ def choose(host: str | None, port: int | None, service_account: bool | None,
     if kubeconfig is not None:
         return Access(KUBECONFIG, kubeconfig=kubeconfig, context=context)
     in_pod = bool(env.get("KUBERNETES_SERVICE_HOST"))
-    if service_account or account_dir is not None or (
-            service_account is None and host is None and port is None and in_pod):
+    if service_account or account_dir is not None:
         return Access(SERVICE_ACCOUNT, account_dir=account_dir or SERVICE_ACCOUNT_DIR)
+    if service_account is None and host is None and port is None and in_pod:
+        return Access(SERVICE_ACCOUNT, auto=True)
     return Access(PROXY, host or DEFAULT_HOST, port or DEFAULT_PORT)
