@@ -15,7 +15,6 @@ with a ``kubectl proxy`` on each node's localhost:8001.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -25,24 +24,21 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-SIM_PY = ROOT / "examples" / "k8s-sim" / "sim.py"
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples" / "k8s-sim"))
+from k8s_sim.layout import BRIDGE, L5D_PORTS, PREFIX, SIM_PY, l5d_ip
+from k8s_sim.measure import measure_change
+from k8s_sim.mesh import http_get
+from k8s_sim.network import link_exists, sim_netns
+from k8s_sim.procs import alive
+from k8s_sim.scaling import scale
+from k8s_sim.state import State, read_json
+
 UP_TIMEOUT_S = 40 * 60    # a first run builds kube-apiserver (~5-6 min); a bound, not a check
 CMD_TIMEOUT_S = 180
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root: network namespaces, a bridge, mounts")
 
-
-def _load_sim():
-    spec = importlib.util.spec_from_file_location("l5d_k8s_sim", SIM_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sim = _load_sim()
 
 HELLO = re.compile(r"Hello \((10\.244\.\d+\.\d+)\) world \((10\.244\.3\.\d+)\)!!")
 WORLD_ID = "/#/io.l5d.k8s/default/http/world-v1"
@@ -121,7 +117,7 @@ def sim_curl(state: Path, node: str, url: str) -> str:
 
 
 def admin_json(node: int, page: str):
-    status, _, body = sim.http_get(sim.l5d_ip(node), sim.L5D_PORTS["admin"], page)
+    status, _, body = http_get(l5d_ip(node), L5D_PORTS["admin"], page)
     assert status == 200, (page, status, body)
     return json.loads(body)
 
@@ -132,12 +128,12 @@ def header_values(received: dict, name: str) -> list[str]:
 
 def nothing_left() -> list[str]:
     """What of the sim is still on this machine (empty when it is all gone)."""
-    left = [f"netns {ns}" for ns in sim.sim_netns()]
-    if sim.link_exists(sim.BRIDGE):
-        left.append(f"bridge {sim.BRIDGE}")
+    left = [f"netns {ns}" for ns in sim_netns()]
+    if link_exists(BRIDGE):
+        left.append(f"bridge {BRIDGE}")
     etc = Path("/etc/netns")
     if etc.is_dir():
-        left += [f"{d}" for d in etc.iterdir() if d.name.startswith(f"{sim.PREFIX}-")]
+        left += [f"{d}" for d in etc.iterdir() if d.name.startswith(f"{PREFIX}-")]
     return left
 
 
@@ -158,22 +154,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
                 os.path.lexists("/var/run/secrets")) == secrets_before
         yield state
     finally:
-        st = sim.State.load(state)
+        st = State.load(state)
         pids = [] if st is None else [st.control_pid, *(p.pid for p in st.pods), *(
             e.get(k) for e in st.l5d.values() for k in ("pid", "proxy_pid") if e.get(k))]
-        api = sim.read_json(state / "api.json") or {}
+        api = read_json(state / "api.json") or {}
         pids += [api.get("apiserver_pid"), api.get("etcd_pid")]
         down = run_sim(state, "down", check=False)
         assert down.returncode == 0, down.stderr
         assert nothing_left() == []
-        assert [p for p in pids if sim.alive(p)] == []
+        assert [p for p in pids if alive(p)] == []
 
 
 def test_status_lists_the_cluster(cluster: Path) -> None:
     info = json.loads(run_sim(cluster, "status", "--json").stdout)
     assert info["up"] is True
     assert info["config"].startswith("daemonset/l5d.yml ConfigMap l5d-config")
-    assert {n: l["admin_ping"] for n, l in info["l5d"].items()} == {
+    assert {n: l5d["admin_ping"] for n, l5d in info["l5d"].items()} == {
         "node-1": 200, "node-2": 200, "node-3": 200}
     assert info["endpoints"] == {
         "hello": ["10.244.1.2@node-1", "10.244.2.2@node-2"],
@@ -235,8 +231,8 @@ def test_endpoints_changes_take_effect(cluster: Path, capsys: pytest.CaptureFixt
              ("move node-1 -> node-3", {1: 0, 3: 1}, ["10.244.3.2"])]
     results = []
     for name, want, endpoints in steps:
-        m = sim.measure_change(cluster, name, 2, "http://world-v1/",
-                               lambda want=want: sim.scale(cluster, "world-v1", want))
+        m = measure_change(cluster, name, 2, "http://world-v1/",
+                           lambda want=want: scale(cluster, "world-v1", want))
         results.append(m)
         with capsys.disabled():
             print(f"\nk8s-sim: {m.line()}")
