@@ -35,23 +35,19 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from dtab import Path
-from l5d.http.client import CONNECTION, FRAMING_LENGTH, FRAMING_NONE, L5D, VIA
+from l5d.http.client import FRAMING_LENGTH, FRAMING_NONE
 from l5d.http.errors import error_response
-from l5d.http.headers import connection_tokens
+from l5d.http.response_head import downstream_head
 from l5d.router.route import attempt_timeout_message, total_timeout_message
 
 BODY_BUFFER_LIMIT = 64 * 1024
 #: fixed-length response bodies up to this size are written without flow control
 SMALL_BODY = 64 * 1024
-_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
-_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 
 # states
 NEW, ROUTING, CONNECTING, SENT, RESPONDING, DONE = range(6)
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_SUCCESS_CLASS_0 = b"l5d-success-class: 0.0\r\n"
-_SUCCESS_CLASS_1 = b"l5d-success-class: 1.0\r\n"
 
 
 @implementer(IPushProducer)
@@ -412,67 +408,3 @@ class Exchange:
             upstream.abort()
         self.router.exchange_done(self, -1)
         self.conn.abort()
-
-
-def downstream_head(rhead: Any, framing: int, client_11: bool, keep_alive: bool,
-                    request_done: bool, clear: bool) -> tuple[bytes, bool, bool]:
-    """The response head l5d sends its client: ``(bytes, chunked, close)`` (pure).
-
-    :param rhead: the upstream's :class:`~l5d.http.client.ResponseHead` (not changed).
-    :param framing: how the upstream frames the body (``FRAMING_*``).
-    :param client_11: the client spoke HTTP/1.1. :param keep_alive: it allows keep-alive.
-    :param request_done: the whole request body was read (else the connection closes).
-    :param clear: ``clearContext``: no ``l5d-*`` headers go downstream.
-    :returns: the head, whether the body is re-chunked, whether the connection closes after.
-    """
-    status = rhead.status
-    close = not keep_alive
-    chunked = False
-    status_line = _STATUS_LINES.get((status, rhead.reason))
-    if status_line is None:
-        status_line = b"HTTP/1.1 %d %s\r\n" % (status, rhead.reason or b"")
-        if len(_STATUS_LINES) < 512:
-            _STATUS_LINES[(status, rhead.reason)] = status_line
-    lines = rhead.lines.copy()
-    lines[0] = status_line
-    via = None
-    special = rhead.special
-    if special:
-        connection = None
-        for kind, name, value in special:
-            if kind == L5D:
-                if not clear:
-                    lines += (name, b": ", value, b"\r\n")
-            elif kind == VIA:
-                via = value if via is None else via + b", " + value
-            elif kind == CONNECTION:
-                connection = value if connection is None else connection + b"," + value
-        if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
-            # rare: the upstream's Connection names other headers; drop those too
-            listed = connection_tokens([(b"connection", connection)])
-            lines[:] = [lines[i + j] for i in range(1, len(lines), 4)
-                        if lines[i].lower() not in listed for j in range(4)]
-            lines.insert(0, status_line)
-    lines += (b"Via: ", b"1.1 linkerd" if via is None else via + b", 1.1 linkerd", b"\r\n")
-    if not clear:
-        lines.append(_SUCCESS_CLASS_0 if status >= 500 else _SUCCESS_CLASS_1)
-    content_length = rhead.content_length
-    if framing == FRAMING_LENGTH:
-        lines += (b"Content-Length: ", content_length, b"\r\n")
-    elif framing == FRAMING_NONE:
-        if content_length is not None and status != 204 and not 100 <= status < 200:
-            lines += (b"Content-Length: ", content_length, b"\r\n")
-    elif client_11:  # chunked or close-delimited upstream: chunk it downstream
-        chunked = True
-        lines.append(b"Transfer-Encoding: chunked\r\n")
-    else:  # HTTP/1.0 client: the end of the body is the end of the connection
-        close = True
-    if not request_done:
-        close = True  # we will not read the rest of this request's body
-    if close:
-        lines.append(b"Connection: close\r\n\r\n")
-    elif not client_11:
-        lines.append(b"Connection: keep-alive\r\n\r\n")
-    else:
-        lines.append(b"\r\n")
-    return b"".join(lines), chunked, close
