@@ -14,6 +14,7 @@ names), so the key → attribute translation is written out once per type.
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
@@ -204,6 +205,27 @@ class Fields:
 
         return self._get(key, default, check, "an integer")
 
+    def number(self, key: str, default: object = REQUIRED, *, minimum: float | None = None,
+               maximum: float | None = None, above: float | None = None) -> float:
+        """A finite number (an integer is accepted and returned as a float).
+
+        :param minimum: smallest allowed value; :param above: the value must be greater.
+        """
+        def check(node: Node) -> float:
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise self.error(f"expected a number, got {describe(node)}", key)
+            if minimum is not None and value < minimum:
+                raise self.error(f"expected a number >= {minimum:g}, got {value!r}", key)
+            if above is not None and value <= above:
+                raise self.error(f"expected a number > {above:g}, got {value!r}", key)
+            if maximum is not None and value > maximum:
+                raise self.error(f"expected a number <= {maximum:g}, got {value!r}", key)
+            return float(value)
+
+        return self._get(key, default, check, "a number")
+
     def port(self, key: str, default: object = REQUIRED) -> int:
         """A TCP port, 0..65535 (0 lets the OS pick one)."""
         def check(node: Node) -> int:
@@ -222,10 +244,10 @@ class Fields:
         ms = self.integer(key, default)
         return default_s if ms is None else ms / 1000.0  # type: ignore[return-value]
 
-    def seconds(self, key: str, default_s: object = REQUIRED) -> float:
+    def seconds(self, key: str, default_s: object = REQUIRED, *, minimum: int | None = 0) -> float:
         """An integer ``...Secs`` key, returned as float seconds."""
         default = default_s if default_s is REQUIRED else None
-        secs = self.integer(key, default)
+        secs = self.integer(key, default, minimum=minimum)
         return default_s if secs is None else float(secs)  # type: ignore[return-value]
 
     def ip(self, key: str, default: object = REQUIRED) -> str:

@@ -8,8 +8,6 @@ and read by the plugin class's own ``from_fields``.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from dtab import Dtab, DtabParseError
 from l5d.config._fields import REQUIRED, Context, Fields, path_error
 from l5d.config._node import Node, describe
@@ -22,7 +20,6 @@ from l5d.config.model import (
     DEFAULT_BINDING_TIMEOUT_S,
     DEFAULT_BODY_IDLE_TIME_S,
     DEFAULT_DST_PREFIX,
-    DEFAULT_GLOBAL_KIND,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HTTP_PORT,
     DEFAULT_IDENTIFIERS,
@@ -40,22 +37,20 @@ from l5d.config.model import (
     SUPPORTED_PROTOCOLS,
     AdminConfig,
     BindingCacheConfig,
-    ClientConfig,
     InterpreterConfig,
     LinkerConfig,
     RouterConfig,
     ServerConfig,
     ServerSessionConfig,
-    ServiceConfig,
     UsageConfig,
 )
 from l5d.config._kinds import make as _make, read_plugin
+from l5d.config.client_policy import read_client
 from l5d.config.plugins import Plugins
+from l5d.config.service_policy import read_service
 from l5d.config.transformers import read_transformers
 
 __all__ = ["read_linker", "read_plugin"]
-
-T = TypeVar("T")
 
 
 def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
@@ -173,23 +168,9 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
             "streamAfterContentLengthKB", DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
         ),
         max_request_kb=f.integer("maxRequestKB", DEFAULT_MAX_REQUEST_KB, minimum=1),
-        service=_global_policy(f, "service", ServiceConfig, "totalTimeoutMs"),
-        client=_global_policy(f, "client", ClientConfig, "requestAttemptTimeoutMs"),
+        service=read_service(f),
+        client=read_client(f),
     )
-
-
-def _global_policy(f: Fields, key: str, cls: type[T], timeout_key: str) -> T:
-    """``service`` / ``client``: ``{kind: io.l5d.global, <timeout_key>: ms}``; kind may be
-    left out."""
-    sub = f.mapping(key)
-    if sub is None:
-        return cls()
-    sub.expect("kind", timeout_key)
-    kind = sub.string("kind", DEFAULT_GLOBAL_KIND)
-    if kind != DEFAULT_GLOBAL_KIND:
-        raise sub.error(f'unknown kind "{kind}" (known kinds: {DEFAULT_GLOBAL_KIND})', "kind")
-    ms = sub.integer(timeout_key, None, minimum=1)
-    return _make(sub, cls, kind, None if ms is None else ms / 1000.0)
 
 
 def _dtab(f: Fields) -> tuple[Dtab, str]:

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dtab import Dtab, Path
+from l5d.config.client_policy import ClientConfig, GlobalClientConfig
 from l5d.config.identifiers import HeaderTokenIdentifierConfig, IdentifierConfig
 from l5d.config.namers import NamerConfig
+from l5d.config.policy import DEFAULT_GLOBAL_KIND
+from l5d.config.service_policy import GlobalServiceConfig, ServiceConfig
 from l5d.config.telemeters import TelemeterConfig
 
 __all__ = [
@@ -89,8 +92,6 @@ DEFAULT_MAX_HEADERS_KB = 8
 DEFAULT_MAX_INITIAL_LINE_KB = 4
 DEFAULT_MAX_ERR_RESPONSE_KB = 5120
 DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB = 5
-#: ``service.kind`` / ``client.kind``: the same parameters for every service / client.
-DEFAULT_GLOBAL_KIND = "io.l5d.global"
 # maxRequestKB (removed from Linkerd in 1.7, when fixed-length bodies became
 # limited to 2 GiB - 1 byte); l5d applies it to every request body.
 DEFAULT_MAX_REQUEST_KB = 2 * 1024 * 1024
@@ -277,57 +278,6 @@ class InterpreterConfig:
         return {"kind": self.kind, "transformers": [t.to_json() for t in self.transformers]}
 
 
-def _check_optional_timeout(name: str, value: object) -> None:
-    _require(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
-                               and value > 0), name, value, "None or seconds > 0")
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceConfig:
-    """Per-service policy (``service``), keyed by the logical name. Only ``io.l5d.global``.
-
-    :param total_timeout_s: ``totalTimeoutMs``; the whole request, binding and retries
-        included, must have its response by then: 503 before the response head, the
-        connection cut after it (``None``: no limit, Linkerd's default).
-    """
-
-    kind: str = DEFAULT_GLOBAL_KIND
-    total_timeout_s: float | None = None
-
-    def __post_init__(self) -> None:
-        _require(self.kind == DEFAULT_GLOBAL_KIND, "kind", self.kind, f'"{DEFAULT_GLOBAL_KIND}"')
-        _check_optional_timeout("total_timeout_s", self.total_timeout_s)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        if self.total_timeout_s is not None:
-            out["totalTimeoutMs"] = _ms(self.total_timeout_s)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class ClientConfig:
-    """Per-client policy (``client``), keyed by the bound id. Only ``io.l5d.global``.
-
-    :param request_attempt_timeout_s: ``requestAttemptTimeoutMs``; each attempt (the
-        first and every retry, connecting included) must have its response by then
-        (``None``: no limit, Linkerd's default).
-    """
-
-    kind: str = DEFAULT_GLOBAL_KIND
-    request_attempt_timeout_s: float | None = None
-
-    def __post_init__(self) -> None:
-        _require(self.kind == DEFAULT_GLOBAL_KIND, "kind", self.kind, f'"{DEFAULT_GLOBAL_KIND}"')
-        _check_optional_timeout("request_attempt_timeout_s", self.request_attempt_timeout_s)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        if self.request_attempt_timeout_s is not None:
-            out["requestAttemptTimeoutMs"] = _ms(self.request_attempt_timeout_s)
-        return out
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterConfig:
     """One router (``routers[i]``). Keyword-only, in Linkerd's key order.
@@ -340,8 +290,10 @@ class RouterConfig:
         (it does not take part in equality, so a dtab reformatted by
         ``to_json`` still compares equal).
     :param identifiers: ``identifier``; tried in order until one identifies.
-    :param service: ``service``; per-service policy (``totalTimeoutMs``).
-    :param client: ``client``; per-client policy (``requestAttemptTimeoutMs``).
+    :param service: ``service``; per-service policy, keyed by the logical name
+        (:mod:`l5d.config.service_policy`; ``service.params_for(name)``).
+    :param client: ``client``; per-client policy, keyed by the bound id
+        (:mod:`l5d.config.client_policy`; ``client.params_for(client_id)``).
     """
 
     protocol: str
@@ -358,8 +310,8 @@ class RouterConfig:
     max_err_response_kb: int = DEFAULT_MAX_ERR_RESPONSE_KB
     stream_after_content_length_kb: int = DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
     max_request_kb: int = DEFAULT_MAX_REQUEST_KB
-    service: ServiceConfig = field(default_factory=ServiceConfig)
-    client: ClientConfig = field(default_factory=ClientConfig)
+    service: ServiceConfig = field(default_factory=GlobalServiceConfig)
+    client: ClientConfig = field(default_factory=GlobalClientConfig)
     dtab_text: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

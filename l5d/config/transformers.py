@@ -4,19 +4,20 @@ Each kind is Linkerd's, with its keys and defaults (``linkerd/docs/transformer.m
 Every transformer accepts ``prefix`` (Linkerd's, rarely used); the bound ids it
 rewrites start with ``/%`` plus that prefix, or the kind's default prefix:
 
-=========================  ===============================================  ============================
-kind                       keys                                             default prefix
-=========================  ===============================================  ============================
-``io.l5d.k8s.daemonset``   ``namespace``, ``service``, ``port`` (required),  ``/io.l5d.k8s.daemonset/``
-                           ``k8sHost``, ``k8sPort``, ``hostNetwork`` (false) ``<namespace>/<port>/<service>``
-``io.l5d.k8s.localnode``   ``hostNetwork`` (false)                           ``/io.l5d.k8s.localnode``
-                                                                             (+ the pod IP or node name)
-``io.l5d.port``            ``port`` (required)                               ``/io.l5d.port/<port>``
-``io.l5d.localhost``       none                                              ``/io.l5d.localhost``
-``io.l5d.specificHost``    ``host`` (required)                               ``/io.l5d.specificHost``
-``io.l5d.replace``         ``path`` (required)                               ``/io.l5d.replace``
-``io.l5d.const``           ``path`` (required)                               ``/io.l5d.const``
-=========================  ===============================================  ============================
+=========================  ==========================================  =========================
+kind                       keys                                        default prefix
+=========================  ==========================================  =========================
+``io.l5d.k8s.daemonset``   ``namespace``, ``service``, ``port``        ``/io.l5d.k8s.daemonset/``
+                           (required), ``k8sHost``, ``k8sPort``,       ``<namespace>/<port>/``
+                           ``hostNetwork`` (false)                     ``<service>``
+``io.l5d.k8s.localnode``   ``hostNetwork`` (false)                     ``/io.l5d.k8s.localnode``
+                                                                       (+ pod IP or node name)
+``io.l5d.port``            ``port`` (required)                         ``/io.l5d.port/<port>``
+``io.l5d.localhost``       none                                        ``/io.l5d.localhost``
+``io.l5d.specificHost``    ``host`` (required)                         ``/io.l5d.specificHost``
+``io.l5d.replace``         ``path`` (required)                         ``/io.l5d.replace``
+``io.l5d.const``           ``path`` (required)                         ``/io.l5d.const``
+=========================  ==========================================  =========================
 
 The daemonset transformer reaches the API as the k8s namer does
 (:class:`K8sAccessConfig`, with ``k8sHost``/``k8sPort`` for ``host``/``port``).

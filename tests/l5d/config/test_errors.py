@@ -512,17 +512,23 @@ CASES = [
     ),
     Case(
         'service-kind',
+        'routers:\n- protocol: http\n  servers: [{}]\n  service:\n    kind: io.l5d.perPrefix\n',
+        ConfigError,
+        'linkerd.yaml:5: routers[0].service.kind: unknown kind "io.l5d.perPrefix" '
+        '(known kinds: io.l5d.global, io.l5d.static)',
+    ),
+    Case(
+        'service-static-without-configs',
         'routers:\n- protocol: http\n  servers: [{}]\n  service:\n    kind: io.l5d.static\n',
         ConfigError,
-        'linkerd.yaml:5: routers[0].service.kind: unknown kind "io.l5d.static" '
-        '(known kinds: io.l5d.global)',
+        'linkerd.yaml:5: routers[0].service: missing required key "configs"',
     ),
     Case(
         'service-unknown-key',
-        'routers:\n- protocol: http\n  servers: [{}]\n  service:\n    retries: {}\n',
+        'routers:\n- protocol: http\n  servers: [{}]\n  service:\n    retry: {}\n',
         ConfigError,
-        'linkerd.yaml:5: routers[0].service.retries: unknown key "retries" (known keys: kind, '
-        'totalTimeoutMs)',
+        'linkerd.yaml:5: routers[0].service.retry: unknown key "retry" (known keys: kind, '
+        'responseClassifier, retries, totalTimeoutMs)',
     ),
     Case(
         'service-timeout-zero',
@@ -538,18 +544,18 @@ CASES = [
     ),
     Case(
         'client-kind',
-        'routers:\n- protocol: http\n  servers: [{}]\n  client: {kind: io.l5d.static}\n',
+        'routers:\n- protocol: http\n  servers: [{}]\n  client: {kind: io.l5d.perPrefix}\n',
         ConfigError,
-        'linkerd.yaml:4: routers[0].client.kind: unknown kind "io.l5d.static" '
-        '(known kinds: io.l5d.global)',
+        'linkerd.yaml:4: routers[0].client.kind: unknown kind "io.l5d.perPrefix" '
+        '(known kinds: io.l5d.global, io.l5d.static)',
     ),
     Case(
         'client-unknown-key',
-        'routers:\n- protocol: http\n  servers: [{}]\n  client: {loadBalancer: {kind: ewma}}\n',
+        'routers:\n- protocol: http\n  servers: [{}]\n  client: {tls: {commonName: foo}}\n',
         ConfigError,
-        'linkerd.yaml:4: routers[0].client.loadBalancer: unknown key "loadBalancer" '
-        '(known keys: kind, '
-        'requestAttemptTimeoutMs)',
+        'linkerd.yaml:4: routers[0].client.tls: unknown key "tls" '
+        '(known keys: clientSession, failFast, failureAccrual, hostConnectionPool, kind, '
+        'loadBalancer, requestAttemptTimeoutMs, requeueBudget)',
     ),
     Case(
         'client-timeout-string',

@@ -11,8 +11,10 @@ from dtab import Dtab, Path
 from l5d.config import (
     AdminConfig,
     BindingCacheConfig,
-    ClientConfig,
+    ClientPolicy,
     FsNamerConfig,
+    GlobalClientConfig,
+    GlobalServiceConfig,
     HeaderIdentifierConfig,
     HeaderTokenIdentifierConfig,
     InterpreterConfig,
@@ -21,7 +23,7 @@ from l5d.config import (
     PathIdentifierConfig,
     RouterConfig,
     ServerConfig,
-    ServiceConfig,
+    ServicePolicy,
     StaticIdentifierConfig,
     UsageConfig,
     parse_config,
@@ -382,7 +384,7 @@ class ModelTests:
 
 
 class ServiceAndClientTests:
-    """service/client: only io.l5d.global, with Linkerd's timeout keys (kind may be left out)."""
+    """service/client of kind io.l5d.global with Linkerd's timeout keys (kind may be left out)."""
 
     CASES = [
         ("absent", "", None, None),
@@ -400,27 +402,32 @@ class ServiceAndClientTests:
         """The timeouts in seconds (None: no limit), and back to the same JSON."""
         text = "routers:\n- protocol: http\n  servers: [{}]\n  " + yaml + "\n"
         router = parse_config(text, "linkerd.yaml").routers[0]
-        assert router.service == ServiceConfig(total_timeout_s=total_s), name
-        assert router.client == ClientConfig(request_attempt_timeout_s=attempt_s), name
+        assert router.service == GlobalServiceConfig(ServicePolicy(total_timeout_s=total_s)), name
+        assert router.client == GlobalClientConfig(
+            ClientPolicy(request_attempt_timeout_s=attempt_s)), name
+        assert (router.service.total_timeout_s, router.client.request_attempt_timeout_s) == (
+            total_s, attempt_s), name
         again = parse_config(json.dumps(parse_config(text).to_json()))
         assert again.routers[0] == router
 
     def test_json(self) -> None:
         """The keys appear only when set."""
-        assert ServiceConfig().to_json() == {"kind": "io.l5d.global"}
-        assert ServiceConfig(total_timeout_s=0.5).to_json() == {
+        assert GlobalServiceConfig().to_json() == {"kind": "io.l5d.global"}
+        assert GlobalServiceConfig(ServicePolicy(total_timeout_s=0.5)).to_json() == {
             "kind": "io.l5d.global", "totalTimeoutMs": 500}
-        assert ClientConfig(request_attempt_timeout_s=2.0).to_json() == {
+        assert GlobalClientConfig(ClientPolicy(request_attempt_timeout_s=2.0)).to_json() == {
             "kind": "io.l5d.global", "requestAttemptTimeoutMs": 2000}
 
     @pytest.mark.parametrize("make, message", [
-        (lambda: ServiceConfig(kind="io.l5d.static"),
-         "kind: expected \"io.l5d.global\", got 'io.l5d.static'"),
-        (lambda: ServiceConfig(total_timeout_s=0),
+        (lambda: GlobalServiceConfig(ServicePolicy(prefix="/svc")),
+         "policy: expected a ServicePolicy with prefix \"/\", got "
+         "ServicePolicy(prefix='/svc', total_timeout_s=None, retries=None, "
+         "response_classifier=None)"),
+        (lambda: ServicePolicy(total_timeout_s=0),
          "total_timeout_s: expected None or seconds > 0, got 0"),
-        (lambda: ClientConfig(request_attempt_timeout_s=-1.0),
+        (lambda: ClientPolicy(request_attempt_timeout_s=-1.0),
          "request_attempt_timeout_s: expected None or seconds > 0, got -1.0"),
-    ], ids=["kind", "zero", "negative"])
+    ], ids=["global-prefix", "zero", "negative"])
     def test_post_init(self, make, message: str) -> None:
         """Built in code, bad values are ValueErrors naming the field."""
         with pytest.raises(ValueError) as info:
