@@ -5,15 +5,18 @@ A first, minimal cut of Linkerd's admin interface:
 * ``GET /admin/ping`` → ``pong`` (``text/plain``);
 * ``GET /config.json`` → the parsed config with every default filled in;
 * ``POST /admin/shutdown`` → graceful shutdown (other methods: 405);
+* ``GET /admin/metrics.json`` → every counter, gauge and histogram, flat (Linkerd's names);
 * the JSON pages about names of :mod:`admin_ui.names` (``/delegator.json``,
   ``/namer_state/<prefix>.json``, ``/client_state.json``, ``/bound-names.json``).
 
-Everything else is 404. The dashboard and the dtab editor come later. ``admin_ui`` may import ``l5d`` and ``dtab``; ``l5d`` never imports
+Everything else is 404. The dashboard and the dtab editor come later. ``admin_ui`` may
+import ``l5d`` and ``dtab``; ``l5d`` never imports
 ``admin_ui`` (``l5d/main.py`` wires the two together).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from twisted.internet.interfaces import IReactorTime
@@ -23,6 +26,7 @@ from twisted.web.iweb import IRequest
 from admin_ui.names import add_name_pages
 from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN
 from l5d.config import LinkerConfig
+from l5d.telemetry.flat import flat_metrics
 
 __all__ = ["build_admin_site"]
 
@@ -53,6 +57,18 @@ class _Shutdown(Page):
 
     def _finished(self, _: object) -> None:
         self._reactor.callLater(0, self._on_shutdown)
+
+
+class _Metrics(Page):
+    """``/admin/metrics.json``: the stats registry, flat."""
+
+    def __init__(self, stats: Any) -> None:
+        super().__init__()
+        self._stats = stats
+
+    def respond(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", b"application/json")
+        return json.dumps(flat_metrics(self._stats)).encode("utf-8")
 
 
 class _AdminSite(server.Site):
@@ -86,5 +102,6 @@ def build_admin_site(
     admin.putChild(b"shutdown", _Shutdown(reactor, on_shutdown))
     root.putChild(b"config.json", JsonPage(config.to_json()))
     if linker is not None:
+        admin.putChild(b"metrics.json", _Metrics(linker.stats))
         add_name_pages(root, linker, reactor)
     return _AdminSite(root, reactor=reactor)

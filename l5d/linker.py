@@ -110,11 +110,13 @@ class Linker:
     :param env: where we run.
     :param reactor: provides ``IReactorTCP`` and ``IReactorTime``; never the global one.
     :param now: monotonic seconds (``time.monotonic`` in production).
-    :param rng: randomness for union picks and trace ids.
+    :param rng: randomness for union picks, trace ids, balancers and backoffs.
+    :param wall: wall-clock seconds (``time.time``; ``l5d-ctx-deadline``).
     """
 
     def __init__(self, config: LinkerConfig, env: Env, reactor: Any,
-                 now: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+                 now: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self.config = config
         self.env = env
         self._reactor = reactor
@@ -147,8 +149,8 @@ class Linker:
                 idle_ttl_s=rcfg.binding_cache.idle_ttl_s,
                 max_err_bytes=rcfg.max_err_response_kb * 1024,
                 max_header_bytes=rcfg.max_headers_kb * 1024,
-                total_timeout_s=rcfg.service.total_timeout_s,
-                attempt_timeout_s=rcfg.client.request_attempt_timeout_s,
+                client_config=rcfg.client, service_config=rcfg.service,
+                replay_limit=rcfg.stream_after_content_length_kb * 1024, wall=wall,
                 is_own_address=self.is_own_address,
             )
             self.routers.append(router)
@@ -290,13 +292,13 @@ def server_limits(router: RouterConfig, server: ServerConfig) -> ServerLimits:
 
 
 def build(config: LinkerConfig, env: Env, reactor: Any, *, now: Callable[[], float] = time.monotonic,
-          rng: random.Random | None = None) -> Linker:
+          rng: random.Random | None = None, wall: Callable[[], float] = time.time) -> Linker:
     """Check ``config`` as a whole and make a :class:`Linker`; no sockets, no I/O.
 
     :raises l5d.config.ConfigError: a cross-check fails (``ConflictingPorts``, ...).
     """
     check_config(config)
-    return Linker(config, env, reactor, now, rng)
+    return Linker(config, env, reactor, now, rng, wall)
 
 
 def _building(where: str, make: Callable[[], Any]) -> Any:

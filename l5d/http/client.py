@@ -10,7 +10,7 @@ Transfer-Encoding other than ``chunked``, garbage), and reports to its
     response_complete()
     upstream_failed(message, response_started)     # connection lost / bad bytes
 
-A connection goes back to its :class:`EndpointPool` only after a complete,
+A connection goes back to its :class:`~l5d.http.pool.EndpointPool` only after a complete,
 unambiguous exchange on a keep-alive response whose request was fully sent;
 anything else closes it. Reactor-thread only.
 """
@@ -18,18 +18,19 @@ anything else closes it. Reactor-thread only.
 from __future__ import annotations
 
 import select
-from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import httptools
 from twisted.internet import error as ierror
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
 
-from l5d.http.fasttcp import connect_tcp
 from l5d.http.framing import BODYLESS_STATUS
 from l5d.http.headers import HOP_BY_HOP
 from l5d.http.memo import MAX_KEY, HeadMemo
+
+if TYPE_CHECKING:
+    from l5d.http.pool import EndpointPool
 
 # response framing kinds
 FRAMING_LENGTH = 1
@@ -125,6 +126,7 @@ class UpstreamConnection(Protocol):
         self.exchange: Any = None
         self.reused = False
         self.idle_since = 0.0
+        self.created_at = 0.0
         self._parser: Any = None
         self._head = ResponseHead()
         self._head_seen = False
@@ -412,88 +414,3 @@ class _Factory(ClientFactory):
 
     def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
         self.on_fail(reason)
-
-
-class EndpointPool:
-    """Idle keep-alive connections to one ``host:port`` (LIFO). Reactor-thread only.
-
-    :param connect_timeout_s: how long a TCP connect may take.
-    """
-
-    def __init__(self, reactor: Any, host: str, port: int, connect_timeout_s: float = 10.0) -> None:
-        self._reactor = reactor
-        self.host = host
-        self.port = port
-        self.connect_timeout_s = connect_timeout_s
-        self._idle: deque[UpstreamConnection] = deque()
-        self.open_connections = 0
-        self.closed = False
-
-    def __repr__(self) -> str:
-        return f"EndpointPool({self.host}:{self.port}, idle={len(self._idle)})"
-
-    @property
-    def idle_count(self) -> int:
-        return len(self._idle)
-
-    def acquire(self, on_ready: Callable[[UpstreamConnection], None],
-                on_fail: Callable[["EndpointPool", str], None]) -> None:
-        """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(pool, message)``."""
-        while self._idle:
-            conn = self._idle.pop()
-            if conn.closed:
-                continue
-            if conn.unread():
-                # bytes after a complete response (a HEAD or 204 answered with a body, or
-                # more than Content-Length) or the server's close: never the next answer
-                conn.abort()
-                continue
-            conn.reused = True
-            on_ready(conn)
-            return
-
-        def failed(reason: Failure) -> None:
-            err = reason.value
-            if isinstance(err, ierror.TimeoutError):
-                detail = "connect timed out"
-            elif isinstance(err, ierror.ConnectionRefusedError):
-                detail = "connection refused"
-            else:
-                detail = str(err) or type(err).__name__
-            on_fail(self, detail)
-
-        def made(conn: UpstreamConnection) -> None:
-            self.open_connections += 1
-            on_ready(conn)
-
-        connect_tcp(self._reactor, self.host, self.port, _Factory(self, made, failed),
-                    timeout=self.connect_timeout_s)
-
-    def release(self, conn: UpstreamConnection) -> None:
-        if self.closed:
-            conn.transport.loseConnection()
-            return
-        conn.idle_since = self._reactor.seconds()
-        self._idle.append(conn)
-
-    def expire_idle(self, max_idle_s: float) -> int:
-        """Close connections idle for ``max_idle_s`` or longer (oldest first); returns how many."""
-        now = self._reactor.seconds()
-        closed = 0
-        while self._idle and now - self._idle[0].idle_since >= max_idle_s:
-            self._idle.popleft().transport.loseConnection()
-            closed += 1
-        return closed
-
-    def connection_closed(self, conn: UpstreamConnection) -> None:
-        self.open_connections = max(0, self.open_connections - 1)
-        try:
-            self._idle.remove(conn)
-        except ValueError:
-            pass
-
-    def close(self) -> None:
-        """Close idle connections; busy ones close when their exchange ends."""
-        self.closed = True
-        while self._idle:
-            self._idle.pop().transport.loseConnection()

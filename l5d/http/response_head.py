@@ -24,7 +24,8 @@ _SUCCESS_CLASS_1 = b"l5d-success-class: 1.0\r\n"
 
 
 def downstream_head(rhead: Any, framing: int, client_11: bool, keep_alive: bool,
-                    request_done: bool, clear: bool) -> tuple[bytes, bool, bool]:
+                    request_done: bool, clear: bool, success: bool | None = None
+                    ) -> tuple[bytes, bool, bool]:
     """The response head l5d sends its client: ``(bytes, chunked, close)`` (pure).
 
     :param rhead: the upstream's :class:`~l5d.http.client.ResponseHead` (not changed).
@@ -32,6 +33,8 @@ def downstream_head(rhead: Any, framing: int, client_11: bool, keep_alive: bool,
     :param client_11: the client spoke HTTP/1.1. :param keep_alive: it allows keep-alive.
     :param request_done: the whole request body was read (else the connection closes).
     :param clear: ``clearContext``: no ``l5d-*`` headers go downstream.
+    :param success: how the service's classifier judged the response (``l5d-success-class``;
+        ``None``: a 5xx is a failure).
     :returns: the head, whether the body is re-chunked, whether the connection closes after.
     """
     status = rhead.status
@@ -50,7 +53,7 @@ def downstream_head(rhead: Any, framing: int, client_11: bool, keep_alive: bool,
         connection = None
         for kind, name, value in special:
             if kind == L5D:
-                if not clear:
+                if not clear and name.lower() != b"l5d-success-class":  # l5d writes its own
                     lines += (name, b": ", value, b"\r\n")
             elif kind == VIA:
                 via = value if via is None else via + b", " + value
@@ -64,7 +67,9 @@ def downstream_head(rhead: Any, framing: int, client_11: bool, keep_alive: bool,
             lines.insert(0, status_line)
     lines += (b"Via: ", b"1.1 linkerd" if via is None else via + b", 1.1 linkerd", b"\r\n")
     if not clear:
-        lines.append(_SUCCESS_CLASS_0 if status >= 500 else _SUCCESS_CLASS_1)
+        if success is None:
+            success = status < 500
+        lines.append(_SUCCESS_CLASS_1 if success else _SUCCESS_CLASS_0)
     content_length = rhead.content_length
     if framing == FRAMING_LENGTH:
         lines += (b"Content-Length: ", content_length, b"\r\n")

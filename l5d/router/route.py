@@ -124,6 +124,17 @@ def attempt_timeout_message(timeout_s: float, client: Path) -> str:
             "response for an individual request, excluding retries")
 
 
+def deadline_message(late_s: float, dst: Path) -> str:
+    """Finagle's DeadlineExceededException text: the request's ``l5d-ctx-deadline`` passed
+    (``late_s`` ago) before l5d could get it a response."""
+    return (f"exceeded request deadline by {format_duration(max(late_s, 0.0))} "
+            f"to {dst.show()} (l5d-ctx-deadline)")
+
+
+def no_endpoints_message(dst: Path, client: Path) -> str:
+    return f"No hosts are available for {dst.show()}, clientName: {client.show()}"
+
+
 def unknown_destination_message(method: str, uri: str, peer: str, reason: str) -> str:
     return f'Unknown destination: Request("{method} {uri}", from /{peer}) / {reason}'
 

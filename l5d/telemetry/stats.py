@@ -8,7 +8,7 @@ path pays one attribute increment per event. Reactor-thread only.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 Scope = tuple[str, ...]
 
@@ -31,6 +31,19 @@ class Gauge:
 
     def set(self, value: float) -> None:
         self.value = value
+
+
+class FunctionGauge:
+    """A gauge whose value is computed when read (a balancer's size, a budget's balance)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], float]) -> None:
+        self.fn = fn
+
+    @property
+    def value(self) -> float:
+        return self.fn()
 
 
 class Stat:
@@ -57,7 +70,7 @@ class Stats:
 
     def __init__(self) -> None:
         self._counters: dict[Scope, Counter] = {}
-        self._gauges: dict[Scope, Gauge] = {}
+        self._gauges: dict[Scope, Gauge | FunctionGauge] = {}
         self._stats: dict[Scope, Stat] = {}
 
     def counter(self, *name: str) -> Counter:
@@ -72,6 +85,11 @@ class Stats:
             g = self._gauges[name] = Gauge()
         return g
 
+    def function_gauge(self, fn: Callable[[], float], *name: str) -> FunctionGauge:
+        """A gauge read from ``fn`` (replaces whatever gauge had the name)."""
+        g = self._gauges[name] = FunctionGauge(fn)
+        return g
+
     def stat(self, *name: str) -> Stat:
         s = self._stats.get(name)
         if s is None:
@@ -84,6 +102,9 @@ class Stats:
     def counters(self) -> Iterator[tuple[Scope, int]]:
         for k, c in self._counters.items():
             yield k, c.value
+
+    def stats(self) -> Iterator[tuple[Scope, Stat]]:
+        yield from self._stats.items()
 
     def gauges(self) -> Iterator[tuple[Scope, float]]:
         for k, g in self._gauges.items():
@@ -116,6 +137,9 @@ class ScopedStats:
 
     def gauge(self, *name: str) -> Gauge:
         return self._stats.gauge(*self._prefix, *name)
+
+    def function_gauge(self, fn: Callable[[], float], *name: str) -> FunctionGauge:
+        return self._stats.function_gauge(fn, *self._prefix, *name)
 
     def stat(self, *name: str) -> Stat:
         return self._stats.stat(*self._prefix, *name)

@@ -112,10 +112,11 @@ class NamePagesTests(SynchronousTestCase):
             "/#/io.l5d.fs/web"]
         router = self.linker.routers[0]
         from dtab import Dtab
-        from l5d.http.router import Client
+        from l5d.http.dst_client import DstClient
         bound = router.interpreter.bind(Dtab.read("/svc=>/#/io.l5d.fs"),
                                         Path.read("/svc/web")).value.value
-        client = router.clients[bound.id] = Client(router, bound.id)
+        client = router.clients[bound.id] = DstClient(
+            router, bound.id, router.client_config.params_for(bound.id))
         client.update(bound)
         state = json.loads(self.request(b"GET", b"/client_state.json").body)
         assert state == {"/%/io.l5d.port/4141/#/io.l5d.fs/web": {

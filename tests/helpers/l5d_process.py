@@ -85,6 +85,19 @@ class L5d:
         """``127.0.0.1:PORT`` for ``http_proxy``."""
         return f"127.0.0.1:{self.port}"
 
+    def metrics(self) -> dict:
+        """``/admin/metrics.json``."""
+        import json
+        import urllib.request
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.admin_port}/admin/metrics.json", timeout=10) as rsp:
+            return json.loads(rsp.read())
+
+    def metric(self, suffix: str) -> float:
+        """The sum of every metric whose name ends with ``suffix`` (e.g.
+        ``failure_accrual/removals`` over all clients)."""
+        return sum(v for k, v in self.metrics().items() if k.endswith(suffix))
+
     def rss_kb(self) -> int:
         assert self.proc is not None
         with open(f"/proc/{self.proc.pid}/status") as f:

@@ -5,9 +5,9 @@ broken server would (resets, truncated bodies, CL+TE, garbage, slow drips,
 idle closes) and log what they were sent, so "never retried" and "never
 reused" are checked on the upstream side.
 
-D10-D12 (failure accrual, panic mode, peak EWMA) belong to a later issue; for
-those rows these tests pin down what the current round-robin balancer does, so
-the change is visible when they land.
+D10-D12: failure accrual takes a failing endpoint out, a deployment whose every
+endpoint fails is still tried (fail open) and recovers, and a slow endpoint gets
+less traffic.
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ class ConnectFailureTests:
                 f"selected address: 127.0.0.1:{port}"
             )
             assert "l5d-err" in rsp.headers
-            assert "l5d-retryable" not in rsp.headers
+            # nothing reached an application: a caller (an outgoing l5d) may send it elsewhere
+            assert rsp.headers["l5d-retryable"] == "true"
 
     def test_connect_timeout_is_requeued_to_the_live_endpoint(self, tmp_path) -> None:
         """A black-holed endpoint: after the connect timeout the POST goes to the live one, once."""
@@ -725,29 +726,46 @@ def status_backend(status: int, delay_s: float = 0.0):
     return handler
 
 
-class BalancerTodayTests:
-    """D10-D12 as they are today: round-robin, no failure accrual, no EWMA (a later issue).
+class BalancerTests:
+    """D10-D12 with Linkerd's defaults: p2c least loaded, five consecutive failures mark an
+    endpoint dead for 5 s or more (jittered), fail open when every endpoint is down."""
 
-    These pin the current behaviour so the change is deliberate when failure accrual, panic mode
-    and peak EWMA land; they are not the target behaviour of rows D10-D12."""
-
-    def test_d10_a_failing_endpoint_keeps_its_share(self, tmp_path) -> None:
-        """D10 today: one endpoint answers 500 every time; it is not ejected, it keeps half the
-        traffic, and its 500s are passed through untouched."""
+    def test_d10_a_failing_endpoint_is_taken_out(self, tmp_path) -> None:
+        """D10: one endpoint answers 500 every time; after five failures it gets no more
+        requests (its 500s before that are passed through: the default classifier retries
+        nothing)."""
         with ScriptedBackend(status_backend(500)) as bad, ScriptedBackend(
             status_backend(200)
         ) as good:
             with endpoints(tmp_path, [bad.port, good.port]) as l5d, requests.Session() as s:
                 statuses = Counter(
                     s.get("http://x/", proxies=proxies(l5d), timeout=TIMEOUT_S).status_code
-                    for _ in range(20)
+                    for _ in range(40)
                 )
-            assert statuses == Counter({500: 10, 200: 10})
-            assert len(bad.log) == 10 and len(good.log) == 10
+                accrual = l5d.metric("failure_accrual/removals")
+            assert len(bad.log) == 5 and statuses[500] == 5 and statuses[200] == 35
+            assert accrual == 1
+
+    def test_d10_with_retries_the_client_sees_no_failure(self, tmp_path) -> None:
+        """D10 with retryableRead5XX: the 500s are retried on the other endpoint."""
+        with ScriptedBackend(status_backend(500)) as bad, ScriptedBackend(
+            status_backend(200)
+        ) as good:
+            with endpoints(
+                tmp_path, [bad.port, good.port],
+                "service: {responseClassifier: {kind: io.l5d.http.retryableRead5XX}}\n",
+            ) as l5d, requests.Session() as s:
+                statuses = Counter(
+                    s.get("http://x/", proxies=proxies(l5d), timeout=TIMEOUT_S).status_code
+                    for _ in range(40)
+                )
+            assert statuses == Counter({200: 40})
+            assert len(bad.log) == 5 and len(good.log) == 40
 
     def test_d11_all_failing_then_recovered(self, tmp_path) -> None:
-        """D11 today: every endpoint fails, every request is still tried (nothing is marked dead),
-        so the first request after recovery succeeds."""
+        """D11: every endpoint fails and both are marked dead, yet every request is still
+        sent (fail open: never refused for want of a healthy endpoint), so the first request
+        after recovery succeeds."""
         mode = {"status": 503}
 
         def handler(conn: socket.socket, log: list) -> None:
@@ -761,32 +779,35 @@ class BalancerTodayTests:
 
         with ScriptedBackend(handler) as a, ScriptedBackend(handler) as b:
             with endpoints(tmp_path, [a.port, b.port]) as l5d:
-                for _ in range(12):
+                for _ in range(20):
                     assert (
                         requests.get(
                             "http://x/", proxies=proxies(l5d), timeout=TIMEOUT_S
                         ).status_code
                         == 503
                     )
-                assert len(a.log) == 6 and len(b.log) == 6
+                assert len(a.log) + len(b.log) == 20
+                assert l5d.metric("failure_accrual/removals") == 2
                 mode["status"] = 200
                 assert (
                     requests.get("http://x/", proxies=proxies(l5d), timeout=TIMEOUT_S).status_code
                     == 200
                 )
 
-    def test_d12_a_slow_endpoint_still_gets_its_share(self, tmp_path) -> None:
-        """D12 today: one endpoint is 10x slower; round-robin still gives both the same count
-        (peak EWMA, which would shift load away from it, is not implemented yet)."""
+    @pytest.mark.parametrize("kind", ["p2c", "ewma"])
+    def test_d12_a_slow_endpoint_gets_less(self, tmp_path, kind: str) -> None:
+        """D12: one endpoint is 10x slower; with four requests at a time, least loaded and
+        peak EWMA both send it well under half."""
         with ScriptedBackend(status_backend(200, 0.05)) as slow, ScriptedBackend(
             status_backend(200, 0.005)
         ) as fast:
-            with endpoints(tmp_path, [slow.port, fast.port]) as l5d:
+            with endpoints(tmp_path, [slow.port, fast.port],
+                           f"client: {{loadBalancer: {{kind: {kind}}}}}\n") as l5d:
                 results: list[int] = []
 
                 def worker() -> None:
                     with requests.Session() as s:
-                        for _ in range(10):
+                        for _ in range(20):
                             results.append(
                                 s.get(
                                     "http://x/", proxies=proxies(l5d), timeout=TIMEOUT_S
@@ -798,7 +819,6 @@ class BalancerTodayTests:
                     t.start()
                 for t in threads:
                     t.join(60)
-            assert results == [200] * 40
-            assert len(slow.log) + len(fast.log) == 40
-            assert len(slow.log) > 0 and len(fast.log) > 0
-            assert abs(len(slow.log) - len(fast.log)) <= 2
+            assert results == [200] * 80
+            assert len(slow.log) + len(fast.log) == 80
+            assert len(slow.log) * 3 < len(fast.log), (len(slow.log), len(fast.log))

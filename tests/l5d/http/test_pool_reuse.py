@@ -17,7 +17,7 @@ import pytest_twisted
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 
-from l5d.http.client import EndpointPool
+from l5d.http.pool import EndpointPool
 
 reactor: Any = _reactor
 TIMEOUT_S = 10.0

@@ -8,14 +8,20 @@ the router, the endpoint pool and the upstream connection, and a
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
 
 from dtab import Path
+from l5d.config.service_policy import ResponseClassifierConfig, ServiceParams
 from l5d.http.client import FRAMING_LENGTH, ResponseHead
 from l5d.http.proxy import DONE, RESPONDING, Exchange
 from l5d.http.server import RequestHead
+from l5d.http.service import Service
+from l5d.lb import Balancer
+from l5d.retry import retry_budget
+from l5d.telemetry.stats import Stats
 
 
 class FakeTransport:
@@ -96,13 +102,19 @@ class FakePool:
         self.made: list[FakeUpstream] = []
         self.released: list[FakeUpstream] = []
         self.hold = False
+        self.fail_with: str | None = None
+        self.reuse = False  # hand out connections that carried an exchange before
         self.waiting: list[Any] = []
 
     def acquire(self, on_ready, on_fail) -> None:
+        if self.fail_with is not None:
+            on_fail(self, self.fail_with)
+            return
         if self.hold:
             self.waiting.append(on_ready)
             return
         up = FakeUpstream(self)
+        up.reused = self.reuse
         self.made.append(up)
         on_ready(up)
 
@@ -117,19 +129,31 @@ class FakePool:
 
 
 class FakeRoute:
-    def __init__(self, *pools: FakePool) -> None:
-        self.pools = list(pools)
+    """A client over fake pools: a real round-robin balancer, real counters and budget."""
+
+    def __init__(self, *pools: FakePool, attempt_s: float | None = None,
+                 clock: Any = None) -> None:
         self.id = Path.read("/$/inet/127.0.0.1/8080")
-        self._next = 0
+        self.clock = clock
+        self.attempt_timeout_s = attempt_s
+        self.balancer = Balancer("roundRobin", rng=random.Random(1), now=self._now)
+        self.balancer.update([(p.name, p) for p in pools])
+        stats = Stats().scope("client")
+        self.stats = stats
+        for name in ("requests", "success", "failures", "connect_failures", "requeues",
+                     "budget_exhausted", "not_open"):
+            setattr(self, "c_" + name, stats.counter(name))
+        self.requeue_budget = retry_budget(10, 10, 0.2, self._now)
+
+    def _now(self) -> float:
+        return self.clock.seconds() if self.clock is not None else 0.0
 
     @property
-    def size(self) -> int:
-        return len(self.pools)
+    def pools(self) -> list[FakePool]:
+        return [n.endpoint for n in self.balancer.nodes]
 
-    def next_pool(self) -> FakePool:
-        pool = self.pools[self._next % len(self.pools)]
-        self._next += 1
-        return pool
+    def any_open(self) -> bool:
+        return True
 
 
 class FakeServer:
@@ -141,37 +165,45 @@ class FakeRouter:
 
     max_err_bytes = 1 << 20
     max_header_bytes = 8192
-    max_connect_attempts = 25
+    replay_limit = 5 * 1024
 
     def __init__(
-        self, route: FakeRoute | None, total_s: float | None = None, attempt_s: float | None = None
+        self, route: FakeRoute | None, total_s: float | None = None, attempt_s: float | None = None,
+        classifier: str = "io.l5d.http.nonRetryable5XX",
     ) -> None:
         self.reactor = MemoryReactorClock()
         self.route = route
-        self.total_timeout_s = total_s
-        self.attempt_timeout_s = attempt_s
+        if route is not None:
+            route.clock = self.reactor
+            route.attempt_timeout_s = attempt_s
+        self.params = ServiceParams(total_timeout_s=total_s,
+                                    response_classifier=ResponseClassifierConfig(classifier))
+        self.stats = Stats()
         self.done: list[int] = []
-        self.requeues = 0
+        self.rng = random.Random(2)
+
+    @property
+    def requeues(self) -> int:
+        return self.route.c_requeues.value
 
     def now(self) -> float:
         return self.reactor.seconds()
 
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.reactor.seconds()
+
     def route_exchange(self, ex: Exchange) -> None:
         ex.dst = Path.read("/svc/web")
+        ex.svc = Service(self.stats.scope("service"), ex.dst, self.params, self.rng, self.now)
+        ex.svc.budget.deposit()
+        if self.params.total_timeout_s is not None and not ex.set_deadline(
+                None, self.params.total_timeout_s):
+            return
         if self.route is not None:
             ex.send_via(self.route, b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
 
-    def exchange_done(self, ex: Exchange, status: int) -> None:
-        self.done.append(status)
-
-    def exchange_aborted(self, ex: Exchange) -> None:
-        self.done.append(-1)
-
-    def requeued(self, ex: Exchange) -> None:
-        self.requeues += 1
-
-    def connect_failed(self, ex: Exchange, pool: Any, detail: str) -> None:
-        pass
+    def exchange_done(self, ex: Exchange, ok: bool) -> None:
+        self.done.append(ex.status)
 
     def connect_failed_text(self, ex: Exchange, pool: Any) -> str:
         return "connect failed"
@@ -280,6 +312,7 @@ class AttemptTimeoutTests:
     def test_re_armed_on_re_send(self) -> None:
         """The first attempt fails at 0.2 s and is re-sent: the second gets its own full 0.25 s."""
         a, b = FakePool("a"), FakePool("b")
+        a.reuse = True
         router = FakeRouter(FakeRoute(a, b), attempt_s=0.25)
         ex, conn = exchange(router)
         router.reactor.advance(0.2)
@@ -293,12 +326,13 @@ class AttemptTimeoutTests:
 
 
 class ReSendTests:
-    """Which failures get one more attempt (reliability section 5)."""
+    """Which failures of a stale pooled connection get one more attempt (reliability 5)."""
 
     def _failed(
         self, h: RequestHead, body: bytes = b""
     ) -> tuple[FakeRouter, FakeConn, FakePool, FakePool]:
         a, b = FakePool("a"), FakePool("b")
+        a.reuse = True
         router = FakeRouter(FakeRoute(a, b))
         ex, conn = exchange(router, h)
         if body:
@@ -329,8 +363,8 @@ class ReSendTests:
         assert b.made == [] and status_of(conn) == 502
 
     def test_large_body_is_not_re_sent(self) -> None:
-        """Bodies over BODY_BUFFER_LIMIT are streamed, never kept: no re-send."""
-        n = 64 * 1024 + 1
+        """Bodies over streamAfterContentLengthKB are streamed, never kept: no re-send."""
+        n = 5 * 1024 + 1
         router, conn, a, b = self._failed(head("PUT", length=n), body=b"x" * n)
         assert b.made == [] and status_of(conn) == 502
 
@@ -344,8 +378,20 @@ class ReSendTests:
                            answered=True)
         assert b.made == [] and status_of(conn) == 502 and router.requeues == 0
 
+    def test_charged_to_the_requeue_budget(self) -> None:
+        """The re-send is paid from the client's requeueBudget; an empty budget means 502."""
+        router, conn, a, b = self._failed(head("GET"))
+        assert router.route.requeue_budget.balance == 99
+        a, b = FakePool("a"), FakePool("b")
+        route = FakeRoute(a, b)
+        route.requeue_budget = retry_budget(1, 0, 0.0, lambda: 0.0)  # Finagle's empty budget
+        router = FakeRouter(route)
+        ex, conn = exchange(router, head("GET"))
+        ex.upstream_failed("closed", response_started=False)
+        assert b.made == [] and status_of(conn) == 502 and route.c_budget_exhausted.value == 1
+
     def test_only_once(self) -> None:
-        """A second failure is a 502."""
+        """A second failure, on a fresh connection, is a 502."""
         router, conn, a, b = self._failed(head("GET"))
         b.made[0].exchange.upstream_failed("again", response_started=False)
         assert status_of(conn) == 502 and router.requeues == 1
@@ -368,7 +414,7 @@ class PoolIdleExpiryTests:
         """Just before the limit nothing closes; at the limit the old one closes, the new one stays."""
         from twisted.internet.task import Clock
 
-        from l5d.http.client import EndpointPool
+        from l5d.http.pool import EndpointPool
 
         class FakeConn:
             def __init__(self) -> None:
