@@ -27,6 +27,10 @@ from l5d.telemetry.stats import Stats
 class FakeTransport:
     def __init__(self) -> None:
         self.producer: Any = None
+        self.resumed = 0
+
+    def resumeProducing(self) -> None:
+        self.resumed += 1
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         assert self.producer is None
@@ -169,15 +173,17 @@ class FakeRouter:
 
     def __init__(
         self, route: FakeRoute | None, total_s: float | None = None, attempt_s: float | None = None,
-        classifier: str = "io.l5d.http.nonRetryable5XX",
+        classifier: str = "io.l5d.http.nonRetryable5XX", params: Any = None,
+        deadline: Any = None,
     ) -> None:
         self.reactor = MemoryReactorClock()
         self.route = route
         if route is not None:
             route.clock = self.reactor
             route.attempt_timeout_s = attempt_s
-        self.params = ServiceParams(total_timeout_s=total_s,
-                                    response_classifier=ResponseClassifierConfig(classifier))
+        self.params = params or ServiceParams(
+            total_timeout_s=total_s, response_classifier=ResponseClassifierConfig(classifier))
+        self.deadline = deadline  # an incoming l5d-ctx-deadline
         self.stats = Stats()
         self.done: list[int] = []
         self.rng = random.Random(2)
@@ -196,8 +202,9 @@ class FakeRouter:
         ex.dst = Path.read("/svc/web")
         ex.svc = Service(self.stats.scope("service"), ex.dst, self.params, self.rng, self.now)
         ex.svc.budget.deposit()
-        if self.params.total_timeout_s is not None and not ex.set_deadline(
-                None, self.params.total_timeout_s):
+        total_s = self.params.total_timeout_s
+        if (total_s is not None or self.deadline is not None) and not ex.set_deadline(
+                self.deadline, total_s):
             return
         if self.route is not None:
             ex.send_via(self.route, b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
