@@ -871,7 +871,7 @@ def pct(sorted_vals, q):
 
 def summarize(peer, load, bstats):
     n = len(load["status"])
-    lats = sorted(l for l, e in zip(load["lat_us"], load["error"]) if not e)
+    lats = sorted(lat for lat, e in zip(load["lat_us"], load["error"]) if not e)
     ok = sum(1 for s in load["status"] if 200 <= s < 300)
     answered = len(lats)
     served = {b: bstats[b]["served"] for b in BACKENDS}
@@ -956,7 +956,10 @@ def targets(results):
         if o:
             out.append((t, "%.3f %% vs %.3f %%, %.1f vs %.1f ms" % (
                 100 * e["success_rate"], 100 * o["success_rate"], e["p99_ms"], o["p99_ms"]),
-                yes(e["success_rate"] > o["success_rate"] and e["p99_ms"] < o["p99_ms"])))
+                # 100 % cannot be beaten: a tie at 100 % counts, p99 must still be lower
+                yes((e["success_rate"] > o["success_rate"]
+                     or e["success_rate"] == o["success_rate"] == 1.0)
+                    and e["p99_ms"] < o["p99_ms"])))
         else:
             out.append((t, "-", "n/a (%s not run)" % ref))
     return out

@@ -14,6 +14,11 @@ The trick for drawing a *distinct* pair without a retry loop: draw ``a`` from
 each of the ``n*(n-1)`` ordered pairs has probability ``1/(n*(n-1))``; ``==``
 instead of ``>=`` would favour ``a + 1``.
 
+One departure from Finagle: when the two differ in health, the less healthy one is
+re-drawn (up to ``REDRAWS`` times) before the healthier one wins unexamined, so that
+a node marked down does not hand its partners its share of picks whatever their
+load (:func:`_rival`).
+
 ``p2c`` compares outstanding requests (Finagle ``LeastLoaded``); ``ewma``
 compares Peak EWMA loads (:mod:`l5d.lb.ewma`, Finagle ``P2CPeakEwma``), with the
 round-trip time measured from :meth:`acquired` to :meth:`released`.
@@ -35,10 +40,38 @@ from l5d.lb.ewma import PeakEwma
 from l5d.lb.node import OPEN, Node
 
 
+#: partners re-drawn for the healthier node of a mixed pair (see :func:`_rival`)
+REDRAWS = 8
+
+
+def _rival(vec: Sequence[Node], bound: int, random: Callable[[], float], now: float,
+           a: int, status: int) -> Node | None:
+    """A partner for ``vec[a]`` that is as healthy as it (``status``), or ``None``.
+
+    Finagle lets the healthier node of a pair win whatever its load. With one endpoint
+    of three marked down, that hands each of the other two a third of all picks however
+    slow it is. l5d instead re-draws the less healthy one, up to :data:`REDRAWS` times, so
+    the healthy nodes are compared on load; only if no such partner turns up does the
+    healthier node win unexamined (as in Finagle). With two nodes there is no other.
+    """
+    if bound < 3:
+        return None
+    for _ in range(REDRAWS):
+        b = int(random() * (bound - 1))
+        if b >= a:
+            b += 1
+        nb = vec[b]
+        hb = nb.health
+        if (OPEN if hb is None else hb.status(now)) == status:
+            return nb
+    return None
+
+
 def pick_least_loaded(vec: Sequence[Node], bound: int, random: Callable[[], float],
                       now: float) -> Node | None:
-    """P2C over ``vec[:bound]``: the healthier of two distinct nodes, then the one
-    with fewer pending requests (a tie goes to the first draw).
+    """P2C over ``vec[:bound]``: of two distinct nodes the healthier one (after
+    re-drawing the other, see :func:`_rival`), then the one with fewer pending requests
+    (a tie goes to the first draw).
 
     :param vec: the nodes.
     :param bound: pick among the first ``bound`` nodes (``len(vec)`` for plain
@@ -61,14 +94,19 @@ def pick_least_loaded(vec: Sequence[Node], bound: int, random: Callable[[], floa
         sa = OPEN if ha is None else ha.status(now)
         sb = OPEN if hb is None else hb.status(now)
         if sa != sb:
-            return na if sa < sb else nb
+            if sb < sa:
+                a, na, sa = b, nb, sb
+            nb = _rival(vec, bound, random, now, a, sa)
+            if nb is None:
+                return na
     return na if na.pending <= nb.pending else nb
 
 
 def pick_peak_ewma(vec: Sequence[Node], bound: int, random: Callable[[], float],
                    now: float) -> Node | None:
-    """P2C over ``vec[:bound]``: the healthier of two distinct nodes, then the one
-    with the lower Peak EWMA load at ``now`` (a tie goes to the first draw).
+    """P2C over ``vec[:bound]``: of two distinct nodes the healthier one (after
+    re-drawing the other, see :func:`_rival`), then the one with the lower Peak EWMA
+    load at ``now`` (a tie goes to the first draw).
 
     Parameters and results as for :func:`pick_least_loaded`; every node must have
     an ``ewma`` metric.
@@ -87,7 +125,11 @@ def pick_peak_ewma(vec: Sequence[Node], bound: int, random: Callable[[], float],
         sa = OPEN if ha is None else ha.status(now)
         sb = OPEN if hb is None else hb.status(now)
         if sa != sb:
-            return na if sa < sb else nb
+            if sb < sa:
+                a, na, sa = b, nb, sb
+            nb = _rival(vec, bound, random, now, a, sa)
+            if nb is None:
+                return na
     if na.ewma.load(na.pending, now) <= nb.ewma.load(nb.pending, now):
         return na
     return nb

@@ -304,3 +304,33 @@ class P2CPeakEwmaTests:
         bal.released(node, token)
         assert node.pending == 0
         assert node.ewma.cost == 0.25
+
+
+class RedrawTests:
+    """l5d's departure from Finagle: a mixed pair re-draws its less healthy node."""
+
+    @pytest.mark.parametrize("pick", [pick_least_loaded, pick_peak_ewma])
+    def test_a_down_node_does_not_hand_its_share_to_a_loaded_partner(self, pick) -> None:
+        """Three nodes, one BUSY, one loaded (pending 5, cost high), one idle: Finagle gives
+        the loaded one every pick it pairs with the BUSY one (a third); l5d almost none."""
+        clock = 0.0
+        vec = [Node(i, None, Recording(i, [])) for i in range(3)]
+        for node in vec:
+            node.ewma = PeakEwma(10.0, clock)
+        vec[0].health.value = BUSY
+        vec[1].pending = 5
+        vec[1].ewma.observe(0.05, clock)
+        vec[2].ewma.observe(0.001, clock)
+        rng = random.Random(7)
+        won = Counter(pick(vec, 3, rng.random, clock).key for _ in range(30_000))
+        assert won[0] == 0
+        # 1/3 of pairs are (0, 1); each re-draws 8 times and finds 2 unless it draws 0
+        # every time: (1/2)**8 of them, ~0.13 % of picks
+        assert won[1] < 30_000 * 0.004, won
+
+    def test_two_nodes_keep_finagle_behaviour(self) -> None:
+        """With two nodes there is nothing to re-draw: the healthy one wins unexamined."""
+        vec = [Node(i, None, Recording(i, [])) for i in range(2)]
+        vec[1].health.value = BUSY
+        vec[0].pending = 100
+        assert pick_least_loaded(vec, 2, Scripted(draws(1, 0, 2)), 0.0) is vec[0]
