@@ -4,10 +4,12 @@ A :class:`DstClient` is what Linkerd calls a client (``rt/<router>/client/<id>/`
 endpoints a bound name currently resolves to, one keep-alive pool per endpoint, a
 balancer over them (``client.loadBalancer``) whose node health is the endpoint's
 failure accrual (``client.failureAccrual``), and the budget that pays for re-sending a
-request a stale connection lost (``client.requeueBudget``). Its parameters come from the
-router's ``client`` block matched against the bound id. The decisions are in
-:mod:`l5d.lb`, :mod:`l5d.accrual` and :mod:`l5d.retry`; this class keeps their state
-and the stats under Linkerd's names. Reactor-thread only.
+request an unanswered write lost (``client.requeueBudget``); with ``client.failFast``
+an endpoint whose connect failed is also set aside for a backoff
+(:mod:`l5d.accrual.fail_fast`). Its parameters come from the router's ``client`` block
+matched against the bound id. The decisions are in :mod:`l5d.lb`, :mod:`l5d.accrual`
+and :mod:`l5d.retry`; this class keeps their state and the stats under Linkerd's
+names. Reactor-thread only.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 from typing import Any, Hashable
 
 from dtab import BoundName, Path
-from l5d.http.pool import EndpointPool
+from l5d.accrual.fail_fast import FailFast, WithFailFast
 from l5d.http.policies import accrual_factory, balancer, budget
+from l5d.http.pool import EndpointPool
 from l5d.lb import OPEN
+from l5d.retry import equal_jitter
 from l5d.router.route import addresses
 
 _ACCRUAL_STATS = ("removals", "revivals", "probes", "removed_for_ms")
@@ -120,10 +124,16 @@ class DstClient:
                 break
 
     def _accrual(self, key: Hashable) -> Any:
-        """The balancer's health source for a new node: the endpoint's failure accrual."""
+        """The balancer's health source for a new node: the endpoint's failure accrual
+        (with ``failFast``, and its fail-fast state)."""
         accrual = self._accruals.get(key)
         if accrual is None:
-            accrual = self._accruals[key] = self._accrual_of(key)
+            accrual = self._accrual_of(key)
+            if self.params.fail_fast:
+                rng = self.router.rng
+                accrual = WithFailFast(accrual, FailFast(
+                    lambda: equal_jitter(1.0, 32.0, rng), self.router.now))
+            self._accruals[key] = accrual
         return accrual
 
     def any_open(self) -> bool:
