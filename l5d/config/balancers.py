@@ -162,7 +162,7 @@ class ApertureConfig(LoadBalancerConfig):
         check_int("max_effort", self.max_effort, minimum=1)
         check_seconds("smooth_window_s", self.smooth_window_s, positive=True)
         check_number("low_load", self.low_load, above=0)
-        check_number("high_load", self.high_load, minimum=self.low_load)
+        check_number("high_load", self.high_load, above=self.low_load)
         check_int("min_aperture", self.min_aperture, minimum=1)
         _check_common(self)
 
@@ -175,7 +175,7 @@ class ApertureConfig(LoadBalancerConfig):
             max_effort=_max_effort(f),
             smooth_window_s=_positive_ms(f, "smoothWindowMs", DEFAULT_APERTURE_SMOOTH_WINDOW_S),
             low_load=low,
-            high_load=f.number("highLoad", DEFAULT_APERTURE_HIGH_LOAD, minimum=low),
+            high_load=f.number("highLoad", DEFAULT_APERTURE_HIGH_LOAD, above=low),
             min_aperture=f.integer("minAperture", DEFAULT_MIN_APERTURE, minimum=1),
             enable_probation=_probation(f),
         )

@@ -6,7 +6,8 @@ What happens when an attempt fails is decided by :mod:`l5d.retry.safety` and the
 service's classifier:
 
 * a connect failure is requeued to another pick at no charge while the client has an
-  endpoint that is up (at most 25 times), then answered 502 with ``l5d-retryable: true``
+  endpoint that is up (at most 25 times; when none is, each other endpoint once), then
+  answered 502 with ``l5d-retryable: true``
   (nothing reached the application: the caller may send it elsewhere);
 * a connection that closed before any response byte requeues an idempotent, buffered
   request once, charged to the client's ``requeueBudget``;
@@ -124,7 +125,7 @@ class Attempts:
                 timer.cancel()
 
     # -- connecting ----------------------------------------------------------
-    def _connect_failed(self: Any, pool: Any, detail: str) -> None:
+    def _connect_failed(self: Any, pool: Any, detail: str, local: bool = False) -> None:
         self._waiter = None
         if self.state == DONE:
             return
@@ -135,11 +136,12 @@ class Attempts:
         if node is not None:
             self._avoid = node
             client.balancer.released(node, self._token)
-            if node.health is not None:
+            if node.health is not None and not local:  # a full pool is not the endpoint's fault
                 node.health.acquire_failed()
         client.c_connect_failures.value += 1
         any_open = client.any_open()
-        if may_requeue_connect(self._requeues, any_open) and not self._past_deadline():
+        if (may_requeue_connect(self._requeues, any_open, client.size)
+                and not self._past_deadline()):
             self._requeues += 1
             client.c_requeues.value += 1
             self._attempt()

@@ -63,10 +63,10 @@ class DstClient:
         self.c_not_open = stats.counter("retries", "not_open")
         stats.function_gauge(lambda: self.requeue_budget.balance, "retries", "budget")
         for name in self.balancer.stats():
-            stats.function_gauge(_lb_stat(self.balancer, name), "loadbalancer",
-                                 "busy" if name == "busy_nodes" else name)
+            register = stats.function_counter if name in _LB_COUNTERS else stats.function_gauge
+            register(_lb_stat(self.balancer, name), "loadbalancer", *name.split("/"))
         for name in _ACCRUAL_STATS:
-            stats.function_gauge(self._accrual_total(name), "failure_accrual", name)
+            stats.function_counter(self._accrual_total(name), "failure_accrual", name)
         self.dst_header = b"l5d-dst-client: " + self.name.encode("latin-1") + b"\r\n"
         #: why requests must not go to these addresses (l5d's own listeners), or None
         self.forbidden: str | None = None

@@ -86,8 +86,10 @@ class EndpointPool:
         return len(self._waiters)
 
     def acquire(self, on_ready: Callable[[UpstreamConnection], None],
-                on_fail: Callable[["EndpointPool", str], None]) -> Waiter | None:
-        """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(pool, message)``.
+                on_fail: Callable[..., None]) -> Waiter | None:
+        """Call ``on_ready(conn)`` with an idle or new connection, or ``on_fail(pool, message)``
+        (``on_fail(pool, message, True)`` when l5d itself refused: a full pool, a removed
+        endpoint; the endpoint is not to blame).
 
         :returns: a :class:`Waiter` when the request waits for a busy pool, else ``None``.
         """
@@ -96,7 +98,7 @@ class EndpointPool:
             conn = idle.pop()
             if conn.closed:
                 continue
-            if conn.unread() or self._too_old(conn):
+            if conn.unread() or self._too_old(conn) or self._idle_too_long(conn):
                 # bytes after a complete response (a HEAD or 204 answered with a body, or
                 # more than Content-Length) or the server's close: never the next answer
                 conn.abort()
@@ -112,7 +114,7 @@ class EndpointPool:
             self._waiters.append(waiter)
             return waiter
         on_fail(self, f"the connection pool is full ({self.max_size} connections busy "
-                      f"and {self.max_waiters} requests waiting)")
+                      f"and {self.max_waiters} requests waiting)", True)
         return None
 
     def _connect(self, on_ready: Callable, on_fail: Callable) -> None:
@@ -138,6 +140,10 @@ class EndpointPool:
 
         connect_tcp(self._reactor, self.host, self.port, _Factory(self, made, failed),
                     timeout=self.connect_timeout_s)
+
+    def _idle_too_long(self, conn: UpstreamConnection) -> bool:
+        idle = self.idle_time_s
+        return idle is not None and self._reactor.seconds() - conn.idle_since >= idle
 
     def _too_old(self, conn: UpstreamConnection) -> bool:
         life = self.life_time_s
@@ -203,4 +209,4 @@ class EndpointPool:
             on_fail = waiter.on_fail
             if on_fail is not None:
                 waiter.on_ready = waiter.on_fail = None
-                on_fail(self, "the endpoint was removed")
+                on_fail(self, "the endpoint was removed", True)

@@ -104,6 +104,7 @@ class Exchange(Attempts, Responding):
     _backoff: Any = None
     _discarding = False  # draining a response that will be retried
     _retry_after = 0.0
+    _drained = 0  # bytes of the dropped response read so far
     _success = True
     status = 0  # the status the client got (-1: its connection was cut)
 

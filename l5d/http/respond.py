@@ -131,6 +131,13 @@ class Responding:
 
     def response_body(self: Any, data: bytes) -> None:
         if self.state != RESPONDING:
+            if self._discarding:
+                self._drained += len(data)
+                if self._drained > DRAIN_LIMIT:  # a big chunked body: close, retry now
+                    timer = self._timer
+                    if timer is not None and timer.active():
+                        timer.cancel()
+                    self._drain_timeout()
             return
         if self._down_chunked:
             self.conn.write(b"%x\r\n%s\r\n" % (len(data), data))

@@ -4,7 +4,8 @@ Three ways a request can go out more than once, each with its own rule:
 
 * **requeue after a connect failure**: nothing reached the wire, so any method may go
   to another endpoint, without charge to a budget, up to :data:`MAX_REQUEUES` times while
-  the client has an endpoint that is not marked down (Finagle's ``Retries.Effort``);
+  the client has an endpoint that is not marked down (Finagle's ``Retries.Effort``), and
+  to each other endpoint once when all are marked down;
 * **requeue after an unanswered write**: the connection closed before any response byte
   came back (typically a pooled connection the server closed while idle); the request
   may have been read, so only an idempotent method whose whole body l5d kept goes again,
@@ -39,13 +40,19 @@ def buffered(chunked: bool, content_length: int | None, limit: int) -> bool:
     return content_length is None or content_length <= limit
 
 
-def may_requeue_connect(requeues: int, any_open: bool) -> bool:
+def may_requeue_connect(requeues: int, any_open: bool, size: int) -> bool:
     """A connect failed (no byte written): try another endpoint?
+
+    While some endpoint is up, yes (Finagle's rule), up to :data:`MAX_REQUEUES` times.
+    When every endpoint is marked down (the balancer fails open), Finagle gives up at
+    once; l5d still tries each of the others once, so that an endpoint that came back
+    while still marked down is found.
 
     :param requeues: connect requeues this request already had.
     :param any_open: the client has an endpoint whose status is ``OPEN``.
+    :param size: how many endpoints the client has.
     """
-    return requeues < MAX_REQUEUES and any_open
+    return requeues < MAX_REQUEUES and (any_open or requeues + 1 < size)
 
 
 def may_requeue_unanswered(method: str, answered: bool, replayable: bool,

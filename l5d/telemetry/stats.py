@@ -46,6 +46,12 @@ class FunctionGauge:
         return self.fn()
 
 
+class FunctionCounter(FunctionGauge):
+    """A counter whose running total is computed when read (a balancer's ``adds``)."""
+
+    __slots__ = ()
+
+
 class Stat:
     """A histogram kept as raw samples between snapshots (bounded)."""
 
@@ -69,7 +75,7 @@ class Stats:
     """A flat registry; ``scope(*names)`` gives a view that prefixes names."""
 
     def __init__(self) -> None:
-        self._counters: dict[Scope, Counter] = {}
+        self._counters: dict[Scope, Counter | FunctionCounter] = {}
         self._gauges: dict[Scope, Gauge | FunctionGauge] = {}
         self._stats: dict[Scope, Stat] = {}
 
@@ -89,6 +95,11 @@ class Stats:
         """A gauge read from ``fn`` (replaces whatever gauge had the name)."""
         g = self._gauges[name] = FunctionGauge(fn)
         return g
+
+    def function_counter(self, fn: Callable[[], float], *name: str) -> FunctionCounter:
+        """A counter whose running total is read from ``fn`` (replaces one of that name)."""
+        c = self._counters[name] = FunctionCounter(fn)
+        return c
 
     def stat(self, *name: str) -> Stat:
         s = self._stats.get(name)
@@ -140,6 +151,9 @@ class ScopedStats:
 
     def function_gauge(self, fn: Callable[[], float], *name: str) -> FunctionGauge:
         return self._stats.function_gauge(fn, *self._prefix, *name)
+
+    def function_counter(self, fn: Callable[[], float], *name: str) -> FunctionCounter:
+        return self._stats.function_counter(fn, *self._prefix, *name)
 
     def stat(self, *name: str) -> Stat:
         return self._stats.stat(*self._prefix, *name)

@@ -156,8 +156,14 @@ class FakeRoute:
     def pools(self) -> list[FakePool]:
         return [n.endpoint for n in self.balancer.nodes]
 
+    @property
+    def size(self) -> int:
+        return len(self.balancer.nodes)
+
     def any_open(self) -> bool:
-        return True
+        return self.open
+
+    open = True
 
 
 class FakeServer:

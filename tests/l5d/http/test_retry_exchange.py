@@ -282,3 +282,35 @@ class FlowControlTests:
         ex.response_body(b"x" * 100000)
         ex.response_complete()
         assert conn.transport.producer is None and up.transport.resumed == 1
+
+
+class DrainLimitTests:
+    def test_a_big_chunked_500_closes_its_connection(self) -> None:
+        router, a, b = setup()
+        ex, conn = exchange(router)
+        ex.response_head(ResponseHead.of(500, b"X", []), "1.1", FRAMING_CHUNKED)
+        ex.response_body(b"x" * 40000)
+        assert not a.made[0].aborted
+        ex.response_body(b"x" * 40000)
+        assert a.made[0].aborted and conn.written == b""
+        router.reactor.advance(0)
+        assert len(b.made) == 1
+
+
+class PanicRequeueTests:
+    def test_with_every_endpoint_down_each_other_one_is_tried_once(self) -> None:
+        router, a, b = setup("io.l5d.http.nonRetryable5XX")
+        router.route.open = False  # every endpoint marked down: the balancer fails open
+        a.fail_with = "connection refused"
+        ex, conn = exchange(router)
+        assert (len(a.made), len(b.made)) == (0, 1) and router.route.c_requeues.value == 1
+        answer(ex, 200)
+        assert status_of(conn) == 200
+
+    def test_then_a_502(self) -> None:
+        router, a, b = setup("io.l5d.http.nonRetryable5XX")
+        router.route.open = False
+        a.fail_with = b.fail_with = "connection refused"
+        ex, conn = exchange(router)
+        assert status_of(conn) == 502 and router.route.c_requeues.value == 1
+        assert router.route.c_not_open.value == 1
