@@ -141,6 +141,7 @@ class Attempts:
         client.c_connect_failures.value += 1
         any_open = client.any_open()
         if (may_requeue_connect(self._requeues, any_open, client.size)
+                and not (local and self._requeues + 1 >= client.size)  # full pools: each once
                 and not self._past_deadline()):
             self._requeues += 1
             client.c_requeues.value += 1
@@ -151,7 +152,10 @@ class Attempts:
         # requeues are spent (Finagle flags the failure non-retryable then, so the service
         # does not retry it either); nothing reached anyone: the caller may send it elsewhere
         self._close_client_request(False)
-        self.fail(502, self.router.connect_failed_text(self, pool), retryable=True)
+        if local:  # l5d's own limit (hostConnectionPool): overloaded, not unreachable
+            self.fail(503, f"{detail}: {pool.host}:{pool.port}", retryable=True)
+        else:
+            self.fail(502, self.router.connect_failed_text(self, pool), retryable=True)
 
     def _connected(self: Any, upstream: Any) -> None:
         self._waiter = None

@@ -105,6 +105,7 @@ class Exchange(Attempts, Responding):
     _discarding = False  # draining a response that will be retried
     _retry_after = 0.0
     _drained = 0  # bytes of the dropped response read so far
+    _await_body = False  # a retry waits for the rest of the request body
     _success = True
     status = 0  # the status the client got (-1: its connection was cut)
 
@@ -176,6 +177,10 @@ class Exchange(Attempts, Responding):
             return  # no body: the request was whole from the start (_connected sent it)
         self.request_done = True
         if self.state == DONE:
+            return
+        if self._await_body:
+            self._await_body = False
+            self.set_timer(self._retry_after, self._client_request)
             return
         upstream = self.upstream
         if upstream is not None and self.state >= SENT and not self._discarding:

@@ -4,7 +4,8 @@ The response head is classified before anything goes downstream: a status below 
 success under every classifier (no work), a 5xx goes through the service's
 ``responseClassifier``. A ``RETRYABLE`` verdict on a buffered request that the budget
 and the deadline allow is never shown to the client: its body is drained (so the
-connection can be reused) or its connection closed, and the request goes out again.
+connection can be reused) or its connection closed, and the request goes out again (once
+its whole body is in, if the answer came before it was).
 Anything else is written downstream with ``l5d-success-class``, and from then on the
 response can only complete or be cut (the downstream connection aborted, so a truncated
 body never looks complete).
@@ -64,13 +65,17 @@ class Responding:
             return
         success = True
         if rhead.status >= 500:
-            replayable = self._keep_body and self.request_done
-            cls = self.svc.classify(response_outcome(self.head.method, rhead, not replayable))
+            # a body small enough to keep is kept whole even if some of it is still on its way
+            kept = self._keep_body
+            cls = self.svc.classify(response_outcome(self.head.method, rhead, not kept))
             success = cls is _SUCCESS
-            if may_retry(cls, replayable, False):
+            if may_retry(cls, kept, False):
                 delay = self._retry_delay()
                 if delay is not None:
-                    self._discard(rhead, framing, delay)
+                    if self.request_done:
+                        self._discard(rhead, framing, delay)
+                    else:
+                        self._retry_when_whole(delay)
                     return
         self._success = success
         self.status = rhead.status
@@ -117,6 +122,20 @@ class Responding:
         if upstream is not None:
             upstream.abort()
         self.set_timer(delay, self._client_request)
+
+    def _retry_when_whole(self: Any, delay: float) -> None:
+        """Answered before the request body was all sent: that connection's framing is in
+        doubt, so it is closed; the retry goes out once the rest of the body is in."""
+        self._end_attempt(False)
+        self._close_client_request(False)
+        self._cancel_attempt_timer()
+        self._stop_request_flow()
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+        self.state = CONNECTING
+        self._retry_after = delay
+        self._await_body = True
 
     def _drain_timeout(self: Any) -> None:
         """The dropped response's body is slow: close its connection and retry."""

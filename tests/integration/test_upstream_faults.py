@@ -216,7 +216,9 @@ class ResetAfterWriteTests:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
         with ScriptedBackend(bad) as b, ScriptedBackend(good) as g:
-            with endpoints(tmp_path, [b.port, g.port]) as l5d:
+            # round robin: every other request starts at the bad endpoint, not a random share
+            with endpoints(tmp_path, [b.port, g.port],
+                           "client: {loadBalancer: {kind: roundRobin}}\n") as l5d:
                 yield l5d, bad_log, good_log, good_bodies
 
     def test_get_is_retried_once_elsewhere(self, pair) -> None:

@@ -115,13 +115,6 @@ class ResponseRetryTests:
         answer(ex, 500)
         assert status_of(conn) == 500 and b.made == []
 
-    def test_an_early_answer_before_the_body_is_complete_is_not_retried(self) -> None:
-        router, a, b = setup(ALL)
-        ex, conn = exchange(router, head("PUT", length=4))
-        ex.request_body(b"xx")
-        answer(ex, 500)
-        assert status_of(conn) == 500 and b.made == []
-
     def test_budget_spent_the_500_goes_back(self) -> None:
         params = service_params(retry_budget=RetryBudgetConfig(10, 0, 0.5))
         router, a, b = setup(params=params)
@@ -314,3 +307,19 @@ class PanicRequeueTests:
         ex, conn = exchange(router)
         assert status_of(conn) == 502 and router.route.c_requeues.value == 1
         assert router.route.c_not_open.value == 1
+
+
+class LateBodyRetryTests:
+    def test_an_answer_before_the_body_is_whole_is_retried_once_it_is(self) -> None:
+        router, a, b = setup(ALL)
+        ex, conn = exchange(router, head("PUT", length=4))
+        ex.request_body(b"ab")
+        answer(ex, 503)
+        assert a.made[0].aborted and conn.written == b"" and b.made == []
+        ex.request_body(b"cd")
+        assert b.made == []
+        ex.request_complete()
+        router.reactor.advance(0)
+        assert b.made[0].written.endswith(b"\r\n\r\nabcd")
+        answer(ex, 200)
+        assert status_of(conn) == 200
