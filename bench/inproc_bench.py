@@ -8,7 +8,7 @@ router's code (parsing callbacks, identification, binding-cache hit, headers, st
 pool hand-back) from the kernel and from Twisted's reactor, which
 ``bench/router_bench.sh`` measures too. A benchmark, not a test.
 
-    taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--profile]
+    taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--policy] [--profile]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import os
 import random
 import sys
 import time
@@ -26,6 +27,7 @@ sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
 from twisted.internet.testing import MemoryReactorClock, StringTransport  # noqa: E402
 
 from dtab import Dtab, Interpreter, Path  # noqa: E402
+from l5d.config import parse_config  # noqa: E402
 from l5d.http.limits import ServerLimits  # noqa: E402
 from l5d.http.router import HttpRouter, ServerParams  # noqa: E402
 from l5d.http.server import HttpServerFactory  # noqa: E402
@@ -33,8 +35,10 @@ from l5d.router.identifier import header_token  # noqa: E402
 from l5d.telemetry.stats import Stats  # noqa: E402
 
 REQUEST = b"GET http://127.0.0.1:24080/ HTTP/1.1\r\nHost: 127.0.0.1:24080\r\n\r\n"
-RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 21 Nov 2026 14:00:00 GMT\r\n"
-            b"Content-Type: text/plain\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n")
+RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+            b"Date: Sat, 21 Nov 2026 14:00:00 GMT\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 6\r\n"
+            b"Connection: keep-alive\r\n\r\nhello\n")
 DTAB = "/svc => /$/io.buoyant.hostportPfx/inet; /inet => /$/inet;"
 
 
@@ -46,12 +50,25 @@ class _Transport(StringTransport):
         self.disconnecting = True
 
 
-def build():
+POLICY = """\
+routers:
+- protocol: http
+  client: {loadBalancer: {kind: ewma}}
+  service: {responseClassifier: {kind: io.l5d.http.retryableRead5XX}}
+  servers: [{}]
+"""
+
+
+def build(policy: bool = False):
     reactor = MemoryReactorClock()
     dtab = Dtab.read(DTAB)
+    keys = {}
+    if policy:  # peak EWMA and a retrying classifier, as bench/router_bench.sh runs l5d
+        rcfg = parse_config(POLICY, "policy.yaml").routers[0]
+        keys = {"client_config": rcfg.client, "service_config": rcfg.service}
     router = HttpRouter(label="http", reactor=reactor, now=time.monotonic, rng=random.Random(1),
                         dtab=lambda: dtab, interpreter=Interpreter(),
-                        identifier=header_token(Path.read("/svc")), stats=Stats())
+                        identifier=header_token(Path.read("/svc")), stats=Stats(), **keys)
     factory = HttpServerFactory(router.exchange_factory(ServerParams("127.0.0.1", 4140)), reactor,
                                 ServerLimits())
     down = factory.buildProtocol(None)
@@ -83,8 +100,10 @@ def main() -> None:
     p.add_argument("--n", type=int, default=20000)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--profile", action="store_true", help="also print a cProfile of --n requests")
+    p.add_argument("--policy", action="store_true",
+                   help="client loadBalancer ewma and a retryableRead5XX classifier")
     args = p.parse_args()
-    one, check = build()
+    one, check = build(args.policy)
     for _ in range(2000):
         one()
     results = []
@@ -103,7 +122,8 @@ def main() -> None:
         for _ in range(args.n):
             one()
         prof.disable()
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        rows = int(os.environ.get("PROFILE_ROWS", "25"))
+        pstats.Stats(prof).sort_stats("tottime").print_stats(rows)
 
 
 if __name__ == "__main__":

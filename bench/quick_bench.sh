@@ -58,6 +58,11 @@ routers:
   label: bench
   dtab: |
     /svc => /\$/io.buoyant.hostportPfx/inet; /inet => /\$/inet;
+  # everything on: peak EWMA, a retrying classifier (and, always, budgets and accrual)
+  client:
+    loadBalancer: {kind: ewma}
+  service:
+    responseClassifier: {kind: io.l5d.http.retryableRead5XX}
   servers:
   - ip: 127.0.0.1
     port: $L5D_PORT

@@ -78,8 +78,10 @@ def local_dtab(headers: list[Header]) -> Dtab:
 
 
 def encode_err(message: str, limit: int) -> bytes:
-    """``l5d-err``: form-encoded like Java's URLEncoder (ISO-8859-1, space as ``+``), cut to ``limit``."""
-    encoded = quote_plus(message, safe="*", encoding="latin-1", errors="replace").replace("~", "%7E")
+    """``l5d-err``: form-encoded like Java's URLEncoder (ISO-8859-1, space as ``+``), cut to
+    ``limit``."""
+    encoded = quote_plus(message, safe="*", encoding="latin-1", errors="replace")
+    encoded = encoded.replace("~", "%7E")
     data = encoded.encode("ascii")
     if len(data) > limit:
         data = data[:limit]
@@ -100,7 +102,8 @@ class TraceId:
 
     def encode(self) -> bytes:
         """``l5d-ctx-trace``: base64 of the four big-endian 8-byte fields."""
-        return base64.b64encode(struct.pack(">QQQQ", self.span_id, self.parent_id, self.trace_id, self.flags))
+        return base64.b64encode(
+            struct.pack(">QQQQ", self.span_id, self.parent_id, self.trace_id, self.flags))
 
     @property
     def reqid(self) -> bytes:
@@ -131,7 +134,8 @@ def new_root_trace(rng: random.Random) -> tuple[bytes, bytes]:
 
 
 def next_trace(incoming: TraceId | None, rng: random.Random) -> TraceId:
-    """A new span: a child of ``incoming`` or a new root (whose parent is itself, as Finagle does)."""
+    """A new span: a child of ``incoming`` or a new root (whose parent is itself, as Finagle
+    does)."""
     span = rng.getrandbits(64)
     if incoming is None:
         return TraceId(span, span, span, 0)

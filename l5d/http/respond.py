@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from l5d.http.client import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE, L5D
+from l5d.http.upstream_response import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE, L5D
 from l5d.http.response_head import downstream_head
 from l5d.retry import Outcome, ResponseClass
 from l5d.retry.classify import is_retryable_nack, parse_retryable

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from l5d.http.client import CONNECTION, FRAMING_LENGTH, FRAMING_NONE, L5D, VIA
+from l5d.http.upstream_response import CONNECTION, FRAMING_LENGTH, FRAMING_NONE, L5D, VIA
 from l5d.http.headers import connection_tokens
 
 __all__ = ["downstream_head"]
