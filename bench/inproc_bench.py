@@ -59,12 +59,14 @@ routers:
 """
 
 
-def build(policy: bool = False):
+def build(policy: bool | str = False):
     reactor = MemoryReactorClock()
     dtab = Dtab.read(DTAB)
     keys = {}
     if policy:  # peak EWMA and a retrying classifier, as bench/router_bench.sh runs l5d
-        rcfg = parse_config(POLICY, "policy.yaml").routers[0]
+        text = POLICY if policy is True else (
+            "routers:\n- protocol: http\n  servers: [{}]\n" + policy)
+        rcfg = parse_config(text, "policy.yaml").routers[0]
         keys = {"client_config": rcfg.client, "service_config": rcfg.service}
     router = HttpRouter(label="http", reactor=reactor, now=time.monotonic, rng=random.Random(1),
                         dtab=lambda: dtab, interpreter=Interpreter(),
@@ -102,8 +104,10 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="also print a cProfile of --n requests")
     p.add_argument("--policy", action="store_true",
                    help="client loadBalancer ewma and a retryableRead5XX classifier")
+    p.add_argument("--router-yaml", metavar="YAML",
+                   help="client/service keys of the router instead (indented two spaces)")
     args = p.parse_args()
-    one, check = build(args.policy)
+    one, check = build(args.router_yaml or args.policy)
     for _ in range(2000):
         one()
     results = []

@@ -61,7 +61,7 @@ class UpstreamConnection(Protocol):
         self._fresh = False  # no byte of the current exchange's response parsed yet
         self._cur: bytes | None = None  # the read being parsed, when it began fresh
         self._begun = 0  # responses begun in that read
-        self._poller: Any = None  # tells whether unread bytes wait on the socket (unread())
+        self.poller: Any = None  # tells whether unread bytes wait on the socket (unread())
 
     # -- connection lifecycle ------------------------------------------------
     def connectionMade(self) -> None:
@@ -71,8 +71,8 @@ class UpstreamConnection(Protocol):
         except AttributeError:  # a transport without a socket (in memory): nothing to poll
             pass
         else:
-            self._poller = select.poll()
-            self._poller.register(fd, select.POLLIN | select.POLLPRI)
+            self.poller = select.poll()
+            self.poller.register(fd, select.POLLIN | select.POLLPRI)
         cb, self._on_connect = self._on_connect, None
         if cb is not None:
             cb(self)
@@ -133,7 +133,7 @@ class UpstreamConnection(Protocol):
         the connection is used again: one ``poll()`` with no timeout per reuse (about
         0.5 µs; a ``MSG_PEEK`` receive costs four times that).
         """
-        poller = self._poller
+        poller = self.poller
         return poller is not None and bool(poller.poll(0))
 
     def abort(self) -> None:

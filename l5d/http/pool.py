@@ -94,18 +94,25 @@ class EndpointPool:
         :returns: a :class:`Waiter` when the request waits for a busy pool, else ``None``.
         """
         idle = self._idle
-        while idle:
-            conn = idle.pop()
-            if conn.closed:
-                continue
-            if conn.unread() or self._too_old(conn) or self._idle_too_long(conn):
-                # bytes after a complete response (a HEAD or 204 answered with a body, or
-                # more than Content-Length) or the server's close: never the next answer
-                conn.abort()
-                continue
-            conn.reused = True
-            on_ready(conn)
-            return None
+        if idle:
+            idle_s, life_s = self.idle_time_s, self.life_time_s
+            now = self._reactor.seconds() if idle_s is not None or life_s is not None else 0.0
+            while idle:
+                conn = idle.pop()
+                if conn.closed:
+                    continue
+                poller = conn.poller
+                if ((poller is not None and poller.poll(0))  # UpstreamConnection.unread()
+                        or (idle_s is not None and now - conn.idle_since >= idle_s)
+                        or (life_s is not None and now - conn.created_at >= life_s)):
+                    # bytes after a complete response (a HEAD or 204 answered with a body,
+                    # or more than Content-Length) or the server's close: never the next
+                    # answer; or idle or alive too long
+                    conn.abort()
+                    continue
+                conn.reused = True
+                on_ready(conn)
+                return None
         if self.open_connections + self.connecting < self.max_size:
             self._connect(on_ready, on_fail)
             return None
@@ -141,16 +148,10 @@ class EndpointPool:
         connect_tcp(self._reactor, self.host, self.port, _Factory(self, made, failed),
                     timeout=self.connect_timeout_s)
 
-    def _idle_too_long(self, conn: UpstreamConnection) -> bool:
-        idle = self.idle_time_s
-        return idle is not None and self._reactor.seconds() - conn.idle_since >= idle
-
-    def _too_old(self, conn: UpstreamConnection) -> bool:
-        life = self.life_time_s
-        return life is not None and self._reactor.seconds() - conn.created_at >= life
-
     def release(self, conn: UpstreamConnection) -> None:
-        if self.closed or self._too_old(conn):
+        now = self._reactor.seconds()
+        life = self.life_time_s
+        if self.closed or (life is not None and now - conn.created_at >= life):
             conn.transport.loseConnection()  # connection_closed serves a waiter
             return
         while self._waiters:
@@ -161,7 +162,7 @@ class EndpointPool:
                 conn.reused = True
                 on_ready(conn)
                 return
-        conn.idle_since = self._reactor.seconds()
+        conn.idle_since = now
         self._idle.append(conn)
 
     def _serve_waiter(self) -> None:
