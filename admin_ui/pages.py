@@ -55,3 +55,17 @@ class JsonPage(Page):
     def respond(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", APPLICATION_JSON)
         return self._body
+
+
+def mount(root: resource.Resource, path: str, page: resource.Resource) -> None:
+    """Put ``page`` at the absolute ``path`` below ``root``, making the directories between
+    (``/admin/metrics/prometheus``: ``admin`` and ``metrics`` as :class:`PathDir`)."""
+    segs = [s.encode("utf-8") for s in path.strip("/").split("/")]
+    node = root
+    for seg in segs[:-1]:
+        child = node.children.get(seg)
+        if child is None:
+            child = PathDir()
+            node.putChild(seg, child)
+        node = child
+    node.putChild(segs[-1], page)

@@ -5,7 +5,10 @@ A first, minimal cut of Linkerd's admin interface:
 * ``GET /admin/ping`` → ``pong`` (``text/plain``);
 * ``GET /config.json`` → the parsed config with every default filled in;
 * ``POST /admin/shutdown`` → graceful shutdown (other methods: 405);
-* ``GET /admin/metrics.json`` → every counter, gauge and histogram, flat (Linkerd's names);
+* ``GET /admin/metrics.json`` → every counter, gauge and histogram, flat (Linkerd's names;
+  ``?tree=1``, ``?q=<subtree>``, ``?pretty=1``);
+* with an ``io.l5d.prometheus`` telemeter, its ``path`` (``/admin/metrics/prometheus``) →
+  the same metrics in Prometheus' text format;
 * the JSON pages about names of :mod:`admin_ui.names` (``/delegator.json``,
   ``/namer_state/<prefix>.json``, ``/client_state.json``, ``/bound-names.json``).
 
@@ -24,9 +27,11 @@ from twisted.web import server
 from twisted.web.iweb import IRequest
 
 from admin_ui.names import add_name_pages
-from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN
+from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN, mount
 from l5d.config import LinkerConfig
-from l5d.telemetry.flat import flat_metrics
+from l5d.config.telemeters import PrometheusConfig
+from l5d.telemetry import prometheus
+from l5d.telemetry.flat import flat_metrics, resolve, tree_metrics
 
 __all__ = ["build_admin_site"]
 
@@ -60,15 +65,51 @@ class _Shutdown(Page):
 
 
 class _Metrics(Page):
-    """``/admin/metrics.json``: the stats registry, flat."""
+    """``/admin/metrics.json``: the stats registry, flat; ``?tree=1`` nested; ``?q=a/b``
+    the subtree at ``a/b`` (404 when there is none); ``?pretty=1`` indented."""
 
-    def __init__(self, stats: Any) -> None:
+    def __init__(self, linker: Any) -> None:
         super().__init__()
-        self._stats = stats
+        self._linker = linker
 
     def respond(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", b"application/json")
-        return json.dumps(flat_metrics(self._stats)).encode("utf-8")
+        args = request.args
+        stats = self._linker.read_metrics()
+        under: tuple[str, ...] = ()
+        q = _arg(args, b"q")
+        if q:
+            found = resolve(stats, q)
+            if found is None:
+                request.setResponseCode(404)
+                return json.dumps({"error": f"No such subtree: {q}"}).encode("utf-8")
+            under = found
+        body = (tree_metrics(stats, under) if _flag(args, b"tree")
+                else flat_metrics(stats, under))
+        indent = 2 if _flag(args, b"pretty") else None
+        return json.dumps(body, indent=indent).encode("utf-8")
+
+
+def _arg(args: dict, name: bytes) -> str | None:
+    values = args.get(name)
+    return values[0].decode("utf-8", "replace") if values else None
+
+
+def _flag(args: dict, name: bytes) -> bool:
+    return (_arg(args, name) or "").lower() in ("1", "true", "yes")
+
+
+class _Prometheus(Page):
+    """``io.l5d.prometheus``: the registry in Prometheus' text format."""
+
+    def __init__(self, linker: Any, prefix: str) -> None:
+        super().__init__()
+        self._linker = linker
+        self._prefix = prefix
+
+    def respond(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
+        return prometheus.render(self._linker.read_metrics(), self._prefix).encode("utf-8")
 
 
 class _AdminSite(server.Site):
@@ -102,6 +143,9 @@ def build_admin_site(
     admin.putChild(b"shutdown", _Shutdown(reactor, on_shutdown))
     root.putChild(b"config.json", JsonPage(config.to_json()))
     if linker is not None:
-        admin.putChild(b"metrics.json", _Metrics(linker.stats))
+        admin.putChild(b"metrics.json", _Metrics(linker))
+        for telemeter in config.telemetry:
+            if isinstance(telemeter, PrometheusConfig):
+                mount(root, telemeter.path, _Prometheus(linker, telemeter.prefix))
         add_name_pages(root, linker, reactor)
     return _AdminSite(root, reactor=reactor)

@@ -125,6 +125,7 @@ class Linker:
         self._state = _State.BUILT
         self._listeners: list[Listener] = []
         self.stats = Stats()
+        self._snapshot_call: Any = None
         self.k8s = K8sApis(reactor, env.variables, self._rng)
         self.namers: list[tuple[Any, Any]] = []
         for i, ncfg in enumerate(config.namers):
@@ -225,7 +226,25 @@ class Linker:
             return self.stop().addCallback(lambda _: failure)
         for router in self.routers:
             router.start()
+        self._schedule_snapshot()
         return defer.succeed(list(self._listeners))
+
+    # -- metrics -------------------------------------------------------------
+    def _schedule_snapshot(self) -> None:
+        """Close the histograms' window every ``admin.metricsSnapshotIntervalMs``."""
+        interval = self.config.admin.metrics_snapshot_s
+        if interval > 0 and self._state is _State.RUNNING:
+            def tick() -> None:
+                self.stats.snapshot()
+                self._schedule_snapshot()
+            self._snapshot_call = self._reactor.callLater(interval, tick)
+
+    def read_metrics(self) -> Stats:
+        """The registry for an exporter to read (with ``metricsSnapshotIntervalMs: 0`` each
+        read closes the histograms' window first)."""
+        if self.config.admin.metrics_snapshot_s == 0:
+            self.stats.snapshot()
+        return self.stats
 
     def stop(self) -> "defer.Deferred[None]":
         """Drain and stop. Safe to call more than once.
@@ -237,6 +256,8 @@ class Linker:
         if self._state is _State.STOPPED:
             return defer.succeed(None)
         self._state = _State.STOPPED
+        if self._snapshot_call is not None and self._snapshot_call.active():
+            self._snapshot_call.cancel()
         admin_listeners = [lst for lst in self._listeners if lst.name == "admin"]
         router_listeners = [lst for lst in self._listeners if lst.name != "admin"]
         self._listeners = []

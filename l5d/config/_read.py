@@ -33,6 +33,7 @@ from l5d.config.model import (
     DEFAULT_SERVER_IDLE_TIME_S,
     DEFAULT_SERVER_IP,
     DEFAULT_SHUTDOWN_GRACE_S,
+    DEFAULT_METRICS_SNAPSHOT_S,
     DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB,
     SUPPORTED_PROTOCOLS,
     AdminConfig,
@@ -76,12 +77,13 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
 
 
 def _admin(f: Fields) -> AdminConfig:
-    f.expect("ip", "port", "shutdownGraceMs")
+    f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs")
     return _make(
         f, AdminConfig,
         ip=f.ip("ip", DEFAULT_ADMIN_IP),
         port=f.port("port", DEFAULT_ADMIN_PORT),
         shutdown_grace_s=f.millis("shutdownGraceMs", DEFAULT_SHUTDOWN_GRACE_S),
+        metrics_snapshot_s=f.millis("metricsSnapshotIntervalMs", DEFAULT_METRICS_SNAPSHOT_S),
     )
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_SERVER_IDLE_TIME_S",
     "DEFAULT_SERVER_IP",
     "DEFAULT_SHUTDOWN_GRACE_S",
+    "DEFAULT_METRICS_SNAPSHOT_S",
     "DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB",
     "InterpreterConfig",
     "LinkerConfig",
@@ -65,6 +66,8 @@ __all__ = [
 DEFAULT_ADMIN_IP = "127.0.0.1"
 DEFAULT_ADMIN_PORT = 9990
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
+#: Linkerd's histogramSnapshotInterval (a JVM flag there, a key here)
+DEFAULT_METRICS_SNAPSHOT_S = 60.0
 
 # -- servers -----------------------------------------------------------------
 DEFAULT_SERVER_IP = "127.0.0.1"
@@ -137,18 +140,24 @@ class AdminConfig:
 
     :param shutdown_grace_s: ``shutdownGraceMs``; how long ``/admin/shutdown``
         lets in-flight requests finish.
+    :param metrics_snapshot_s: ``metricsSnapshotIntervalMs``; histograms in the admin's
+        metrics and Prometheus read from a window this long (0: the window since the
+        previous read).
     """
 
     ip: str = DEFAULT_ADMIN_IP
     port: int = DEFAULT_ADMIN_PORT
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    metrics_snapshot_s: float = DEFAULT_METRICS_SNAPSHOT_S
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
         _check_seconds("shutdown_grace_s", self.shutdown_grace_s)
+        _check_seconds("metrics_snapshot_s", self.metrics_snapshot_s)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ip": self.ip, "port": self.port, "shutdownGraceMs": _ms(self.shutdown_grace_s)}
+        return {"ip": self.ip, "port": self.port, "shutdownGraceMs": _ms(self.shutdown_grace_s),
+                "metricsSnapshotIntervalMs": _ms(self.metrics_snapshot_s)}
 
 
 @dataclass(frozen=True, slots=True)

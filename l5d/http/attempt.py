@@ -54,6 +54,8 @@ class Attempts:
         self.state = CONNECTING
         self.route.c_requests.value += 1
         self._in_client = True
+        self._up_status = 0
+        self._client_at = self.router.now()
         self._attempt()
 
     def _attempt(self: Any) -> None:
@@ -116,6 +118,11 @@ class Attempts:
                 client.requeue_budget.deposit()
             else:
                 client.c_failures.value += 1
+            status = self._up_status
+            if status:
+                table = client.status
+                table[status] = table.get(status, 0) + 1
+            client.latency.add(int((self.router.now() - self._client_at) * 1e6))
 
     def _cancel_attempt_timer(self: Any) -> None:
         timer = self._attempt_timer

@@ -61,6 +61,8 @@ class DstClient:
         self.c_requeues = stats.counter("retries", "requeues")
         self.c_budget_exhausted = stats.counter("retries", "budget_exhausted")
         self.c_not_open = stats.counter("retries", "not_open")
+        self.status = stats.statuses()
+        self.latency = stats.stat("request_latency_ms", scale=1000)  # recorded in µs
         stats.function_gauge(lambda: self.requeue_budget.balance, "retries", "budget")
         for name in self.balancer.stats():
             register = stats.function_counter if name in _LB_COUNTERS else stats.function_gauge

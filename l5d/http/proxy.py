@@ -85,7 +85,8 @@ class Exchange(Attempts, Responding):
     local_dtab: Any = None
     head_route: Any = None  # the router's memo for this request's head
     svc: Any = None  # the Service
-    server_stats: Any = None  # the server's (success, failures) counters
+    #: the server's success and failures counters, status table and latency histogram
+    server_stats: Any = None
     _total_timer: Any = None  # totalTimeoutMs / l5d-ctx-deadline
     _attempt_timer: Any = None  # requestAttemptTimeoutMs
     _expires: Any = None  # monotonic time the total timeout or deadline passes
@@ -108,6 +109,8 @@ class Exchange(Attempts, Responding):
     _await_body = False  # a retry waits for the rest of the request body
     _success = True
     status = 0  # the status the client got (-1: its connection was cut)
+    _up_status = 0  # the status of the current client request's response (0: none yet)
+    _client_at = 0.0  # when the current client request started
 
     def __init__(self, conn: Any, head: Any, router: Any, server: Any) -> None:
         self.conn = conn

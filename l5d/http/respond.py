@@ -63,6 +63,7 @@ class Responding:
         """The upstream's response head (a :class:`~l5d.http.client.ResponseHead`)."""
         if self.state == DONE:
             return
+        self._up_status = rhead.status
         success = True
         if rhead.status >= 500:
             # a body small enough to keep is kept whole even if some of it is still on its way

@@ -51,8 +51,9 @@ class ServerParams:
     max_call_depth: int = 1000
 
     @property
-    def stats_label(self) -> tuple[str, str]:
-        return (self.ip, str(self.port))
+    def stats_label(self) -> tuple[str]:
+        """The server's scope: one node ``<ip>/<port>``, as Linkerd's tree has it."""
+        return (f"{self.ip}/{self.port}",)
 
 
 class HttpRouter:
@@ -146,13 +147,14 @@ class HttpRouter:
         for key, svc in list(self._services.items()):
             if now - svc.last_used >= self.idle_ttl_s:
                 del self._services[key]
-                self.stats.remove(svc.names)
+                self.stats.remove_prefix(*svc.scope)
         self._sweeper = self.reactor.callLater(SWEEP_INTERVAL_S, self._sweep)
 
     def exchange_factory(self, server: ServerParams) -> Callable[[Any, Any], Exchange]:
         srv_stats = self.stats_scope.scope("server", *server.stats_label)
         c_requests = srv_stats.counter("requests")
-        outcome = (srv_stats.counter("success"), srv_stats.counter("failures"))
+        outcome = (srv_stats.counter("success"), srv_stats.counter("failures"),
+                   srv_stats.statuses(), srv_stats.stat("request_latency_ms", scale=1000))
 
         def new_exchange(conn: Any, head: Any) -> Exchange:
             c_requests.value += 1  # Counter.incr, inlined (once per request)
@@ -335,7 +337,7 @@ class HttpRouter:
                 self.service_config.params_for(dst), self.rng, self.now)
             if len(services) > self.max_services:  # bounded however many names arrive
                 _, old = services.popitem(last=False)
-                self.stats.remove(old.names)
+                self.stats.remove_prefix(*old.scope)
         else:
             services.move_to_end(dst)
         return svc
@@ -350,10 +352,20 @@ class HttpRouter:
     def exchange_done(self, ex: Exchange, ok: bool) -> None:
         """The exchange is over: ``ok`` is its classification (server and service stats)."""
         self.in_flight.discard(ex)
+        us = int((self.now() - ex._started_at) * 1e6)  # request_latency_ms, in µs
+        status = ex.status
         srv = ex.server_stats
         if srv is not None:
             srv[0 if ok else 1].value += 1
+            if status > 0:
+                table = srv[2]
+                table[status] = table.get(status, 0) + 1
+            srv[3].add(us)
         svc = ex.svc
         if svc is not None:
             (svc.success if ok else svc.failures).value += 1
             svc.per_request.add(ex.retries)
+            if status > 0:
+                table = svc.status
+                table[status] = table.get(status, 0) + 1
+            svc.latency.add(us)

@@ -35,10 +35,11 @@ class Service:
     :param rng: randomness for backoff jitter. :param now: monotonic seconds.
     """
 
-    __slots__ = ("requests", "success", "failures", "last_used", "dst_header", "names",
+    __slots__ = ("requests", "success", "failures", "last_used", "dst_header", "scope",
                  "base", "override", "generation", "epoch", "bound", "client", "dst_headers",
                  "params", "total_timeout_s", "budget", "classify", "all_successful",
-                 "backoff", "c_retries", "c_budget_exhausted", "per_request", "_stats")
+                 "backoff", "c_retries", "c_budget_exhausted", "per_request", "_stats",
+                 "status", "latency")
 
     def __init__(self, stats: Any, dst: Path, params: Any, rng: Any, now: Any) -> None:
         self.dst_header = b"l5d-dst-service: " + dst.show().encode("latin-1") + b"\r\n"
@@ -48,6 +49,8 @@ class Service:
         self.c_retries = stats.counter("retries", "total")
         self.c_budget_exhausted = stats.counter("retries", "budget_exhausted")
         self.per_request = stats.stat("retries", "per_request")
+        self.status = stats.statuses()
+        self.latency = stats.stat("request_latency_ms", scale=1000)  # recorded in µs
         self.params = params
         self.total_timeout_s: float | None = params.total_timeout_s
         self.budget = budget(params.retry_budget, now)
@@ -60,9 +63,8 @@ class Service:
         self.backoff = (None if spec.kind == "constant" and not spec.delay_s
                         else functools.partial(spec.stream, rng))
         self._stats = stats
-        self.names = [stats.prefix + n for n in (
-            ("requests",), ("success",), ("failures",), ("retries", "total"),
-            ("retries", "budget_exhausted"), ("retries", "per_request"), ("retries", "budget"))]
+        #: the scope of every metric of this service (dropped with it)
+        self.scope = stats.prefix
         self.last_used = 0.0
         self.base: Any = None
         self.override: Any = None

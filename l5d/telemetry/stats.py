@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+from l5d.telemetry.histogram import Histogram
+
 Scope = tuple[str, ...]
 
 
@@ -52,32 +54,14 @@ class FunctionCounter(FunctionGauge):
     __slots__ = ()
 
 
-class Stat:
-    """A histogram kept as raw samples between snapshots (bounded)."""
-
-    __slots__ = ("samples", "count", "limit")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.samples: list[float] = []
-        self.count = 0
-        self.limit = limit
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        samples = self.samples
-        if len(samples) < self.limit:
-            samples.append(value)
-        else:  # keep a bounded, roughly uniform sample
-            samples[self.count % self.limit] = value
-
-
 class Stats:
     """A flat registry; ``scope(*names)`` gives a view that prefixes names."""
 
     def __init__(self) -> None:
         self._counters: dict[Scope, Counter | FunctionCounter] = {}
         self._gauges: dict[Scope, Gauge | FunctionGauge] = {}
-        self._stats: dict[Scope, Stat] = {}
+        self._stats: dict[Scope, Histogram] = {}
+        self._statuses: dict[Scope, dict[int, int]] = {}
 
     def counter(self, *name: str) -> Counter:
         c = self._counters.get(name)
@@ -101,11 +85,27 @@ class Stats:
         c = self._counters[name] = FunctionCounter(fn)
         return c
 
-    def stat(self, *name: str) -> Stat:
+    def stat(self, *name: str, scale: int = 1) -> Histogram:
+        """The histogram ``name`` (see :mod:`l5d.telemetry.histogram`; ``scale`` 1000 for
+        latencies recorded in microseconds and read in milliseconds)."""
         s = self._stats.get(name)
         if s is None:
-            s = self._stats[name] = Stat()
+            s = self._stats[name] = Histogram(scale)
         return s
+
+    def statuses(self, *name: str) -> dict[int, int]:
+        """A table of response counts by status code, read as the counters
+        ``<name>/status/<code>`` and ``<name>/status/<n>XX`` (the data path adds to one
+        dict entry; the class totals are summed when read)."""
+        t = self._statuses.get(name)
+        if t is None:
+            t = self._statuses[name] = {}
+        return t
+
+    def snapshot(self) -> None:
+        """Close every histogram's window (Linkerd's periodic snapshot)."""
+        for h in self._stats.values():
+            h.snapshot()
 
     def scope(self, *prefix: str) -> "ScopedStats":
         return ScopedStats(self, prefix)
@@ -113,8 +113,15 @@ class Stats:
     def counters(self) -> Iterator[tuple[Scope, int]]:
         for k, c in self._counters.items():
             yield k, c.value
+        for k, table in self._statuses.items():
+            classes: dict[int, int] = {}
+            for code, n in table.items():
+                yield k + ("status", str(code)), n
+                classes[code // 100] = classes.get(code // 100, 0) + n
+            for c, n in classes.items():
+                yield k + ("status", f"{c}XX"), n
 
-    def stats(self) -> Iterator[tuple[Scope, Stat]]:
+    def stats(self) -> Iterator[tuple[Scope, Histogram]]:
         yield from self._stats.items()
 
     def gauges(self) -> Iterator[tuple[Scope, float]]:
@@ -127,11 +134,12 @@ class Stats:
             self._counters.pop(name, None)
             self._gauges.pop(name, None)
             self._stats.pop(name, None)
+            self._statuses.pop(name, None)
 
     def remove_prefix(self, *prefix: str) -> None:
         """Forget every metric under ``prefix`` (an expired client or service)."""
         n = len(prefix)
-        for table in (self._counters, self._gauges, self._stats):
+        for table in (self._counters, self._gauges, self._stats, self._statuses):
             for key in [k for k in table if k[:n] == prefix]:
                 del table[key]
 
@@ -155,8 +163,11 @@ class ScopedStats:
     def function_counter(self, fn: Callable[[], float], *name: str) -> FunctionCounter:
         return self._stats.function_counter(fn, *self._prefix, *name)
 
-    def stat(self, *name: str) -> Stat:
-        return self._stats.stat(*self._prefix, *name)
+    def stat(self, *name: str, scale: int = 1) -> Histogram:
+        return self._stats.stat(*self._prefix, *name, scale=scale)
+
+    def statuses(self, *name: str) -> dict[int, int]:
+        return self._stats.statuses(*self._prefix, *name)
 
     def scope(self, *prefix: str) -> "ScopedStats":
         return ScopedStats(self._stats, self._prefix + prefix)

@@ -128,10 +128,11 @@ def config_text(dtab: str, *, server: str = "", router: str = "", namers: str = 
     """A whole l5d.yaml: admin and one router server on 127.0.0.1 port 0.
 
     ``server`` and ``router`` are extra YAML keys (one per line) for the server and the
-    router; ``namers`` is top-level YAML appended as it is.
+    router; ``namers`` is top-level YAML appended as it is. Histograms read the window since
+    the previous read of the metrics (``metricsSnapshotIntervalMs: 0``).
     """
     text = textwrap.dedent("""\
-        admin: {ip: 127.0.0.1, port: 0}
+        admin: {ip: 127.0.0.1, port: 0, metricsSnapshotIntervalMs: 0}
         routers:
         - protocol: http
           dtab: '%s'

@@ -156,7 +156,7 @@ CASES = [
         'unknown-admin',
         'admin:\n  portt: 1\nrouters: []\n',
         ConfigError,
-        'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: ip, port, shutdownGraceMs)',
+        'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: ip, metricsSnapshotIntervalMs, port, shutdownGraceMs)',
     ),
     Case(
         'unknown-namer-key',
@@ -211,9 +211,10 @@ CASES = [
     ),
     Case(
         'unknown-telemeter-kind',
-        'telemetry:\n- kind: io.l5d.prometheus\nrouters: []\n',
+        'telemetry:\n- kind: io.l5d.nope\nrouters: []\n',
         ConfigError,
-        'linkerd.yaml:2: telemetry[0].kind: unknown kind "io.l5d.prometheus" (known kinds: none)',
+        'linkerd.yaml:2: telemetry[0].kind: unknown kind "io.l5d.nope" '
+        '(known kinds: io.l5d.prometheus)',
     ),
     Case(
         'unknown-interpreter-kind',

@@ -288,7 +288,8 @@ class ToJsonTests:
     def test_minimal_to_json_has_every_default(self) -> None:
         """The exact JSON of the minimal config."""
         assert parse(MINIMAL).to_json() == {
-            "admin": {"ip": "127.0.0.1", "port": 9990, "shutdownGraceMs": 10000},
+            "admin": {"ip": "127.0.0.1", "port": 9990, "shutdownGraceMs": 10000,
+                      "metricsSnapshotIntervalMs": 60000},
             "routers": [
                 {
                     "protocol": "http",

@@ -83,9 +83,8 @@ class BuiltinKindsTests:
             "io.l5d.static",
         )
 
-    def test_no_telemeters_yet(self) -> None:
-        """No telemeter kinds exist yet."""
-        assert TELEMETERS.kinds() == ()
+    def test_builtin_telemeters(self) -> None:
+        assert TELEMETERS.kinds() == ("io.l5d.prometheus",)
 
     def test_registered_class_is_the_slots_dataclass(self) -> None:
         """The registry holds the final (slots) class, not the pre-decorator one."""

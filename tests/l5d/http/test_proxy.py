@@ -147,6 +147,8 @@ class FakeRoute:
         for name in ("requests", "success", "failures", "connect_failures", "requeues",
                      "budget_exhausted", "not_open"):
             setattr(self, "c_" + name, stats.counter(name))
+        self.status = stats.statuses()
+        self.latency = stats.stat("request_latency_ms", scale=1000)
         self.requeue_budget = retry_budget(10, 10, 0.2, self._now)
 
     def _now(self) -> float:

@@ -1,0 +1,182 @@
+"""Metrics from a real l5d: /admin/metrics.json (flat, tree, q), Prometheus text that
+promtool accepts, and a real Prometheus server that scrapes l5d and answers PromQL.
+
+Traffic is a known mix through a real backend: successes, 500s (one retried and then
+answered), and an unroutable name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+import requests
+
+from tests.helpers.l5d_process import L5d, config_text, wait_for
+from tests.helpers.resilience import Scripted
+
+TIMEOUT_S = 20
+SVC = "rt/http/service/svc/x/"
+READ5XX = "io.l5d.http.retryableRead5XX"
+#: the only lint findings promtool may report: they come with Linkerd's metric names
+LINKERD_NAMING_LINTS = ("metric names should not contain ':'",
+                        "metric names should not contain abbreviated units",
+                        'counter metrics should have "_total" suffix')
+
+
+def l5d_for(port: int) -> L5d:
+    config = config_text(
+        f"/svc/x=>/$/inet/127.0.0.1/{port}",
+        router=f"service: {{responseClassifier: {{kind: {READ5XX}}}}}") + (
+        "telemetry:\n- kind: io.l5d.prometheus\n")
+    return L5d(config=config)
+
+
+def send_mix(l5d: L5d) -> dict[int, int]:
+    """5 GETs answered 200; 2 POSTs answered 500 (not retried: not reads); 1 GET answered
+    500 then, retried, 200; 1 GET to an unroutable name (502)."""
+    proxies = {"http": f"http://{l5d.proxy}"}
+    got: dict[int, int] = {}
+    for method, target in [("GET", "/ok")] * 5 + [("POST", "/always1"), ("POST", "/always2"),
+                                                   ("GET", f"/once{time.monotonic_ns()}")]:
+        code = requests.request(method, f"http://x{target}", proxies=proxies,
+                                timeout=TIMEOUT_S).status_code
+        got[code] = got.get(code, 0) + 1
+    code = requests.get("http://nowhere/", proxies=proxies, timeout=TIMEOUT_S).status_code
+    got[code] = got.get(code, 0) + 1
+    return got
+
+
+def admin(l5d: L5d, path: str) -> requests.Response:
+    return requests.get(f"http://127.0.0.1:{l5d.admin_port}{path}", timeout=TIMEOUT_S)
+
+
+def test_metrics_json_counts_the_mix_in_every_scope() -> None:
+    with Scripted() as b, l5d_for(b.port) as l5d:
+        assert send_mix(l5d) == {200: 6, 500: 2, 502: 1}
+        m = admin(l5d, "/admin/metrics.json").json()
+        srv = next(k for k in m if k.startswith("rt/http/server/")).split("/")[3:5]
+        server = "rt/http/server/" + "/".join(srv) + "/"
+        assert (m[server + "requests"], m[server + "success"], m[server + "failures"]) == (9, 6, 3)
+        assert (m[server + "status/200"], m[server + "status/500"], m[server + "status/502"]) \
+            == (6, 2, 1)
+        assert (m[server + "status/2XX"], m[server + "status/5XX"]) == (6, 3)
+        assert m[server + "request_latency_ms.count"] == 9
+        assert (m[SVC + "requests"], m[SVC + "success"], m[SVC + "failures"]) == (8, 6, 2)
+        assert m[SVC + "retries/total"] == 1
+        assert m[SVC + "request_latency_ms.count"] == 8
+        assert 0 < m[SVC + "request_latency_ms.p50"] <= m[SVC + "request_latency_ms.max"]
+        client = f"rt/http/client/$/inet/127.0.0.1/{b.port}/"
+        # every attempt is a client request: 8 and the retry
+        assert m[client + "requests"] == 9
+        assert (m[client + "status/500"], m[client + "status/200"]) == (3, 6)
+        assert (m[client + "success"], m[client + "failures"]) == (6, 3)
+        assert m[client + "request_latency_ms.count"] == 9
+
+
+def test_tree_and_subtree_and_linkerd_404() -> None:
+    with Scripted() as b, l5d_for(b.port) as l5d:
+        send_mix(l5d)
+        tree = admin(l5d, "/admin/metrics.json?tree=1").json()
+        assert tree["rt"]["http"]["service"]["svc/x"]["requests"] == {"counter": 8}
+        sub = admin(l5d, "/admin/metrics.json?q=rt/http/service/svc/x").json()
+        assert sub["requests"] == 8 and sub["status/200"] == 6
+        rsp = admin(l5d, "/admin/metrics.json?q=rt/http/service/svc/nope")
+        assert rsp.status_code == 404
+        assert rsp.json() == {"error": "No such subtree: rt/http/service/svc/nope"}
+
+
+def test_prometheus_text_passes_promtool() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) is installed by make test"
+    with Scripted() as b, l5d_for(b.port) as l5d:
+        send_mix(l5d)
+        rsp = admin(l5d, "/admin/metrics/prometheus")
+        assert rsp.status_code == 200
+        assert rsp.headers["content-type"].startswith("text/plain; version=0.0.4")
+        text = rsp.text
+    assert 'rt:service:requests{rt="http",service="svc/x"} 8\n' in text
+    assert 'rt:service:request_latency_ms_count{rt="http",service="svc/x"} 8\n' in text
+    out = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                         text=True, timeout=60)
+    findings = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]
+    assert findings, "promtool reports Linkerd's colon names at least"
+    assert not [ln for ln in findings if "error" in ln.lower()]  # the text parses
+    unexpected = [ln for ln in findings if not ln.endswith(LINKERD_NAMING_LINTS)]
+    assert unexpected == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def prometheus_server(tmp_path):
+    """Start a real Prometheus (scrape every second) once the target is known."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus (Debian package) is installed by make test"
+    procs: list[subprocess.Popen] = []
+
+    def start(admin_port: int) -> str:
+        port = _free_port()
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text(json.dumps({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [{
+                "job_name": "l5d", "metrics_path": "/admin/metrics/prometheus",
+                "static_configs": [{"targets": [f"127.0.0.1:{admin_port}"]}]}]}))
+        proc = subprocess.Popen(
+            [binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"))
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _ready(url), 30), (tmp_path / "prometheus.log").read_text()
+        return url
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url + "/-/ready", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _query(url: str, promql: str) -> list[dict]:
+    rsp = requests.get(url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql}),
+                       timeout=TIMEOUT_S).json()
+    assert rsp["status"] == "success", rsp
+    return rsp["data"]["result"]
+
+
+def test_a_real_prometheus_scrapes_l5d_and_answers_promql(prometheus_server) -> None:
+    with Scripted() as b, l5d_for(b.port) as l5d:
+        url = prometheus_server(l5d.admin_port)
+        up = 'up{job="l5d"}'
+        assert wait_for(lambda: [r["value"][1] for r in _query(url, up)] == ["1"], 30)
+        send_mix(l5d)
+        total = 'rt:service:requests{rt="http",service="svc/x"}'
+        assert wait_for(lambda: [r["value"][1] for r in _query(url, total)] == ["8"], 30)
+        time.sleep(1.5)
+        send_mix(l5d)  # 8 more requests to svc/x between scrapes
+        assert wait_for(lambda: [r["value"][1] for r in _query(url, total)] == ["16"], 30)
+        rate = _query(url, f"rate({total}[1m])")
+        assert len(rate) == 1 and float(rate[0]["value"][1]) > 0
+        assert rate[0]["metric"]["service"] == "svc/x"
+        by_class = _query(url, 'sum by (rt) (rt:server:status:5XX)')
+        assert [r["value"][1] for r in by_class] == ["6"]
