@@ -39,14 +39,15 @@ class Attempts:
     """The upstream half of :class:`~l5d.http.proxy.Exchange` (a mixin; no state of its own)."""
 
     # -- starting ------------------------------------------------------------
-    def send_via(self: Any, route: Any, up_head: bytes) -> None:
-        """Routing succeeded: the first request to the client ``route``."""
+    def send_via(self: Any, route: Any, up_head: bytes, now: float | None = None) -> None:
+        """Routing succeeded (at ``now``, when the router read the clock): the first request
+        to the client ``route``."""
         self.route = route
         self._up_head = up_head
         self.state = CONNECTING
-        self._client_request()
+        self._client_request(now)
 
-    def _client_request(self: Any) -> None:
+    def _client_request(self: Any, now: float | None = None) -> None:
         """A request to the client (the first, or a retry): counted, then an attempt."""
         self._timer = None
         if self.state == DONE:
@@ -55,7 +56,7 @@ class Attempts:
         self.route.c_requests.value += 1
         self._in_client = True
         self._up_status = 0
-        self._client_at = self.router.now()
+        self._client_at = self.router.now() if now is None else now
         self._attempt()
 
     def _attempt(self: Any) -> None:
@@ -108,21 +109,23 @@ class Attempts:
             else:
                 health.failed()
 
-    def _close_client_request(self: Any, success: bool) -> None:
+    def _close_client_request(self: Any, success: bool, now: float | None = None) -> None:
         """The client request is over: its stats, and a requeue-budget deposit on success."""
         if self._in_client:
             self._in_client = False
             client = self.route
+            if now is None:
+                now = self.router.now()
             if success:
                 client.c_success.value += 1
-                client.requeue_budget.deposit()
+                client.requeue_budget.deposit(now)
             else:
                 client.c_failures.value += 1
             status = self._up_status
             if status:
                 table = client.status
                 table[status] = table.get(status, 0) + 1
-            client.latency.add(int((self.router.now() - self._client_at) * 1e6))
+            client.latency.add(int((now - self._client_at) * 1e6))
 
     def _cancel_attempt_timer(self: Any) -> None:
         timer = self._attempt_timer

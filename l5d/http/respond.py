@@ -187,8 +187,9 @@ class Responding:
             upstream.abort()
         success = self._success
         self._end_attempt(success)
-        self._close_client_request(success)
-        self.router.exchange_done(self, success)
+        now = self.router.now()
+        self._close_client_request(success, now)
+        self.router.exchange_done(self, success, now)
         self.conn.exchange_finished(self, not self._down_close)
 
     def _stop_response_flow(self: Any) -> None:

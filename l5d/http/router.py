@@ -187,7 +187,7 @@ class HttpRouter:
         now = self.now()
         svc.last_used = now
         svc.requests.value += 1
-        svc.budget.deposit()  # every request pays into its service's retry budget, once
+        svc.budget.deposit(now)  # every request pays into its service's retry budget, once
         if (svc.total_timeout_s is not None or route.deadline is not None) and not ex.set_deadline(
                 route.deadline, svc.total_timeout_s):
             return  # the deadline had passed: answered
@@ -200,7 +200,8 @@ class HttpRouter:
             if client.forbidden is not None:
                 ex.fail(403, client.forbidden)
                 return
-            ex.send_via(client, upstream_head(head, route, override, svc.dst_headers, self.rng))
+            ex.send_via(client, upstream_head(head, route, override, svc.dst_headers, self.rng),
+                        now)
             return
         self._bind(ex, now + self.binding_timeout_s)
 
@@ -349,10 +350,13 @@ class HttpRouter:
         return connect_failed_message(f"{pool.host}:{pool.port}", ex.dst,
                                       client.id if client else Path(), addrs)
 
-    def exchange_done(self, ex: Exchange, ok: bool) -> None:
-        """The exchange is over: ``ok`` is its classification (server and service stats)."""
+    def exchange_done(self, ex: Exchange, ok: bool, now: float | None = None) -> None:
+        """The exchange is over (at ``now``, if the caller read the clock): ``ok`` is its
+        classification (server and service stats)."""
         self.in_flight.discard(ex)
-        us = int((self.now() - ex._started_at) * 1e6)  # request_latency_ms, in µs
+        if now is None:
+            now = self.now()
+        us = int((now - ex._started_at) * 1e6)  # request_latency_ms, in µs
         status = ex.status
         srv = ex.server_stats
         if srv is not None:

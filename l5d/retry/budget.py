@@ -227,10 +227,13 @@ class RetryBudget:
     # and once per retry on the data path, so they read the clock once and touch the adder
     # directly.
 
-    def deposit(self) -> None:
-        """Credit one request (Linkerd: once per request, before its first attempt)."""
+    def deposit(self, now: float | None = None) -> None:
+        """Credit one request (Linkerd: once per request, before its first attempt).
+
+        :param now: the clock's reading, when the caller has one (else it is read).
+        """
         adder = self._adder
-        t = int(self._now() * 1000.0 + 0.5)
+        t = int((self._now() if now is None else now) * 1000.0 + 0.5)
         if t - adder._old >= adder._window:
             adder._expire(t)
         adder._writer += self._deposit
@@ -265,7 +268,7 @@ class EmptyBudget:
 
     __slots__ = ()
 
-    def deposit(self) -> None:
+    def deposit(self, now: float | None = None) -> None:
         """Ignored."""
 
     def try_withdraw(self) -> bool:

@@ -99,15 +99,14 @@ class Histogram:
         milliseconds; 1 reads what it records.
     """
 
-    __slots__ = ("count", "sum", "buckets", "scale", "_window", "_wcount", "_wsum", "last")
+    __slots__ = ("count", "sum", "buckets", "scale", "_window", "_wsum", "last")
 
     def __init__(self, scale: int = 1) -> None:
         self.scale = scale
         self.count = 0
         self.sum = 0
         self.buckets: dict[int, int] = {}
-        self._window: dict[int, int] = {}
-        self._wcount = 0
+        self._window: dict[int, int] = {}  # the open window (its count: the sum of its values)
         self._wsum = 0
         #: the summary of the window closed by the last snapshot()
         self.last = summarize({}, 0, 0, scale)
@@ -121,21 +120,20 @@ class Histogram:
             i = (shift << _SUB_BITS) + (v >> shift)
         w = self._window
         w[i] = w.get(i, 0) + 1
-        self._wcount += 1
         self._wsum += v
 
     def snapshot(self) -> Summary:
         """Close the current window: fold it into the running totals and keep its summary
         as :attr:`last`."""
         window = self._window
-        self.last = summarize(window, self._wcount, self._wsum, self.scale)
+        wcount = sum(window.values())
+        self.last = summarize(window, wcount, self._wsum, self.scale)
         b = self.buckets
         for i, n in window.items():
             b[i] = b.get(i, 0) + n
-        self.count += self._wcount
+        self.count += wcount
         self.sum += self._wsum
         self._window = {}
-        self._wcount = 0
         self._wsum = 0
         return self.last
 
@@ -144,7 +142,7 @@ class Histogram:
         b = dict(self.buckets)
         for i, n in self._window.items():
             b[i] = b.get(i, 0) + n
-        return self.count + self._wcount, self.sum + self._wsum, b
+        return self.count + sum(self._window.values()), self.sum + self._wsum, b
 
     def merge(self, others: Iterable["Histogram"]) -> "Histogram":
         """A new histogram holding this one's and ``others``' running totals (exact)."""

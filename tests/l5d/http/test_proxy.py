@@ -217,7 +217,7 @@ class FakeRouter:
         if self.route is not None:
             ex.send_via(self.route, b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
 
-    def exchange_done(self, ex: Exchange, ok: bool) -> None:
+    def exchange_done(self, ex: Exchange, ok: bool, now: float | None = None) -> None:
         self.done.append(ex.status)
 
     def connect_failed_text(self, ex: Exchange, pool: Any) -> str:
