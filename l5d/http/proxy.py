@@ -75,7 +75,7 @@ class Exchange(Attempts, Responding):
     _down_chunked = False
     _down_close = False
     _timer: Any = None  # binding poll, backoff, drain
-    _started_at = 0.0
+    started_at = 0.0  # router.now() when the request head was in (request_latency_ms)
     _up_head = b""
     _producer_up: Any = None  # the upstream transport pacing the request body
     _producer_down = False
@@ -129,7 +129,7 @@ class Exchange(Attempts, Responding):
     # -- server side events --------------------------------------------------
     def start(self) -> None:
         self.state = ROUTING
-        self._started_at = self.router.now()
+        self.started_at = self.router.now()
         self.router.route_exchange(self)
 
     def set_deadline(self, incoming: Deadline | None, total_s: float | None) -> bool:
@@ -141,8 +141,8 @@ class Exchange(Attempts, Responding):
         expires = None
         ctx = incoming
         if total_s is not None:
-            expires = self._started_at + total_s
-            ctx = Deadline.after(wall - (now - self._started_at), total_s).combined(ctx)
+            expires = self.started_at + total_s
+            ctx = Deadline.after(wall - (now - self.started_at), total_s).combined(ctx)
         if incoming is not None:
             left = incoming.remaining_s(wall)
             if left <= 0:

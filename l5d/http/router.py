@@ -184,7 +184,7 @@ class HttpRouter:
         ex.local_dtab = override
         ex.head_route = route
         svc = ex.svc = self._service(dst)
-        now = self.now()
+        now = ex.started_at  # read by the exchange as it started, just before this
         svc.last_used = now
         svc.requests.value += 1
         svc.budget.deposit(now)  # every request pays into its service's retry budget, once
@@ -356,7 +356,7 @@ class HttpRouter:
         self.in_flight.discard(ex)
         if now is None:
             now = self.now()
-        us = int((now - ex._started_at) * 1e6)  # request_latency_ms, in µs
+        us = int((now - ex.started_at) * 1e6)  # request_latency_ms, in µs
         status = ex.status
         srv = ex.server_stats
         if srv is not None:

@@ -38,7 +38,7 @@ class Service:
     __slots__ = ("requests", "success", "failures", "last_used", "dst_header", "scope",
                  "base", "override", "generation", "epoch", "bound", "client", "dst_headers",
                  "params", "total_timeout_s", "budget", "classify", "all_successful",
-                 "backoff", "c_retries", "c_budget_exhausted", "per_request", "_stats",
+                 "backoff", "c_retries", "c_budget_exhausted", "per_request",
                  "status", "latency")
 
     def __init__(self, stats: Any, dst: Path, params: Any, rng: Any, now: Any) -> None:
@@ -62,7 +62,6 @@ class Service:
         #: a new backoff stream per request (``None``: retry at once, the default)
         self.backoff = (None if spec.kind == "constant" and not spec.delay_s
                         else functools.partial(spec.stream, rng))
-        self._stats = stats
         #: the scope of every metric of this service (dropped with it)
         self.scope = stats.prefix
         self.last_used = 0.0

@@ -67,17 +67,19 @@ def _rival(vec: Sequence[Node], bound: int, random: Callable[[], float], now: fl
     return None
 
 
-def pick_least_loaded(vec: Sequence[Node], bound: int, random: Callable[[], float],
-                      now: float) -> Node | None:
+def pick_p2c(by_ewma: bool, vec: Sequence[Node], bound: int, random: Callable[[], float],
+             now: float) -> Node | None:
     """P2C over ``vec[:bound]``: of two distinct nodes the healthier one (after
-    re-drawing the other, see :func:`_rival`), then the one with fewer pending requests
-    (a tie goes to the first draw).
+    re-drawing the other, see :func:`_rival`), then the less loaded one (a tie goes to
+    the first draw). Use it through :data:`pick_least_loaded` or :data:`pick_peak_ewma`.
 
+    :param by_ewma: load is the Peak EWMA load at ``now`` (every node must have an
+        ``ewma`` metric); else the number of pending requests.
     :param vec: the nodes.
     :param bound: pick among the first ``bound`` nodes (``len(vec)`` for plain
         p2c, the aperture for aperture); at most ``len(vec)``.
     :param random: a ``random.Random().random`` method.
-    :param now: monotonic seconds, for the nodes' health.
+    :param now: monotonic seconds, for the nodes' health (and EWMA).
     :returns: ``None`` if ``vec`` is empty; ``vec[0]`` if ``bound < 2``.
     """
     if bound < 2:
@@ -99,40 +101,16 @@ def pick_least_loaded(vec: Sequence[Node], bound: int, random: Callable[[], floa
             nb = _rival(vec, bound, random, now, a, sa)
             if nb is None:
                 return na
+    if by_ewma:
+        return na if na.ewma.load(na.pending, now) <= nb.ewma.load(nb.pending, now) else nb
     return na if na.pending <= nb.pending else nb
 
 
-def pick_peak_ewma(vec: Sequence[Node], bound: int, random: Callable[[], float],
-                   now: float) -> Node | None:
-    """P2C over ``vec[:bound]``: of two distinct nodes the healthier one (after
-    re-drawing the other, see :func:`_rival`), then the one with the lower Peak EWMA
-    load at ``now`` (a tie goes to the first draw).
-
-    Parameters and results as for :func:`pick_least_loaded`; every node must have
-    an ``ewma`` metric.
-    """
-    if bound < 2:
-        return vec[0] if vec else None
-    a = int(random() * bound)
-    b = int(random() * (bound - 1))
-    if b >= a:
-        b += 1
-    na = vec[a]
-    nb = vec[b]
-    ha = na.health
-    hb = nb.health
-    if ha is not None or hb is not None:
-        sa = OPEN if ha is None else ha.status(now)
-        sb = OPEN if hb is None else hb.status(now)
-        if sa != sb:
-            if sb < sa:
-                a, na, sa = b, nb, sb
-            nb = _rival(vec, bound, random, now, a, sa)
-            if nb is None:
-                return na
-    if na.ewma.load(na.pending, now) <= nb.ewma.load(nb.pending, now):
-        return na
-    return nb
+#: ``pick_least_loaded(vec, bound, random, now)``: :func:`pick_p2c` by pending requests
+#: (the balancer binds the first three arguments in one flat ``partial``)
+pick_least_loaded = partial(pick_p2c, False)
+#: ``pick_peak_ewma(vec, bound, random, now)``: :func:`pick_p2c` by Peak EWMA load
+pick_peak_ewma = partial(pick_p2c, True)
 
 
 class P2CBalancer(FrameBalancer, kind="p2c"):
