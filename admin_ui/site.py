@@ -7,8 +7,8 @@ A first, minimal cut of Linkerd's admin interface:
 * ``POST /admin/shutdown`` → graceful shutdown (other methods: 405);
 * ``GET /admin/metrics.json`` → every counter, gauge and histogram, flat (Linkerd's names;
   ``?tree=1``, ``?q=<subtree>``, ``?pretty=1``);
-* with an ``io.l5d.prometheus`` telemeter, its ``path`` (``/admin/metrics/prometheus``) →
-  the same metrics in Prometheus' text format;
+* the pages of the telemeters (``io.l5d.prometheus``'s ``path``,
+  ``/admin/metrics/prometheus``: the same metrics in Prometheus' text format);
 * the JSON pages about names of :mod:`admin_ui.names` (``/delegator.json``,
   ``/namer_state/<prefix>.json``, ``/client_state.json``, ``/bound-names.json``).
 
@@ -29,8 +29,6 @@ from twisted.web.iweb import IRequest
 from admin_ui.names import add_name_pages
 from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN, mount
 from l5d.config import LinkerConfig
-from l5d.config.telemeters import PrometheusConfig
-from l5d.telemetry import prometheus
 from l5d.telemetry.flat import flat_metrics, resolve, tree_metrics
 
 __all__ = ["build_admin_site"]
@@ -99,17 +97,20 @@ def _flag(args: dict, name: bytes) -> bool:
     return (_arg(args, name) or "").lower() in ("1", "true", "yes")
 
 
-class _Prometheus(Page):
-    """``io.l5d.prometheus``: the registry in Prometheus' text format."""
+class _TelemeterPage(Page):
+    """A page a telemeter serves (``io.l5d.prometheus``'s ``path``, ...)."""
 
-    def __init__(self, linker: Any, prefix: str) -> None:
+    def __init__(self, page: Callable[[dict], tuple[int, bytes, bytes]]) -> None:
         super().__init__()
-        self._linker = linker
-        self._prefix = prefix
+        self._page = page
 
     def respond(self, request: IRequest) -> bytes:
-        request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
-        return prometheus.render(self._linker.read_metrics(), self._prefix).encode("utf-8")
+        args = {k.decode("utf-8", "replace"): v[0].decode("utf-8", "replace")
+                for k, v in request.args.items() if v}
+        status, content_type, body = self._page(args)
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", content_type)
+        return body
 
 
 class _AdminSite(server.Site):
@@ -144,8 +145,8 @@ def build_admin_site(
     root.putChild(b"config.json", JsonPage(config.to_json()))
     if linker is not None:
         admin.putChild(b"metrics.json", _Metrics(linker))
-        for telemeter in config.telemetry:
-            if isinstance(telemeter, PrometheusConfig):
-                mount(root, telemeter.path, _Prometheus(linker, telemeter.prefix))
+        for telemeter in linker.telemeters:
+            for path, page in telemeter.pages.items():
+                mount(root, path, _TelemeterPage(page))
         add_name_pages(root, linker, reactor)
     return _AdminSite(root, reactor=reactor)

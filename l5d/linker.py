@@ -38,6 +38,7 @@ from l5d.namers.build import build_namer
 from l5d.router.build import build_identifier
 from l5d.transformers.build import build_transformer
 from l5d.telemetry.stats import Stats
+from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
 
 __all__ = ["Env", "Linker", "Listener", "build"]
 
@@ -134,6 +135,11 @@ class Linker:
                 ncfg, reactor, self.k8s, env.variables,
                 lambda cfgs: self._transformers(cfgs, f"{where}.transformers")))
             self.namers.append((ncfg.dtab_prefix, namer))
+        ctx = TelemetryContext(reactor, self.stats, self.read_metrics, now, wall, self._rng)
+        self.telemeters = [_building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
+                           for i, tcfg in enumerate(config.telemetry)]
+        #: what every finished request's record goes to
+        self.sinks = tuple(t.record for t in self.telemeters if t.record is not None)
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
         for i, rcfg in enumerate(config.routers):
@@ -152,7 +158,7 @@ class Linker:
                 max_header_bytes=rcfg.max_headers_kb * 1024,
                 client_config=rcfg.client, service_config=rcfg.service,
                 replay_limit=rcfg.stream_after_content_length_kb * 1024, wall=wall,
-                is_own_address=self.is_own_address,
+                is_own_address=self.is_own_address, sinks=self.sinks,
             )
             self.routers.append(router)
             for scfg in rcfg.servers:
@@ -226,6 +232,8 @@ class Linker:
             return self.stop().addCallback(lambda _: failure)
         for router in self.routers:
             router.start()
+        for telemeter in self.telemeters:
+            telemeter.start()
         self._schedule_snapshot()
         return defer.succeed(list(self._listeners))
 
@@ -288,7 +296,8 @@ class Linker:
                     stop()
             self.k8s.stop()
             return defer.gatherResults(
-                [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners],
+                [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners]
+                + [defer.maybeDeferred(t.stop) for t in self.telemeters],
                 consumeErrors=True)
 
         return (defer.gatherResults(stopping + [done], consumeErrors=True)

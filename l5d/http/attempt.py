@@ -67,7 +67,7 @@ class Attempts:
             return
         if node is self._avoid:
             node = self._elsewhere(client.balancer, node)
-        self._node = node
+        self._node = self.picked = node
         self._token = client.balancer.acquired(node)
         timeout = client.attempt_timeout_s
         if timeout is not None:

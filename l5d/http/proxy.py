@@ -111,6 +111,9 @@ class Exchange(Attempts, Responding):
     status = 0  # the status the client got (-1: its connection was cut)
     _up_status = 0  # the status of the current client request's response (0: none yet)
     _client_at = 0.0  # when the current client request started
+    picked: Any = None  # the balancer node of the last attempt (request records)
+    error = ""  # l5d's own answer's text (request records)
+    response_bytes = 0  # body bytes sent to the client (request records)
 
     def __init__(self, conn: Any, head: Any, router: Any, server: Any) -> None:
         self.conn = conn
@@ -229,6 +232,7 @@ class Exchange(Attempts, Responding):
             max_err_bytes=self.router.max_err_bytes, max_header_bytes=self.router.max_header_bytes,
             head_only=self.head.method == "HEAD"))
         self.status = status
+        self.error = message
         self.router.exchange_done(self, status < 500)
         self.conn.exchange_finished(self, not close)
 

@@ -21,6 +21,7 @@ from l5d.config.client_policy import ClientConfig, GlobalClientConfig
 from l5d.config.service_policy import GlobalServiceConfig, ServiceConfig
 from l5d.http.deadline import parse as parse_deadline
 from l5d.http.dst_client import DstClient
+from l5d.http.exchange_record import exchange_record
 from l5d.http.framing import HeadInfo  # noqa: F401  (re-exported for tools)
 from l5d.http.headers import DTAB_HEADERS, local_dtab, via_count
 from l5d.http.pool import EndpointPool
@@ -68,6 +69,9 @@ class HttpRouter:
     :param is_own_address: ``(host, port) ->`` the name of the listener of this process it
         is (a router label, or ``admin``), or ``None``; a router never forwards to its own
         listeners or the admin server.
+    :param sinks: what each finished request's
+        :class:`~l5d.telemetry.record.RequestRecord` goes to (access log, recent requests,
+        tracers); none: no record is made.
     :param now: monotonic seconds. :param wall: wall-clock seconds (deadlines).
     """
 
@@ -81,7 +85,8 @@ class HttpRouter:
                  service_config: ServiceConfig = GlobalServiceConfig(),
                  replay_limit: int = 5 * 1024,
                  wall: Callable[[], float] | None = None,
-                 is_own_address: Callable[[str, int], str | None] = lambda h, p: None) -> None:
+                 is_own_address: Callable[[str, int], str | None] = lambda h, p: None,
+                 sinks: tuple[Callable[[Any], None], ...] = ()) -> None:
         self.label = label
         self.reactor = reactor
         self.now = now
@@ -103,6 +108,7 @@ class HttpRouter:
         self.replay_limit = replay_limit
         self.wall = wall if wall is not None else reactor.seconds
         self.is_own_address = is_own_address
+        self.sinks = sinks
         self.clients: dict[Path, DstClient] = {}
         # per logical name, least recently used first; at most max_services entries
         self._services: OrderedDict[Path, Service] = OrderedDict()
@@ -373,3 +379,7 @@ class HttpRouter:
                 table = svc.status
                 table[status] = table.get(status, 0) + 1
             svc.latency.add(us)
+        if self.sinks:
+            record = exchange_record(ex, ok, now, us, self.wall(), self.label)
+            for sink in self.sinks:
+                sink(record)

@@ -1,0 +1,64 @@
+"""What one finished request leaves for the request sinks (pure).
+
+A :class:`RequestRecord` is made at the end of an exchange only when the router has
+sinks (``httpAccessLog``, ``io.l5d.recentRequests``, the tracers): without them the data
+path pays one truth test. Sinks read it and never keep the exchange itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RequestRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request through a router, as it ended.
+
+    :param router: the router's label.
+    :param started: wall-clock seconds when its head was in.
+    :param duration_us: from the head in to the response's end (``request_latency_ms``).
+    :param method: the request method. :param uri: the request target as received.
+    :param version: ``"1.1"`` or ``"1.0"``.
+    :param host: the authority it was sent to (``Host`` or the absolute URI's), or ``""``.
+    :param source: the client's address ``ip:port``.
+    :param status: the status the client got (``-1``: its connection was cut first).
+    :param ok: the response classifier's verdict (success or failure).
+    :param service: the logical name (``/svc/hello``), or ``""`` when not identified.
+    :param client: the bound id (``/#/io.l5d.fs/hello``), or ``""`` when not bound.
+    :param endpoint: ``ip:port`` of the last endpoint tried, or ``""``.
+    :param retries: how many times it was sent again.
+    :param error: l5d's own error text (``l5d-err``) when l5d answered, else ``""``.
+    :param user_agent: the ``User-Agent`` header, or ``""``. :param referer: ``Referer``.
+    :param response_bytes: body bytes sent to the client.
+    :param trace_id: the trace id (``l5d-reqid``) the request went upstream with, or 0.
+    :param span_id: the span of l5d's client request upstream (0: none went).
+    :param parent_id: that span's parent: the incoming span, or the span itself at a root.
+    :param sampled: whether the trace is sampled (tracers send only sampled spans).
+    :param client_sent: wall-clock seconds the last client request started (0: none).
+    """
+
+    router: str
+    started: float
+    duration_us: int
+    method: str
+    uri: str
+    version: str
+    host: str
+    source: str
+    status: int
+    ok: bool
+    service: str = ""
+    client: str = ""
+    endpoint: str = ""
+    retries: int = 0
+    error: str = ""
+    user_agent: str = ""
+    referer: str = ""
+    response_bytes: int = 0
+    trace_id: int = 0
+    span_id: int = 0
+    parent_id: int = 0
+    sampled: bool = False
+    client_sent: float = 0.0

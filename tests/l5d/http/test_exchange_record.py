@@ -1,0 +1,45 @@
+"""l5d.http.exchange_record: what a finished exchange's record says."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from dtab import Path
+from l5d.http.exchange_record import exchange_record
+
+
+def _exchange(**over):
+    head = SimpleNamespace(
+        method="GET", target=b"/a?b=1", version="1.1", peer="127.0.0.1:5555", absolute=None,
+        info=SimpleNamespace(host=b"hello"),
+        headers=[(b"Host", b"hello"), (b"User-Agent", b"curl/8"), (b"referer", b"http://x/")])
+    pool = SimpleNamespace(host="10.0.0.7", port=8080)
+    fields = dict(head=head, dst=Path.read("/svc/hello"),
+                  route=SimpleNamespace(name="/#/io.l5d.fs/hello"),
+                  picked=SimpleNamespace(endpoint=pool), status=200, retries=1, error="",
+                  started_at=100.0, response_bytes=12)
+    fields.update(over)
+    return SimpleNamespace(**fields)
+
+
+def test_a_routed_request() -> None:
+    r = exchange_record(_exchange(), True, 100.25, 250_000, 5000.0, "http")
+    assert (r.router, r.method, r.uri, r.version, r.host, r.source) == (
+        "http", "GET", "/a?b=1", "1.1", "hello", "127.0.0.1:5555")
+    assert (r.status, r.ok, r.service, r.client, r.endpoint, r.retries) == (
+        200, True, "/svc/hello", "/#/io.l5d.fs/hello", "10.0.0.7:8080", 1)
+    assert r.started == 4999.75 and r.duration_us == 250_000
+    assert (r.user_agent, r.referer, r.response_bytes) == ("curl/8", "http://x/", 12)
+
+
+def test_an_unroutable_request_has_no_client_or_endpoint() -> None:
+    ex = _exchange(route=None, picked=None, status=502, error="Unable to route request!")
+    r = exchange_record(ex, False, 100.0, 0, 5000.0, "http")
+    assert (r.client, r.endpoint, r.status, r.ok) == ("", "", 502, False)
+    assert r.error == "Unable to route request!"
+
+
+def test_an_unidentified_request_has_no_service() -> None:
+    r = exchange_record(_exchange(dst=None, route=None, picked=None, status=400), False,
+                        100.0, 0, 5000.0, "http")
+    assert r.service == ""
