@@ -59,6 +59,8 @@ class Env:
         ``io.l5d.localhost`` keeps and what l5d never forwards to on its own ports.
     :param resolve: host name -> IP addresses, for ``io.l5d.specificHost``; by default
         only IP literals resolve (no name lookup outside the entry point).
+    :param process: a :class:`~l5d.telemetry.process.ProcessProbe` whose figures join the
+        metrics (``process/...``), or ``None``.
     """
 
     pod_ip: str | None = None
@@ -67,6 +69,7 @@ class Env:
     variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     local_ips: tuple[str, ...] = ()
     resolve: Callable[[str], tuple[str, ...]] = field(default=lambda host: _literal(host))
+    process: Any = None
 
 
 def _literal(host: str) -> tuple[str, ...]:
@@ -126,6 +129,8 @@ class Linker:
         self._state = _State.BUILT
         self._listeners: list[Listener] = []
         self.stats = Stats()
+        if env.process is not None:
+            env.process.register(self.stats)
         self._snapshot_call: Any = None
         self.k8s = K8sApis(reactor, env.variables, self._rng)
         self.namers: list[tuple[Any, Any]] = []
@@ -135,6 +140,9 @@ class Linker:
                 ncfg, reactor, self.k8s, env.variables,
                 lambda cfgs: self._transformers(cfgs, f"{where}.transformers")))
             self.namers.append((ncfg.dtab_prefix, namer))
+            register = getattr(namer, "register_stats", None)
+            if register is not None:  # namer stats: #/io.l5d.k8s/...
+                register(self.stats.scope(ncfg.dtab_prefix.show().lstrip("/")))
         ctx = TelemetryContext(reactor, self.stats, self.read_metrics, now, wall, self._rng)
         self.telemeters = [_building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
                            for i, tcfg in enumerate(config.telemetry)]
@@ -159,12 +167,14 @@ class Linker:
                 client_config=rcfg.client, service_config=rcfg.service,
                 replay_limit=rcfg.stream_after_content_length_kb * 1024, wall=wall,
                 is_own_address=self.is_own_address, sinks=self.sinks,
+                record_stats=env.variables.get("L5D_STATS", "on") != "off",
             )
             self.routers.append(router)
             for scfg in rcfg.servers:
                 params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth)
                 factory = HttpServerFactory(router.exchange_factory(params), reactor,
                                             server_limits(rcfg, scfg))
+                router.watch_server(params, factory.load)
                 self._servers.append(_Server(router, params, factory))
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
@@ -252,6 +262,8 @@ class Linker:
         read closes the histograms' window first)."""
         if self.config.admin.metrics_snapshot_s == 0:
             self.stats.snapshot()
+        for router in self.routers:
+            router.count_pending()
         return self.stats
 
     def stop(self) -> "defer.Deferred[None]":

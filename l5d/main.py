@@ -24,6 +24,7 @@ from typing import IO, Mapping, Sequence
 
 from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
 from l5d.linker import Env, Linker, build
+from l5d.telemetry.process import ProcessProbe
 
 __all__ = ["USAGE", "main", "run"]
 
@@ -116,7 +117,15 @@ def env_from(environ: Mapping[str, str]) -> Env:
         variables=MappingProxyType(dict(environ)),
         local_ips=_local_ips(),
         resolve=_resolve,
+        process=_process_probe(),
     )
+
+
+def _process_probe() -> ProcessProbe:
+    """This process's figures (``process/...``), collections timed from now on."""
+    probe = ProcessProbe()
+    probe.install()
+    return probe
 
 
 def _resolve(host: str) -> tuple[str, ...]:

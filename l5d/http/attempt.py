@@ -117,10 +117,10 @@ class Attempts:
             if now is None:
                 now = self.router.now()
             if success:
-                client.c_success.value += 1
                 client.requeue_budget.deposit(now)
-            else:
-                client.c_failures.value += 1
+            if not self.router.record_stats:
+                return
+            (client.c_success if success else client.c_failures).value += 1
             status = self._up_status
             if status:
                 table = client.status

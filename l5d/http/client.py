@@ -42,6 +42,7 @@ class UpstreamConnection(Protocol):
 
     def __init__(self, pool: "EndpointPool") -> None:
         self.pool = pool
+        self._io = pool.io
         self.exchange: Any = None
         self.reused = False
         self.idle_since = 0.0
@@ -123,6 +124,7 @@ class UpstreamConnection(Protocol):
 
     def write(self, data: bytes) -> None:
         self.transport.write(data)
+        self._io.sent_bytes += len(data)
 
     def unread(self) -> bool:
         """Whether the socket holds bytes (or the server's FIN, or an error) the reactor has
@@ -145,6 +147,7 @@ class UpstreamConnection(Protocol):
 
     # -- parsing -------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
+        self._io.received_bytes += len(data)
         if self.exchange is None or self._parser is None or self._complete:
             # bytes nobody asked for: the framing of this connection is in doubt
             self._broken = True

@@ -19,6 +19,7 @@ from typing import Any, Hashable
 from dtab import BoundName, Path
 from l5d.accrual.fail_fast import FailFast, WithFailFast
 from l5d.http.policies import accrual_factory, balancer, budget
+from l5d.http.limits import ClientIo
 from l5d.http.pool import EndpointPool
 from l5d.lb import OPEN
 from l5d.retry import equal_jitter
@@ -64,14 +65,38 @@ class DstClient:
         self.status = stats.statuses()
         self.latency = stats.stat("request_latency_ms", scale=1000)  # recorded in µs
         stats.function_gauge(lambda: self.requeue_budget.balance, "retries", "budget")
+        #: requests out on this client (set by the router's census when metrics are read)
+        self.pending = stats.gauge("pending")
+        self.io = io = ClientIo()
+        stats.function_gauge(lambda: sum(p.open_connections for p in self._pools.values()),
+                             "connections")
+        stats.function_counter(lambda: io.connects, "connects")
+        stats.function_counter(lambda: io.sent_bytes, "sent_bytes")
+        stats.function_counter(lambda: io.received_bytes, "received_bytes")
         for name in self.balancer.stats():
             register = stats.function_counter if name in _LB_COUNTERS else stats.function_gauge
             register(_lb_stat(self.balancer, name), "loadbalancer", *name.split("/"))
         for name in _ACCRUAL_STATS:
             stats.function_counter(self._accrual_total(name), "failure_accrual", name)
+        #: per logical name: this client's view of it (``client/<id>/service/<name>``)
+        self.services: dict[Path, ServiceView] = {}
         self.dst_header = b"l5d-dst-client: " + self.name.encode("latin-1") + b"\r\n"
         #: why requests must not go to these addresses (l5d's own listeners), or None
         self.forbidden: str | None = None
+
+    def service_view(self, dst: Path) -> "ServiceView":
+        """This client's stats for requests to ``dst`` (made on first use)."""
+        view = self.services.get(dst)
+        if view is None:
+            view = self.services[dst] = ServiceView(
+                self.stats.scope("service", dst.show().lstrip("/")))
+        return view
+
+    def drop_service(self, dst: Path) -> None:
+        """Forget ``dst``'s view (the service expired)."""
+        view = self.services.pop(dst, None)
+        if view is not None:
+            self.router.stats.remove_prefix(*view.scope)
 
     # -- endpoints -----------------------------------------------------------
     @property
@@ -113,7 +138,7 @@ class DstClient:
                     max_size=pool_cfg.max_size, min_size=pool_cfg.min_size,
                     max_waiters=pool_cfg.max_waiters,
                     idle_time_s=_idle_time(pool_cfg.idle_time_s, session.idle_time_s),
-                    life_time_s=session.life_time_s)
+                    life_time_s=session.life_time_s, io=self.io)
         self.balancer.update([(key, self._pools[key]) for key in wanted])
         self.forbidden = None
         for host, port in wanted:
@@ -176,6 +201,21 @@ class DstClient:
                 "idle": pool.idle_count,
             })
         return out
+
+
+class ServiceView:
+    """A client's stats for one logical name: ``rt/<router>/client/<id>/service/<name>/``
+    ``requests``, ``success``, ``failures``, ``status/...`` (the latency is the service's
+    and the client's: a third histogram per request would cost 0.2 µs)."""
+
+    __slots__ = ("requests", "success", "failures", "status", "scope")
+
+    def __init__(self, stats: Any) -> None:
+        self.requests = stats.counter("requests")
+        self.success = stats.counter("success")
+        self.failures = stats.counter("failures")
+        self.status = stats.statuses()
+        self.scope = stats.prefix
 
 
 def _lb_stat(bal: Any, name: str) -> Any:

@@ -62,12 +62,31 @@ class ServerLimits:
 
 
 class ServerLoad:
-    """What one server has open right now (shared by its connections). Reactor-thread only."""
+    """What one server has open right now, and its running totals (shared by its
+    connections; read as the server's ``pending``, ``connections``, ``connects``,
+    ``sent_bytes`` and ``received_bytes``). Reactor-thread only."""
 
-    __slots__ = ("connections", "requests", "refused_connections", "refused_requests")
+    __slots__ = ("connections", "requests", "refused_connections", "refused_requests",
+                 "connects", "sent_bytes", "received_bytes")
 
     def __init__(self) -> None:
         self.connections = 0
         self.requests = 0
         self.refused_connections = 0
         self.refused_requests = 0
+        self.connects = 0
+        self.sent_bytes = 0
+        self.received_bytes = 0
+
+
+class ClientIo:
+    """Running totals of a client's connections, shared by the pools of its endpoints
+    (read as the client's ``connects``, ``sent_bytes`` and ``received_bytes``).
+    Reactor-thread only."""
+
+    __slots__ = ("connects", "sent_bytes", "received_bytes")
+
+    def __init__(self) -> None:
+        self.connects = 0
+        self.sent_bytes = 0
+        self.received_bytes = 0

@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 
 from l5d.http.client import UpstreamConnection, _Factory
 from l5d.http.fasttcp import connect_tcp
+from l5d.http.limits import ClientIo
 
 __all__ = ["EndpointPool", "Waiter"]
 
@@ -54,12 +55,16 @@ class EndpointPool:
     :param max_waiters: requests that may wait when ``max_size`` are busy (``maxWaiters``).
     :param idle_time_s: close a connection idle this long (``None``: never).
     :param life_time_s: close a connection this old when it next comes back (``None``: never).
+    :param io: the client's running totals this pool adds to.
     """
 
     def __init__(self, reactor: Any, host: str, port: int, connect_timeout_s: float = 10.0, *,
                  max_size: int = _UNLIMITED, min_size: int = 0, max_waiters: int = _UNLIMITED,
-                 idle_time_s: float | None = 60.0, life_time_s: float | None = None) -> None:
+                 idle_time_s: float | None = 60.0, life_time_s: float | None = None,
+                 io: ClientIo | None = None) -> None:
         self._reactor = reactor
+        #: the client's running totals (connects, bytes), shared with its other pools
+        self.io = io if io is not None else ClientIo()
         self.host = host
         self.port = port
         self.connect_timeout_s = connect_timeout_s
@@ -142,6 +147,7 @@ class EndpointPool:
         def made(conn: UpstreamConnection) -> None:
             self.connecting -= 1
             self.open_connections += 1
+            self.io.connects += 1
             conn.created_at = self._reactor.seconds()
             on_ready(conn)
 

@@ -85,6 +85,7 @@ class Exchange(Attempts, Responding):
     local_dtab: Any = None
     head_route: Any = None  # the router's memo for this request's head
     svc: Any = None  # the Service
+    view: Any = None  # its client's ServiceView (client/<id>/service/<name>)
     #: the server's success and failures counters, status table and latency histogram
     server_stats: Any = None
     _total_timer: Any = None  # totalTimeoutMs / l5d-ctx-deadline

@@ -72,6 +72,8 @@ class HttpRouter:
     :param sinks: what each finished request's
         :class:`~l5d.telemetry.record.RequestRecord` goes to (access log, recent requests,
         tracers); none: no record is made.
+    :param record_stats: record each request's outcome, status and latency (``False`` only
+        to measure what recording costs: ``L5D_STATS=off``).
     :param now: monotonic seconds. :param wall: wall-clock seconds (deadlines).
     """
 
@@ -86,7 +88,8 @@ class HttpRouter:
                  replay_limit: int = 5 * 1024,
                  wall: Callable[[], float] | None = None,
                  is_own_address: Callable[[str, int], str | None] = lambda h, p: None,
-                 sinks: tuple[Callable[[Any], None], ...] = ()) -> None:
+                 sinks: tuple[Callable[[Any], None], ...] = (),
+                 record_stats: bool = True) -> None:
         self.label = label
         self.reactor = reactor
         self.now = now
@@ -109,6 +112,7 @@ class HttpRouter:
         self.wall = wall if wall is not None else reactor.seconds
         self.is_own_address = is_own_address
         self.sinks = sinks
+        self.record_stats = record_stats
         self.clients: dict[Path, DstClient] = {}
         # per logical name, least recently used first; at most max_services entries
         self._services: OrderedDict[Path, Service] = OrderedDict()
@@ -153,7 +157,7 @@ class HttpRouter:
         for key, svc in list(self._services.items()):
             if now - svc.last_used >= self.idle_ttl_s:
                 del self._services[key]
-                self.stats.remove_prefix(*svc.scope)
+                self._forget_service(svc)
         self._sweeper = self.reactor.callLater(SWEEP_INTERVAL_S, self._sweep)
 
     def exchange_factory(self, server: ServerParams) -> Callable[[Any, Any], Exchange]:
@@ -202,6 +206,8 @@ class HttpRouter:
             # the route this name took last time still holds: no bind, pick or lookup
             client = svc.client
             client.last_used = now
+            view = ex.view = svc.view
+            view.requests.value += 1
             ex.bound = svc.bound
             if client.forbidden is not None:
                 ex.fail(403, client.forbidden)
@@ -311,7 +317,11 @@ class HttpRouter:
         else:
             svc.epoch = -1
         svc.bound = bound
+        if svc.client is not client or svc.view is None:
+            svc.view = client.service_view(ex.dst)
         svc.client = client
+        view = ex.view = svc.view
+        view.requests.value += 1
         if client.forbidden is not None:
             ex.fail(403, client.forbidden)
             return
@@ -344,10 +354,43 @@ class HttpRouter:
                 self.service_config.params_for(dst), self.rng, self.now)
             if len(services) > self.max_services:  # bounded however many names arrive
                 _, old = services.popitem(last=False)
-                self.stats.remove_prefix(*old.scope)
+                self._forget_service(old)
         else:
             services.move_to_end(dst)
         return svc
+
+    def _forget_service(self, svc: Service) -> None:
+        """Drop an expired service's metrics, and every client's view of it."""
+        self.stats.remove_prefix(*svc.scope)
+        for client in self.clients.values():
+            client.drop_service(svc.dst)
+
+    # -- metrics -------------------------------------------------------------
+    def watch_server(self, server: ServerParams, load: Any) -> None:
+        """Export a server's :class:`~l5d.http.limits.ServerLoad`: ``pending``,
+        ``connections``, ``connects``, ``sent_bytes``, ``received_bytes``."""
+        scope = self.stats_scope.scope("server", *server.stats_label)
+        scope.function_gauge(lambda: load.requests, "pending")
+        scope.function_gauge(lambda: load.connections, "connections")
+        scope.function_counter(lambda: load.connects, "connects")
+        scope.function_counter(lambda: load.sent_bytes, "sent_bytes")
+        scope.function_counter(lambda: load.received_bytes, "received_bytes")
+
+    def count_pending(self) -> None:
+        """Set every service's and client's ``pending`` gauge from the requests in flight
+        (when metrics are read: the data path keeps no such count)."""
+        by_svc: dict[Any, int] = {}
+        by_client: dict[Any, int] = {}
+        for ex in self.in_flight:
+            svc, client = ex.svc, ex.route
+            if svc is not None:
+                by_svc[svc] = by_svc.get(svc, 0) + 1
+            if client is not None and ex._in_client:
+                by_client[client] = by_client.get(client, 0) + 1
+        for svc in self._services.values():
+            svc.pending.value = by_svc.get(svc, 0)
+        for client in self.clients.values():
+            client.pending.value = by_client.get(client, 0)
 
     # -- outcomes ------------------------------------------------------------
     def connect_failed_text(self, ex: Exchange, pool: EndpointPool) -> str:
@@ -363,6 +406,15 @@ class HttpRouter:
         if now is None:
             now = self.now()
         us = int((now - ex.started_at) * 1e6)  # request_latency_ms, in µs
+        if self.record_stats:
+            self._record(ex, ok, us)
+        if self.sinks:
+            record = exchange_record(ex, ok, now, us, self.wall(), self.label)
+            for sink in self.sinks:
+                sink(record)
+
+    def _record(self, ex: Exchange, ok: bool, us: int) -> None:
+        """The exchange's outcome, status and latency at server, service and client/service."""
         status = ex.status
         srv = ex.server_stats
         if srv is not None:
@@ -379,7 +431,9 @@ class HttpRouter:
                 table = svc.status
                 table[status] = table.get(status, 0) + 1
             svc.latency.add(us)
-        if self.sinks:
-            record = exchange_record(ex, ok, now, us, self.wall(), self.label)
-            for sink in self.sinks:
-                sink(record)
+        view = ex.view
+        if view is not None:
+            (view.success if ok else view.failures).value += 1
+            if status > 0:
+                table = view.status
+                table[status] = table.get(status, 0) + 1

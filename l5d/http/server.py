@@ -367,6 +367,7 @@ class HttpServerFactory(Factory):
         conn.factory = self
         self.connections.add(conn)
         load.connections += 1
+        load.connects += 1
         return conn
 
     def _closed(self, conn: HttpServerConnection) -> None:

@@ -93,6 +93,7 @@ class RequestInput:
 
     # -- input ---------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
+        self._load.received_bytes += len(data)
         if self.closing or self._broken:
             # draining after an error answer, or after the last request; but the body of
             # an upgrade request, or the rest of a line with an unknown method, is read

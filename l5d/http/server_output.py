@@ -55,6 +55,7 @@ class ResponseOutput:
     def _send(self, data: bytes) -> None:
         transport = self.transport
         transport.write(data)
+        self._load.sent_bytes += len(data)
         if self._send_watch:
             if self._send_timer is not None:
                 self._sent += len(data)

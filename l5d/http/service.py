@@ -39,7 +39,7 @@ class Service:
                  "base", "override", "generation", "epoch", "bound", "client", "dst_headers",
                  "params", "total_timeout_s", "budget", "classify", "all_successful",
                  "backoff", "c_retries", "c_budget_exhausted", "per_request",
-                 "status", "latency")
+                 "status", "latency", "view", "pending", "dst")
 
     def __init__(self, stats: Any, dst: Path, params: Any, rng: Any, now: Any) -> None:
         self.dst_header = b"l5d-dst-service: " + dst.show().encode("latin-1") + b"\r\n"
@@ -51,6 +51,9 @@ class Service:
         self.per_request = stats.stat("retries", "per_request")
         self.status = stats.statuses()
         self.latency = stats.stat("request_latency_ms", scale=1000)  # recorded in µs
+        #: requests in flight (set by the router's census when metrics are read)
+        self.pending = stats.gauge("pending")
+        self.dst = dst
         self.params = params
         self.total_timeout_s: float | None = params.total_timeout_s
         self.budget = budget(params.retry_budget, now)
@@ -71,4 +74,5 @@ class Service:
         self.epoch = -1
         self.bound: Any = None
         self.client: Any = None
+        self.view: Any = None  # the client's ServiceView of this name (with ``client``)
         self.dst_headers = b""

@@ -64,6 +64,8 @@ class Watches:
         self._sweeper: LoopingCall | None = None
         self.generation = 0
         self.stopped_idle = 0  # reflectors dropped for idleness, for stats
+        #: lists, relists and errors of the reflectors dropped (the totals never go down)
+        self._gone = {"lists": 0, "relists": 0, "errors": 0}
         #: the EndpointSlice API the server serves: None (not asked), "" (asking or
         #: none served), or a group/version
         self.slice_version: str | None = None
@@ -175,6 +177,8 @@ class Watches:
             if entry.expiring:
                 entry.reflector.stop()
                 del self._entries[key]
+                for name in self._gone:
+                    self._gone[name] += getattr(entry.reflector, name)
                 self.stopped_idle += 1
             else:
                 entry.expiring = True
@@ -187,7 +191,10 @@ class Watches:
 
     # -- stats -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        """Watches open now; lists, relists and errors since the start (running totals)."""
         refl = [e.reflector for e in self._entries.values()]
-        return {"watches": len(refl), "lists": sum(r.lists for r in refl),
-                "relists": sum(r.relists for r in refl), "errors": sum(r.errors for r in refl),
+        gone = self._gone
+        return {"watches": len(refl), "lists": gone["lists"] + sum(r.lists for r in refl),
+                "relists": gone["relists"] + sum(r.relists for r in refl),
+                "errors": gone["errors"] + sum(r.errors for r in refl),
                 "stopped_idle": self.stopped_idle}

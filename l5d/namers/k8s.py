@@ -72,6 +72,14 @@ class K8sNamer:
         self._ids: dict[Path, Reflector] = {}  # bound ids looked up, for /bound-names.json
         self._source: Any = None  # the reflector the last lookup read endpoints from
 
+    def register_stats(self, scope: Any) -> None:
+        """``#/io.l5d.k8s/watches`` (open now), ``lists``, ``relists`` and ``errors`` of the
+        watches this namer uses (shared with every namer that reaches the API the same way)."""
+        watches = self.watches
+        scope.function_gauge(lambda: watches.counts()["watches"], "watches")
+        for name in ("lists", "relists", "errors"):
+            scope.function_counter(lambda n=name: watches.counts()[n], name)
+
     @property
     def generation(self) -> int:
         return self.watches.generation

@@ -77,6 +77,38 @@ def test_metrics_json_counts_the_mix_in_every_scope() -> None:
         assert (m[client + "status/500"], m[client + "status/200"]) == (3, 6)
         assert (m[client + "success"], m[client + "failures"]) == (6, 3)
         assert m[client + "request_latency_ms.count"] == 9
+        # the client's view of the one service: the exchanges, as the service counts them
+        view = client + "service/svc/x/"
+        assert (m[view + "requests"], m[view + "success"], m[view + "failures"]) == (8, 6, 2)
+        assert (m[view + "status/200"], m[view + "status/500"]) == (6, 2)
+        # nothing is in flight once every response is in
+        assert m[server + "pending"] == m[SVC + "pending"] == m[client + "pending"] == 0
+
+
+def test_connections_and_bytes_at_server_and_client() -> None:
+    with Scripted() as b, l5d_for(b.port) as l5d:
+        with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as sock:
+            request = b"GET http://x/ok HTTP/1.1\r\nHost: x\r\n\r\n"
+            sock.sendall(request)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.endswith(b"ok"):
+                data = sock.recv(65536)
+                assert data, answer
+                answer += data
+            m = admin(l5d, "/admin/metrics.json").json()
+            server = next(k for k in m if k.startswith("rt/http/server/")).rsplit("/", 1)[0]
+            assert (m[server + "/connects"], m[server + "/connections"]) == (1, 1)
+            assert m[server + "/received_bytes"] == len(request)
+            assert m[server + "/sent_bytes"] == len(answer)
+        client = f"rt/http/client/$/inet/127.0.0.1/{b.port}/"
+        assert (m[client + "connects"], m[client + "connections"]) == (1, 1)
+        # what went upstream: the request plus l5d's headers; what came back: the answer
+        # less the headers l5d adds on the way down (none it removes here)
+        assert m[client + "sent_bytes"] > len(request)
+        assert 0 < m[client + "received_bytes"] <= len(answer) + 200
+        closed = server + "/connections"
+        assert wait_for(lambda: admin(l5d, "/admin/metrics.json").json()[closed] == 0,
+                        TIMEOUT_S)
 
 
 def test_tree_and_subtree_and_linkerd_404() -> None:

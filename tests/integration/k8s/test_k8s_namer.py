@@ -293,3 +293,7 @@ class WatchFaultTests:
                 eventually(l5d, "/svc/web", ["10.99.0.1:9"], timeout_s=40)
                 state = admin_json(l5d, "/namer_state/io.l5d.k8s.json")
                 assert state["endpoints"], state
+                m = admin_json(l5d, "/admin/metrics.json")
+                # the namer's stats: one open watch, listed at least twice (the relist)
+                assert m["#/io.l5d.k8s/watches"] >= 1, m
+                assert m["#/io.l5d.k8s/relists"] >= 1 and m["#/io.l5d.k8s/lists"] >= 2, m

@@ -178,6 +178,7 @@ class FakeRouter:
     max_err_bytes = 1 << 20
     max_header_bytes = 8192
     replay_limit = 5 * 1024
+    record_stats = True
 
     def __init__(
         self, route: FakeRoute | None, total_s: float | None = None, attempt_s: float | None = None,
