@@ -84,7 +84,7 @@ def median(values):
 
 def reference(row, rows):
     """The nginx row a row is compared with."""
-    if row.endswith(" (distinct)") and "nginx (distinct)" in rows:
+    if "(distinct" in row and "nginx (distinct)" in rows:
         return "nginx (distinct)"
     return "nginx"
 

@@ -11,6 +11,8 @@
 #   l5d-origin   with --origin: l5d sent origin-form requests (GET / + Host) instead
 #   tw-ceiling   bench/ceiling_forwarder.py, a featureless Twisted + httptools forwarder:
 #                the ceiling for a Twisted/CPython design on this host (--no-ceiling: left out)
+#   l5d (stats off)  with --stats-off: the same l5d started with L5D_STATS=off (no
+#                per-request outcome, status and latency recording), to price the recording
 #   X (distinct) with --distinct: nginx, l5d and tw-ceiling once more, each request with its
 #                own target (bench/wrk-distinct.lua), so no request head ever repeats
 # Proxies get absolute-form requests (bench/wrk-absform.lua), as an http_proxy client sends:
@@ -39,6 +41,7 @@
 #                     meta.txt, the wrk outputs under runs/, logs under logs/, l5d configs
 #   --distinct        also the "(distinct)" rows (bench/wrk-distinct.lua)
 #   --origin          also the "l5d-origin" row
+#   --stats-off       also the "l5d (stats off)" row (and its distinct twin with --distinct)
 #   --no-ceiling      leave out the tw-ceiling rows
 #   --quiet-wait S    before each measured run, wait up to S s until the machine is idle
 #                     (under --quiet-pct % of one core busy; default 60 s; 0 = do not wait)
@@ -48,7 +51,7 @@
 #   --install         apt-get install what is missing (nginx wrk, curl, util-linux); root only.
 #                     Without it a missing tool is an error.
 # env: PY (default: the repository's .venv/bin/python), BACKEND_PORT (24080), NGINX_PORT
-#      (24101), L5D_PORT (24140; l5d-origin uses L5D_PORT+1, tw-ceiling L5D_PORT+2).
+#      (24101), L5D_PORT (24140; l5d-origin uses L5D_PORT+1, tw-ceiling L5D_PORT+2, stats off +3).
 # Only 127.0.0.1 is used. Every process started here is stopped on exit, and every step has a
 # time limit.
 set -uo pipefail
@@ -71,7 +74,7 @@ die() { echo "router_bench.sh: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
 
 RUNS=3 DURATION=10 WARMUP=2 OUT=/tmp/l5d-router-bench
-DISTINCT=0 ORIGIN=0 CEILING=1 QUIET_WAIT=60 QUIET_PCT=20 NICE="" REPORT_ONLY=0 INSTALL=0
+DISTINCT=0 ORIGIN=0 STATS_OFF=0 CEILING=1 QUIET_WAIT=60 QUIET_PCT=20 NICE="" REPORT_ONLY=0 INSTALL=0
 ARGS=("$@")
 while [ $# -gt 0 ]; do
   case $1 in
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=${2:?}; shift 2;;
     --distinct) DISTINCT=1; shift;;
     --origin) ORIGIN=1; shift;;
+    --stats-off) STATS_OFF=1; shift;;
     --no-ceiling) CEILING=0; shift;;
     --quiet-wait) QUIET_WAIT=${2:?}; shift 2;;
     --quiet-pct) QUIET_PCT=${2:?}; shift 2;;
@@ -321,10 +325,12 @@ ROWS=("direct|direct|$BACKEND_PORT|origin|wrk straight at the backend (origin-fo
 ROWS+=("nginx|nginx|$NGINX_PORT|absolute|nginx $(nginx -v 2>&1 | sed 's#.*/##') as a proxy, one worker on CPU $PROXY_CPU, upstream keepalive 64 (bench/nginx-proxy.conf)")
 ROWS+=("l5d|l5d|$L5D_PORT|absolute|this repository's l5d (.venv/bin/python -m l5d), one process on CPU $PROXY_CPU")
 [ "$ORIGIN" = 1 ] && ROWS+=("l5d-origin|l5d|$((L5D_PORT + 1))|host|the same l5d, sent origin-form requests (GET / + Host)")
+[ "$STATS_OFF" = 1 ] && ROWS+=("l5d (stats off)|l5d-nostats|$((L5D_PORT + 3))|absolute|the same l5d with L5D_STATS=off: no per-request outcome, status or latency recording")
 [ "$CEILING" = 1 ] && ROWS+=("tw-ceiling|ceiling|$((L5D_PORT + 2))|absolute|bench/ceiling_forwarder.py: featureless Twisted + httptools forwarder, one process on CPU $PROXY_CPU, same interpreter as l5d")
 if [ "$DISTINCT" = 1 ]; then
   ROWS+=("nginx (distinct)|nginx|$NGINX_PORT|distinct|nginx, every request with its own target (bench/wrk-distinct.lua)")
   ROWS+=("l5d (distinct)|l5d|$L5D_PORT|distinct|l5d, every request with its own target: no request head repeats, the head memo never hits")
+  [ "$STATS_OFF" = 1 ] && ROWS+=("l5d (distinct, stats off)|l5d-nostats|$((L5D_PORT + 3))|distinct|l5d with L5D_STATS=off, every request with its own target")
   [ "$CEILING" = 1 ] && ROWS+=("tw-ceiling (distinct)|ceiling|$((L5D_PORT + 2))|distinct|tw-ceiling, every request with its own target")
 fi
 [ -f "$HERE/ceiling_forwarder.py" ] || [ "$CEILING" = 0 ] \
@@ -346,6 +352,9 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
     l5d)
       l5d_config "$port" "$OUT/l5d-$port.yaml" || return 1
       launch "$PROXY_CPU" "$log" "$PY" -m l5d "$OUT/l5d-$port.yaml";;
+    l5d-nostats)
+      l5d_config "$port" "$OUT/l5d-$port.yaml" || return 1
+      launch "$PROXY_CPU" "$log" env L5D_STATS=off "$PY" -m l5d "$OUT/l5d-$port.yaml";;
     ceiling)
       launch "$PROXY_CPU" "$log" "$PY" "$HERE/ceiling_forwarder.py" --port "$port";;
   esac
@@ -364,7 +373,8 @@ bound=$(cd "$REPO" && timeout 60 "$PY" -m l5d dtab bind --dtab "$DTAB" "/svc/$AU
   || die "l5d dtab bind failed"
 [[ $bound == *"\"addr\": \"$AUTHORITY\""* ]] \
   || die "the dtab does not bind /svc/$AUTHORITY to the backend: $bound"
-for p in "$BACKEND_PORT" "$NGINX_PORT" "$L5D_PORT" $((L5D_PORT + 1)) $((L5D_PORT + 2)); do
+for p in "$BACKEND_PORT" "$NGINX_PORT" "$L5D_PORT" $((L5D_PORT + 1)) $((L5D_PORT + 2)) \
+    $((L5D_PORT + 3)); do
   port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (see BACKEND_PORT," \
     "NGINX_PORT, L5D_PORT)"
 done
