@@ -8,7 +8,9 @@ A first, minimal cut of Linkerd's admin interface:
 * ``GET /admin/metrics.json`` → every counter, gauge and histogram, flat (Linkerd's names;
   ``?tree=1``, ``?q=<subtree>``, ``?pretty=1``);
 * the pages of the telemeters (``io.l5d.prometheus``'s ``path``,
-  ``/admin/metrics/prometheus``: the same metrics in Prometheus' text format);
+  ``/admin/metrics/prometheus``: the same metrics in Prometheus' text format;
+  ``io.l5d.influxdb``'s ``/admin/metrics/influxdb``; ``io.l5d.recentRequests``'
+  ``/requests`` and ``/requests.json``);
 * the JSON pages about names of :mod:`admin_ui.names` (``/delegator.json``,
   ``/namer_state/<prefix>.json``, ``/client_state.json``, ``/bound-names.json``).
 
@@ -30,6 +32,7 @@ from admin_ui.names import add_name_pages
 from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN, mount
 from l5d.config import LinkerConfig
 from l5d.telemetry.flat import flat_metrics, resolve, tree_metrics
+from l5d.telemetry.telemeter import PageArgs
 
 __all__ = ["build_admin_site"]
 
@@ -105,8 +108,9 @@ class _TelemeterPage(Page):
         self._page = page
 
     def respond(self, request: IRequest) -> bytes:
-        args = {k.decode("utf-8", "replace"): v[0].decode("utf-8", "replace")
-                for k, v in request.args.items() if v}
+        args = PageArgs({k.decode("utf-8", "replace"): v[0].decode("utf-8", "replace")
+                         for k, v in request.args.items() if v},
+                        host=(request.getHeader(b"host") or b"").decode("utf-8", "replace"))
         status, content_type, body = self._page(args)
         request.setResponseCode(status)
         request.setHeader(b"content-type", content_type)

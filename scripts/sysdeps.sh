@@ -12,8 +12,9 @@ K8S_CACHE=${L5D_K8S_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/l5d
 # Used by the tests themselves: curl; etcd + openssl for the Kubernetes API server;
 # iproute2 (ip: network namespaces, bridge, veths) and util-linux (unshare, mount) for
 # the node simulation in examples/k8s-sim; prometheus (its server and promtool) to scrape
-# and lint l5d's Prometheus output.
-RUNTIME_PKGS=(curl ca-certificates etcd-server openssl iproute2 util-linux prometheus)
+# and lint l5d's Prometheus output and check the alerting rules in docs/telemetry.md;
+# influxdb (an InfluxDB 1.x server) to ingest io.l5d.influxdb's line protocol.
+RUNTIME_PKGS=(curl ca-certificates etcd-server openssl iproute2 util-linux prometheus influxdb)
 # Only needed to build kube-apiserver from Debian's `kubernetes` source package.
 BUILD_PKGS=(golang-go make rsync golang-github-modern-go-reflect2-dev dpkg-dev)
 

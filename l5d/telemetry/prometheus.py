@@ -2,7 +2,7 @@
 
 A metric's name is the telemeter's ``prefix`` plus its scopes joined by ``:``, every
 character outside ``[a-zA-Z0-9:]`` made ``_``. Scopes become labels as Linkerd's
-``io.l5d.prometheus`` makes them:
+``io.l5d.prometheus`` makes them (:mod:`l5d.telemetry.labels`):
 
 * ``rt/<router>/...`` -> ``rt:...{rt="<router>"}``;
 * ``rt/<r>/service|client|server/<id>/...`` -> ``rt:service:...{rt=..., service="<id>"}``;
@@ -20,15 +20,13 @@ of one name are written together under one ``# HELP`` and ``# TYPE``.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
+from l5d.telemetry.labels import labels_of, metric_name
 from l5d.telemetry.stats import Scope, Stats
 
 __all__ = ["render", "metric_name"]
 
-_STACKS = ("service", "client", "server")
-_DISALLOWED = re.compile(r"[^a-zA-Z0-9:]")
 _QUANTILES = (("0", "min"), ("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"),
               ("0.999", "p9990"), ("0.9999", "p9999"), ("1", "max"))
 #: what the common leaves mean (``# HELP``); anything else is described by its path
@@ -44,32 +42,6 @@ _HELP = {
     "sent_bytes": "Bytes sent.",
     "received_bytes": "Bytes received.",
 }
-
-
-def _labels_of(name: Scope) -> tuple[list[str], list[tuple[str, str]]]:
-    """Linkerd's rewrite of a scope tuple into a path and labels."""
-    if len(name) < 3 or name[0] != "rt":
-        return list(name), []
-    labels = [("rt", name[1])]
-    path = ["rt"]
-    rest = list(name[2:])
-    if len(rest) >= 3 and rest[0] in _STACKS:
-        stack = rest[0]
-        labels.append((stack, rest[1]))
-        path.append(stack)
-        rest = rest[2:]
-        if stack == "client" and len(rest) >= 3 and rest[0] == "service":
-            labels.append(("service", rest[1]))
-            path.append("service")
-            rest = rest[2:]
-        if len(rest) == 2 and rest[0] in ("failures", "exn"):
-            labels.append(("exception", rest[1]))
-            rest = ["failures" if rest[0] == "failures" else "exceptions"]
-    return path + rest, labels
-
-
-def metric_name(path: list[str], prefix: str = "") -> str:
-    return _DISALLOWED.sub("_", prefix + ":".join(path))
 
 
 def _escape(value: str) -> str:
@@ -133,12 +105,12 @@ def render(stats: Stats, prefix: str = "") -> str:
     fams = _Families()
     for kind, items in (("counter", stats.counters()), ("gauge", stats.gauges())):
         for name, value in sorted(items):
-            path, labels = _labels_of(name)
+            path, labels = labels_of(name)
             family = metric_name(path, prefix)
             fams.add(family, kind, _help(path, name),
                      f"{family}{_fmt_labels(labels)} {_fmt_value(value)}")
     for name, hist in sorted(stats.stats(), key=lambda item: item[0]):
-        path, labels = _labels_of(name)
+        path, labels = labels_of(name)
         family = metric_name(path, prefix)
         help_text = _help(path, name)
         last = hist.last

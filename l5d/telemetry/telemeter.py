@@ -3,7 +3,8 @@
 A :class:`Telemeter` may do any of three things, and the linker wires each:
 
 * serve **admin pages**: ``pages`` maps a path on the admin server to a function of the
-  query arguments returning ``(status, content type, body)`` (``io.l5d.prometheus``);
+  query arguments (a :class:`PageArgs`) returning ``(status, content type, body)``
+  (``io.l5d.prometheus``, ``io.l5d.influxdb``, ``io.l5d.recentRequests``);
 * take **request records**: ``record`` is called with a
   :class:`~l5d.telemetry.record.RequestRecord` at the end of every request
   (``io.l5d.recentRequests``, the tracers), or is ``None``;
@@ -21,12 +22,25 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from l5d.config.telemeters import PrometheusConfig
+from l5d.config.telemeters import InfluxDbConfig, PrometheusConfig, RecentRequestsConfig
 from l5d.telemetry import prometheus
 from l5d.telemetry.record import RequestRecord
 from l5d.telemetry.stats import Stats
 
-__all__ = ["BUILDERS", "Page", "Telemeter", "TelemetryContext", "build_telemeter"]
+__all__ = ["BUILDERS", "Page", "PageArgs", "Telemeter", "TelemetryContext", "build_telemeter"]
+
+
+class PageArgs(dict):
+    """What an admin page is asked: the query arguments (the first value of each, by
+    name) and, as :attr:`host`, the request's ``Host`` header (``""`` without one;
+    ``io.l5d.influxdb`` tags its points with it, as Linkerd's does)."""
+
+    __slots__ = ("host",)
+
+    def __init__(self, args: Mapping[str, str] = {}, host: str = "") -> None:
+        super().__init__(args)
+        self.host = host
+
 
 #: an admin page: query arguments -> (status, content type, body)
 Page = Callable[[Mapping[str, str]], tuple[int, bytes, bytes]]
@@ -84,6 +98,8 @@ class PrometheusTelemeter(Telemeter):
 #: kind -> ``module:class`` of its runtime, imported only when a config names the kind
 BUILDERS: dict[str, str] = {
     PrometheusConfig.kind: "l5d.telemetry.telemeter:PrometheusTelemeter",
+    InfluxDbConfig.kind: "l5d.telemetry.influxdb:InfluxDbTelemeter",
+    RecentRequestsConfig.kind: "l5d.telemetry.recent_requests:RecentRequestsTelemeter",
 }
 
 

@@ -2,9 +2,8 @@
 
 Each YAML below is written for this test with the same keys as a public Linkerd
 config (linkerd-examples ``failure-accrual/linkerd.yml``, ``k8s-daemonset/k8s/
-linkerd-latency.yml`` and ``k8s-daemonset/k8s/linkerd.yml``), minus their
-``telemetry`` sections (``io.l5d.prometheus``, ``io.l5d.recentRequests``: kinds of a
-later issue).
+linkerd-latency.yml`` and ``k8s-daemonset/k8s/linkerd.yml``), ``telemetry`` sections
+(``io.l5d.prometheus``, ``io.l5d.recentRequests``) included.
 """
 
 from __future__ import annotations
@@ -31,6 +30,10 @@ admin: {ip: 127.0.0.1, port: 9990}
 namers:
 - kind: io.l5d.fs
   rootDir: examples/disco
+telemetry:
+- kind: io.l5d.prometheus
+- kind: io.l5d.recentRequests
+  sampleRate: 0.25
 routers:
 - protocol: http
   label: spread
@@ -84,6 +87,10 @@ namers:
 - kind: io.l5d.k8s
   host: localhost
   port: 8001
+telemetry:
+- kind: io.l5d.prometheus
+- kind: io.l5d.recentRequests
+  sampleRate: 0.25
 routers:
 - protocol: http
   label: out
@@ -171,6 +178,14 @@ class ResolvedTests:
         assert [out.service.params_for(Path.read(n)).total_timeout_s
                 for n in ("/svc/hello", "/svc/world", "/svc/other")] == [0.6, 0.1, None]
         assert incoming.service.params_for(Path.read("/svc/hello")).total_timeout_s is None
+
+    def test_telemetry(self) -> None:
+        """Prometheus and a quarter of the requests kept for /requests, as Linkerd's."""
+        for config in CONFIGS.values():
+            assert [t.to_json() for t in parse_config(config).telemetry] == [
+                {"kind": "io.l5d.prometheus", "path": "/admin/metrics/prometheus",
+                 "prefix": ""},
+                {"kind": "io.l5d.recentRequests", "sampleRate": 0.25, "capacity": 10}]
 
     def test_classifier(self) -> None:
         """retryableRead5XX on the outgoing router, the default on the incoming one."""

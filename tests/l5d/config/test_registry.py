@@ -84,7 +84,8 @@ class BuiltinKindsTests:
         )
 
     def test_builtin_telemeters(self) -> None:
-        assert TELEMETERS.kinds() == ("io.l5d.prometheus",)
+        assert TELEMETERS.kinds() == ("io.l5d.influxdb", "io.l5d.prometheus",
+                                      "io.l5d.recentRequests")
 
     def test_registered_class_is_the_slots_dataclass(self) -> None:
         """The registry holds the final (slots) class, not the pre-decorator one."""
