@@ -146,8 +146,9 @@ class Linker:
         ctx = TelemetryContext(reactor, self.stats, self.read_metrics, now, wall, self._rng)
         self.telemeters = [_building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
                            for i, tcfg in enumerate(config.telemetry)]
-        #: what every finished request's record goes to
-        self.sinks = tuple(t.record for t in self.telemeters if t.record is not None)
+        #: what finished requests' records go to: (share of requests, sink)
+        self.sinks = tuple((t.sample_rate, t.record) for t in self.telemeters
+                           if t.record is not None)
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
         for i, rcfg in enumerate(config.routers):

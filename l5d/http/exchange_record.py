@@ -30,30 +30,15 @@ def exchange_record(ex: Any, ok: bool, now: float, duration_us: int, wall_now: f
             user_agent = value
         elif lower == b"referer":
             referer = value
-    dst = ex.dst
+    svc = ex.svc
     client = ex.route
     node = ex.picked
-    endpoint = ""
-    if node is not None:
-        pool = node.endpoint
-        endpoint = f"{pool.host}:{pool.port}"
     return RequestRecord(
-        router=label,
-        started=wall_now - (now - ex.started_at),
-        duration_us=duration_us,
-        method=head.method,
-        uri=head.target.decode("latin-1"),
-        version=head.version,
-        host=host.decode("latin-1"),
-        source=head.peer,
-        status=ex.status,
-        ok=ok,
-        service=dst.show() if dst is not None else "",
-        client=client.name if client is not None else "",
-        endpoint=endpoint,
-        retries=ex.retries,
-        error=ex.error,
-        user_agent=user_agent.decode("latin-1"),
-        referer=referer.decode("latin-1"),
-        response_bytes=ex.response_bytes,
-    )
+        label, wall_now - (now - ex.started_at), duration_us, head.method,
+        head.target.decode("latin-1"), head.version, host.decode("latin-1"), head.peer,
+        ex.status, ok,
+        svc.name if svc is not None else "",
+        client.name if client is not None else "",
+        node.endpoint.address if node is not None else "",
+        ex.retries, ex.error, user_agent.decode("latin-1"), referer.decode("latin-1"),
+        ex.response_bytes)

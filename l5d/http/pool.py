@@ -67,6 +67,7 @@ class EndpointPool:
         self.io = io if io is not None else ClientIo()
         self.host = host
         self.port = port
+        self.address = f"{host}:{port}"
         self.connect_timeout_s = connect_timeout_s
         self.max_size = max_size
         self.min_size = min_size

@@ -69,9 +69,9 @@ class HttpRouter:
     :param is_own_address: ``(host, port) ->`` the name of the listener of this process it
         is (a router label, or ``admin``), or ``None``; a router never forwards to its own
         listeners or the admin server.
-    :param sinks: what each finished request's
-        :class:`~l5d.telemetry.record.RequestRecord` goes to (access log, recent requests,
-        tracers); none: no record is made.
+    :param sinks: ``(rate, sink)``: a share of finished requests (drawn with ``rng``) whose
+        :class:`~l5d.telemetry.record.RequestRecord` goes to ``sink`` (access log, recent
+        requests, tracers); a record is made only for a request some sink takes.
     :param record_stats: record each request's outcome, status and latency (``False`` only
         to measure what recording costs: ``L5D_STATS=off``).
     :param now: monotonic seconds. :param wall: wall-clock seconds (deadlines).
@@ -88,7 +88,7 @@ class HttpRouter:
                  replay_limit: int = 5 * 1024,
                  wall: Callable[[], float] | None = None,
                  is_own_address: Callable[[str, int], str | None] = lambda h, p: None,
-                 sinks: tuple[Callable[[Any], None], ...] = (),
+                 sinks: tuple[tuple[float, Callable[[Any], None]], ...] = (),
                  record_stats: bool = True) -> None:
         self.label = label
         self.reactor = reactor
@@ -409,8 +409,12 @@ class HttpRouter:
         if self.record_stats:
             self._record(ex, ok, us)
         if self.sinks:
-            record = exchange_record(ex, ok, now, us, self.wall(), self.label)
-            for sink in self.sinks:
+            record = None
+            for rate, sink in self.sinks:
+                if rate < 1.0 and self.rng.random() >= rate:
+                    continue
+                if record is None:
+                    record = exchange_record(ex, ok, now, us, self.wall(), self.label)
                 sink(record)
 
     def _record(self, ex: Exchange, ok: bool, us: int) -> None:

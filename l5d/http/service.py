@@ -39,7 +39,7 @@ class Service:
                  "base", "override", "generation", "epoch", "bound", "client", "dst_headers",
                  "params", "total_timeout_s", "budget", "classify", "all_successful",
                  "backoff", "c_retries", "c_budget_exhausted", "per_request",
-                 "status", "latency", "view", "pending", "dst")
+                 "status", "latency", "view", "pending", "dst", "name")
 
     def __init__(self, stats: Any, dst: Path, params: Any, rng: Any, now: Any) -> None:
         self.dst_header = b"l5d-dst-service: " + dst.show().encode("latin-1") + b"\r\n"
@@ -54,6 +54,7 @@ class Service:
         #: requests in flight (set by the router's census when metrics are read)
         self.pending = stats.gauge("pending")
         self.dst = dst
+        self.name = dst.show()
         self.params = params
         self.total_timeout_s: float | None = params.total_timeout_s
         self.budget = budget(params.retry_budget, now)

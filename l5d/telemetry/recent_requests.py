@@ -125,7 +125,9 @@ class RecentRequestsTelemeter(Telemeter):
     sink to call for it)."""
 
     def __init__(self, cfg: RecentRequestsConfig, ctx: TelemetryContext) -> None:
-        self.ring = RecentRequests(cfg.sample_rate, cfg.capacity, ctx.rng)
+        # the router samples (it draws before it makes a record); the ring keeps all it gets
+        self.ring = RecentRequests(1.0, cfg.capacity, ctx.rng)
+        self.sample_rate = cfg.sample_rate
         if cfg.sample_rate > 0 and cfg.capacity > 0:
             self.record = self.ring.offer
         self.pages = {"/requests.json": self._json_page, "/requests": self._html_page}

@@ -73,6 +73,9 @@ class Telemeter:
     pages: Mapping[str, Page] = {}
     #: called with each finished request's record, or ``None``
     record: Callable[[RequestRecord], None] | None = None
+    #: the share of requests whose record ``record`` wants: the router draws (with its
+    #: seeded rng) before it makes one, so an unsampled request costs a draw, not a record
+    sample_rate: float = 1.0
 
     def start(self) -> None:
         """Begin background work (after the listeners are open)."""

@@ -13,13 +13,19 @@ def _exchange(**over):
         method="GET", target=b"/a?b=1", version="1.1", peer="127.0.0.1:5555", absolute=None,
         info=SimpleNamespace(host=b"hello"),
         headers=[(b"Host", b"hello"), (b"User-Agent", b"curl/8"), (b"referer", b"http://x/")])
-    pool = SimpleNamespace(host="10.0.0.7", port=8080)
-    fields = dict(head=head, dst=Path.read("/svc/hello"),
+    pool = SimpleNamespace(address="10.0.0.7:8080")
+    fields = dict(head=head, svc=SimpleNamespace(name=Path.read("/svc/hello").show()),
                   route=SimpleNamespace(name="/#/io.l5d.fs/hello"),
                   picked=SimpleNamespace(endpoint=pool), status=200, retries=1, error="",
                   started_at=100.0, response_bytes=12)
     fields.update(over)
-    return SimpleNamespace(**fields)
+    ex = _Ex()
+    ex.__dict__.update(fields, server_stats=None, view=None)
+    return ex
+
+
+class _Ex:
+    """An exchange's fields (hashable, as the router's in-flight set needs)."""
 
 
 def test_a_routed_request() -> None:
@@ -40,6 +46,46 @@ def test_an_unroutable_request_has_no_client_or_endpoint() -> None:
 
 
 def test_an_unidentified_request_has_no_service() -> None:
-    r = exchange_record(_exchange(dst=None, route=None, picked=None, status=400), False,
+    r = exchange_record(_exchange(svc=None, route=None, picked=None, status=400), False,
                         100.0, 0, 5000.0, "http")
     assert r.service == ""
+
+
+def _router(sinks, seed=7):
+    import random
+
+    from twisted.internet.task import Clock
+
+    from dtab import Dtab, Interpreter
+    from l5d.http.router import HttpRouter
+    from l5d.telemetry.stats import Stats
+
+    clock = Clock()
+    return HttpRouter(label="http", reactor=clock, now=clock.seconds, rng=random.Random(seed),
+                      dtab=lambda: Dtab(), interpreter=Interpreter([]), identifier=None,
+                      stats=Stats(), sinks=sinks, record_stats=False)
+
+
+def test_the_router_draws_before_it_makes_a_record() -> None:
+    every, some = [], []
+    router = _router(((1.0, every.append), (0.25, some.append)))
+    for _ in range(2000):
+        router.exchange_done(_exchange(), True, 100.5)
+    assert len(every) == 2000
+    assert 400 < len(some) < 600  # seeded: the same draw every run
+    assert some[0] is every[0] or some[0] in every  # one record per request, shared
+
+
+def test_no_sink_takes_it_no_record() -> None:
+    import l5d.http.router as router_module
+
+    made = []
+    real = router_module.exchange_record
+    router_module.exchange_record = lambda *a: made.append(a) or real(*a)
+    try:
+        router = _router(((0.0, lambda r: None),))
+        for _ in range(100):
+            router.exchange_done(_exchange(), True, 100.5)
+    finally:
+        router_module.exchange_record = real
+    assert made == []
