@@ -47,9 +47,7 @@ LOCALNODE_ID = "/%/io.l5d.k8s.localnode/10.244.3.1" + WORLD_ID
 
 # Linkerd's own DaemonSet config (linkerd-examples k8s-daemonset/k8s/linkerd.yml,
 # Linkerd 1.4.x), written out here: the namer reaches the API through the kubectl proxy
-# sidecar on localhost:8001. Left out, because l5d does not have them yet (later issues):
-# `telemetry` (io.l5d.prometheus, io.l5d.recentRequests) and the outgoing router's
-# `service.responseClassifier` (io.l5d.http.retryableRead5XX). `usage` is accepted.
+# sidecar on localhost:8001. `usage` is accepted (l5d never sends usage data).
 LINKERD_CONFIG = """\
 admin:
   ip: 0.0.0.0
@@ -59,6 +57,11 @@ namers:
 - kind: io.l5d.k8s
   host: localhost
   port: 8001
+
+telemetry:
+- kind: io.l5d.prometheus
+- kind: io.l5d.recentRequests
+  sampleRate: 0.25
 
 usage:
   orgId: linkerd-examples-daemonset
@@ -81,6 +84,9 @@ routers:
   servers:
   - port: 4140
     ip: 0.0.0.0
+  service:
+    responseClassifier:
+      kind: io.l5d.http.retryableRead5XX
 
 - protocol: http
   label: incoming
