@@ -116,14 +116,30 @@ class LineFormat:
         return self._stamp
 
     def __call__(self, r: RequestRecord) -> str:
+        method, uri, version, referer, agent = r.method, r.uri, r.version, r.referer, r.user_agent
+        quoted = method + uri + version + referer + agent
+        if not (quoted.isascii() and quoted.isprintable() and '"' not in quoted
+                and "\\" not in quoted):  # one test for the usual, clean request
+            method, uri, version, referer, agent = (
+                escape_quoted(method), escape_quoted(uri), escape_quoted(version),
+                escape_quoted(referer), escape_quoted(agent))
+        host, ip, router, service, client, endpoint = (
+            r.host, _remote_ip(r.source), r.router, r.service, r.client, r.endpoint)
+        tokens = host + ip + router + service + client + endpoint
+        if tokens.isascii() and tokens.isprintable() and " " not in tokens \
+                and '"' not in tokens and "\\" not in tokens:
+            host, ip, router, service, client, endpoint = (
+                host or "-", ip or "-", router or "-", service or "-", client or "-",
+                endpoint or "-")
+        else:
+            host, ip, router, service, client, endpoint = (
+                escape_token(host), escape_token(ip), escape_token(router),
+                escape_token(service), escape_token(client), escape_token(endpoint))
         status = r.status
         return (
-            f"{escape_token(r.host)} {escape_token(_remote_ip(r.source))} - - "
-            f"[{self.stamp(r.started + r.duration_us / 1e6)}] "
-            f'"{escape_quoted(r.method)} {escape_quoted(r.uri)} HTTP/{escape_quoted(r.version)}" '
-            f"{status if status > 0 else '-'} {r.response_bytes} "
-            f'"{escape_quoted(r.referer) or "-"}" "{escape_quoted(r.user_agent) or "-"}" '
-            f"{escape_token(r.router)} {escape_token(r.service)} {escape_token(r.client)} "
-            f"{escape_token(r.endpoint)} {r.duration_us / 1000:.3f} {r.retries} "
+            f"{host} {ip} - - [{self.stamp(r.started + r.duration_us / 1e6)}] "
+            f'"{method} {uri} HTTP/{version}" {status if status > 0 else "-"} '
+            f'{r.response_bytes} "{referer or "-"}" "{agent or "-"}" '
+            f"{router} {service} {client} {endpoint} {r.duration_us / 1000:.3f} {r.retries} "
             f"{f'{r.trace_id:016x}' if r.trace_id else '-'} \"{_error(r.error)}\"\n"
         )

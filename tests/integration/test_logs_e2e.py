@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import requests
 
 from tests.helpers.backends import EchoBackend
-from tests.helpers.l5d_process import L5d, config_text, wait_for
+from tests.helpers.l5d_process import ROOT, L5d, config_text, wait_for
 from tests.helpers.resilience import Scripted
 
 TIMEOUT_S = 20
@@ -192,3 +193,38 @@ def test_stderr_says_start_unroutable_burst_cut_and_stop(tmp_path: Path) -> None
     lines = read_lines(log)
     assert len(lines) == 51 and lines[-1]["request"] == "GET /slow HTTP/1.1"
     assert lines[-1]["status"] == "-" and lines[-1]["endpoint"] == f"127.0.0.1:{backend.port}"
+
+
+def test_sighup_policy_reopens_the_file_on_sighup(tmp_path: Path) -> None:
+    """httpAccessLogRollPolicy: sighup: after logrotate's rename, SIGHUP makes l5d open a new
+    file at the path; the next lines go there."""
+    log = tmp_path / "access.log"
+    with EchoBackend() as backend, \
+            l5d_with_log(f"/svc/echo=>/$/inet/127.0.0.1/{backend.port}", log,
+                         "httpAccessLogRollPolicy: sighup\n") as l5d:
+        s = requests.Session()
+        url = f"http://127.0.0.1:{l5d.port}/"
+        assert s.get(url + "one", headers={"Host": "echo"}, timeout=TIMEOUT_S).ok
+        assert wait_for(lambda: len(read_lines(log)) == 1, 10)
+        os.rename(log, tmp_path / "access.log.1")
+        l5d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(log.exists, 10)
+        assert s.get(url + "two", headers={"Host": "echo"}, timeout=TIMEOUT_S).ok
+        assert wait_for(lambda: len(read_lines(log)) == 1, 10)
+        assert l5d.proc.poll() is None  # SIGHUP did not end it
+    assert [line["request"] for line in read_lines(tmp_path / "access.log.1")] == [
+        "GET /one HTTP/1.1"]
+    assert [line["request"] for line in read_lines(log)] == ["GET /two HTTP/1.1"]
+
+
+def test_an_access_log_that_cannot_be_opened_stops_the_start(tmp_path: Path) -> None:
+    """A directory where the file should be: l5d says which router and path, and exits 1."""
+    (tmp_path / "access.log").mkdir()
+    config = tmp_path / "l5d.yaml"
+    config.write_text(config_text("/svc=>/$/inet/127.0.0.1/9",
+                                  router=f"httpAccessLog: {tmp_path / 'access.log'}"))
+    done = subprocess.run([sys.executable, "-m", "l5d", str(config)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == (f"l5d: cannot start: [Errno 21] rt/http: cannot open the access "
+                           f"log {tmp_path / 'access.log'}: Is a directory\n")
