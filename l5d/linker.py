@@ -8,15 +8,17 @@ effects):
   namers and routers. It opens no sockets, reads no files and no environment:
   the pod IP, node name and namespace arrive as an :class:`Env` from
   ``l5d/main.py``. ``l5d --validate`` is parse + build.
-* :meth:`Linker.start` loads the namers, opens every router server and the
-  admin server. :meth:`Linker.stop` drains: it stops accepting, lets in-flight
-  requests finish for up to ``admin.shutdownGraceMs``, then closes the rest.
+* :meth:`Linker.start` opens the access logs, loads the namers, opens every router
+  server and the admin server. :meth:`Linker.stop` drains: it stops accepting, lets
+  in-flight requests finish for up to ``admin.shutdownGraceMs``, then cuts the rest
+  (logging how many), and flushes the access logs.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -37,12 +39,18 @@ from l5d.k8s.apis import K8sApis
 from l5d.namers.build import build_namer
 from l5d.router.build import build_identifier
 from l5d.transformers.build import build_transformer
+from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
+from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
 
 __all__ = ["Env", "Linker", "Listener", "build"]
 
+log = logging.getLogger("l5d.linker")
+
 DRAIN_POLL_S = 0.05
+#: after cutting what outlived the grace, how long to wait for the cut connections to close
+CUT_WAIT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +124,21 @@ class Linker:
     :param now: monotonic seconds (``time.monotonic`` in production).
     :param rng: randomness for union picks, trace ids, balancers and backoffs.
     :param wall: wall-clock seconds (``time.time``; ``l5d-ctx-deadline``).
+    :param run_blocking: where an access log's file calls run; by default a thread of its
+        own when the reactor has ``callFromThread``, else on the reactor thread (tests).
     """
 
     def __init__(self, config: LinkerConfig, env: Env, reactor: Any,
                  now: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 run_blocking: Callable[[str], Run] | None = None) -> None:
         self.config = config
         self.env = env
         self._reactor = reactor
         self._now = now
         self._rng = rng if rng is not None else random.Random()
         self._state = _State.BUILT
+        self._serving = False  # started, listeners open: stop() says what it does
         self._listeners: list[Listener] = []
         self.stats = Stats()
         if env.process is not None:
@@ -146,15 +158,32 @@ class Linker:
         ctx = TelemetryContext(reactor, self.stats, self.read_metrics, now, wall, self._rng)
         self.telemeters = [_building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
                            for i, tcfg in enumerate(config.telemetry)]
-        #: what finished requests' records go to: (share of requests, sink)
+        #: what every router's finished requests' records go to (plus its access log):
+        #: (share of requests, sink)
         self.sinks = tuple((t.sample_rate, t.record) for t in self.telemeters
                            if t.record is not None)
+        if run_blocking is None:
+            threads = hasattr(reactor, "callFromThread")
+            run_blocking = (lambda name: ThreadRunner(reactor, name)) if threads \
+                else (lambda name: run_now)
+        #: the routers' ``httpAccessLog`` writers
+        self.access_logs: list[AccessLogWriter] = []
+        self._runners: list[Any] = []
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
         for i, rcfg in enumerate(config.routers):
             transformers = self._transformers(rcfg.interpreter.transformers,
                                               f"routers[{i}].interpreter.transformers")
             interpreter = Interpreter(self.namers, transformers=transformers)
+            sinks = self.sinks
+            if rcfg.access_log is not None:
+                runner = run_blocking(f"l5d-access-log-{rcfg.label}")
+                self._runners.append(runner)
+                writer = AccessLogWriter(
+                    rcfg.access_log, rcfg.label, reactor, runner,
+                    RateLimitedLog(logging.getLogger("l5d.access_log"), reactor, now))
+                self.access_logs.append(writer)
+                sinks = sinks + ((1.0, writer.record),)
             router = HttpRouter(
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
                 dtab=(lambda d=rcfg.dtab: d), interpreter=interpreter,
@@ -167,7 +196,7 @@ class Linker:
                 max_header_bytes=rcfg.max_headers_kb * 1024,
                 client_config=rcfg.client, service_config=rcfg.service,
                 replay_limit=rcfg.stream_after_content_length_kb * 1024, wall=wall,
-                is_own_address=self.is_own_address, sinks=self.sinks,
+                is_own_address=self.is_own_address, sinks=sinks,
                 record_stats=env.variables.get("L5D_STATS", "on") != "off",
             )
             self.routers.append(router)
@@ -226,6 +255,8 @@ class Linker:
             raise RuntimeError(f"start: the linker is {self._state.value}, not built")
         self._state = _State.RUNNING
         try:
+            for writer in self.access_logs:
+                writer.start()
             self.k8s.start()
             for _, namer in self.namers:
                 start = getattr(namer, "start", None)
@@ -246,7 +277,14 @@ class Linker:
         for telemeter in self.telemeters:
             telemeter.start()
         self._schedule_snapshot()
+        self._serving = True
         return defer.succeed(list(self._listeners))
+
+    def reopen_access_logs(self) -> None:
+        """Reopen every access log file at its path (SIGHUP, ``httpAccessLogRollPolicy:
+        sighup``)."""
+        for writer in self.access_logs:
+            writer.reopen()
 
     # -- metrics -------------------------------------------------------------
     def _schedule_snapshot(self) -> None:
@@ -272,7 +310,8 @@ class Linker:
 
         Router ports stop accepting at once; idle client connections close;
         connections with a request in flight close after its response. After
-        ``admin.shutdownGraceMs`` whatever is left is cut.
+        ``admin.shutdownGraceMs`` whatever is left is cut. When the linker was serving, it
+        logs the drain, what was cut (a warning) and the end.
         """
         if self._state is _State.STOPPED:
             return defer.succeed(None)
@@ -283,19 +322,44 @@ class Linker:
         router_listeners = [lst for lst in self._listeners if lst.name != "admin"]
         self._listeners = []
         stopping = [defer.maybeDeferred(lst.port.stopListening) for lst in router_listeners]
+        serving, self._serving = self._serving, False
+        grace = self.config.admin.shutdown_grace_s
+        if serving:
+            conns = sum(len(srv.factory.connections) for srv in self._servers)
+            in_flight = sum(len(r.in_flight) for r in self.routers)
+            log.info("stopping: draining %d connections with %d requests in flight "
+                     "(shutdownGraceMs %d)", conns, in_flight, round(grace * 1000))
         for srv in self._servers:
             for conn in list(srv.factory.connections):
                 conn.drain()
         done: defer.Deferred[None] = defer.Deferred()
-        deadline = self._now() + self.config.admin.shutdown_grace_s
+        deadline = self._now() + grace
 
         def poll() -> None:
             open_conns = [c for srv in self._servers for c in srv.factory.connections]
             if open_conns and self._now() < deadline:
                 self._reactor.callLater(DRAIN_POLL_S, poll)
                 return
-            for conn in open_conns:
-                conn.abort()
+            if open_conns:
+                in_flight = sum(len(r.in_flight) for r in self.routers)
+                log.warning("stopping: shutdownGraceMs (%d) is over: cutting %d connections "
+                            "with %d requests in flight", round(grace * 1000), len(open_conns),
+                            in_flight)
+                for conn in open_conns:
+                    conn.abort()
+                # the cut connections close on a later turn; their requests' records (access
+                # log) are made then
+                cut_deadline = self._now() + CUT_WAIT_S
+
+                def closed() -> None:
+                    if any(srv.factory.connections for srv in self._servers) \
+                            and self._now() < cut_deadline:
+                        self._reactor.callLater(DRAIN_POLL_S, closed)
+                    else:
+                        done.callback(None)
+
+                self._reactor.callLater(0, closed)
+                return
             done.callback(None)
 
         poll()
@@ -310,11 +374,20 @@ class Linker:
             self.k8s.stop()
             return defer.gatherResults(
                 [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners]
-                + [defer.maybeDeferred(t.stop) for t in self.telemeters],
+                + [defer.maybeDeferred(t.stop) for t in self.telemeters]
+                + [w.stop() for w in self.access_logs],
                 consumeErrors=True)
 
+        def stopped(_: Any) -> None:
+            for runner in self._runners:
+                stop = getattr(runner, "stop", None)
+                if stop is not None:
+                    stop()
+            if serving:
+                log.info("stopped")
+
         return (defer.gatherResults(stopping + [done], consumeErrors=True)
-                .addCallback(finish).addCallback(lambda _: None))
+                .addCallback(finish).addCallback(stopped))
 
 
 def server_limits(router: RouterConfig, server: ServerConfig) -> ServerLimits:
@@ -334,14 +407,16 @@ def server_limits(router: RouterConfig, server: ServerConfig) -> ServerLimits:
     )
 
 
-def build(config: LinkerConfig, env: Env, reactor: Any, *, now: Callable[[], float] = time.monotonic,
-          rng: random.Random | None = None, wall: Callable[[], float] = time.time) -> Linker:
+def build(config: LinkerConfig, env: Env, reactor: Any, *,
+          now: Callable[[], float] = time.monotonic,
+          rng: random.Random | None = None, wall: Callable[[], float] = time.time,
+          run_blocking: Callable[[str], Run] | None = None) -> Linker:
     """Check ``config`` as a whole and make a :class:`Linker`; no sockets, no I/O.
 
     :raises l5d.config.ConfigError: a cross-check fails (``ConflictingPorts``, ...).
     """
     check_config(config)
-    return Linker(config, env, reactor, now, rng, wall)
+    return Linker(config, env, reactor, now, rng, wall, run_blocking)
 
 
 def _building(where: str, make: Callable[[], Any]) -> Any:

@@ -10,23 +10,36 @@ it needs passed in. Forms::
 
 A bad config prints the :class:`~l5d.config.ConfigError` line on stderr and
 exits 1 with nothing started. A running linker stops on SIGTERM, SIGINT or
-``POST /admin/shutdown`` and exits 0.
+``POST /admin/shutdown`` and exits 0. While it runs, log lines (Python ``logging``,
+Twisted's own warnings bridged into it) go to stderr as
+``2024-05-01T12:00:00.123Z WARNING l5d.router: ...`` (UTC); see docs/logging.md.
+With ``httpAccessLogRollPolicy: sighup`` SIGHUP reopens the access logs.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
+import signal
 import socket
 import sys
+import time
 from types import MappingProxyType
 from typing import IO, Mapping, Sequence
 
 from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
+from l5d.config.access_log import RollKind
 from l5d.linker import Env, Linker, build
 from l5d.telemetry.process import ProcessProbe
 
 __all__ = ["USAGE", "main", "run"]
+
+#: the stderr log line: UTC time to the millisecond, level, logger, message
+LOG_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+log = logging.getLogger("l5d")
 
 USAGE = """\
 usage: l5d CONFIG              run the linker; CONFIG is a linkerd.yaml file, or - for stdin
@@ -179,7 +192,6 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         LogLevel,
         LogLevelFilterPredicate,
         globalLogBeginner,
-        textFileLogObserver,
     )
 
     from admin_ui.site import build_admin_site
@@ -190,9 +202,10 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         print(_located(err, path), file=stderr)
         return 1
 
+    _log_to(stderr)
     warnings_only = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
     globalLogBeginner.beginLoggingTo(
-        [FilteringLogObserver(textFileLogObserver(stderr), [warnings_only])],
+        [FilteringLogObserver(_twisted_to_logging, [warnings_only])],
         redirectStandardIO=False,
     )
     exit_code = 0
@@ -206,6 +219,15 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
     def announce(listeners: list) -> None:
         for listener in listeners:
             print(f"l5d: {listener.name} listening on {listener.url}", file=stdout, flush=True)
+        log.info("l5d %s started (config %s, pid %d): %s%s", _version(),
+                 "<stdin>" if path == "-" else os.path.abspath(path), os.getpid(),
+                 ", ".join(f"{lst.name} on {lst.url}" for lst in listeners),
+                 "".join(f"; rt/{w.label} access log {os.path.abspath(w.path)}"
+                         for w in linker.access_logs))
+        if any(r.access_log is not None and r.access_log.roll_policy.kind is RollKind.SIGHUP
+               for r in config.routers):
+            signal.signal(signal.SIGHUP,
+                          lambda *_: reactor.callFromThread(linker.reopen_access_logs))
 
     def failed(failure) -> None:
         nonlocal exit_code
@@ -222,3 +244,37 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
     reactor.callWhenRunning(start)
     reactor.run()
     return exit_code
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("l5d")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _log_to(stream: IO[str]) -> None:
+    """Python ``logging`` at INFO to ``stream``, one line per record, UTC times."""
+    handler = logging.StreamHandler(stream)
+    formatter = logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _twisted_to_logging(event: dict) -> None:
+    """A Twisted log event as a Python ``logging`` record of the logger named after its
+    namespace (``l5d.k8s.apis``, say), its failure's traceback included."""
+    from twisted.logger import LogLevel, formatEvent
+
+    levels = {LogLevel.debug: logging.DEBUG, LogLevel.info: logging.INFO,
+              LogLevel.warn: logging.WARNING, LogLevel.error: logging.ERROR,
+              LogLevel.critical: logging.CRITICAL}
+    failure = event.get("log_failure")
+    exc_info = None if failure is None else (
+        failure.type, failure.value, failure.getTracebackObject())
+    logging.getLogger(event.get("log_namespace") or "twisted").log(
+        levels.get(event.get("log_level"), logging.INFO), "%s", formatEvent(event),
+        exc_info=exc_info)

@@ -46,6 +46,7 @@ from l5d.config.model import (
     UsageConfig,
 )
 from l5d.config._kinds import make as _make, read_plugin
+from l5d.config.access_log import KEYS as ACCESS_LOG_KEYS, read_access_log
 from l5d.config.client_policy import read_client
 from l5d.config.plugins import Plugins
 from l5d.config.service_policy import read_service
@@ -129,7 +130,7 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         "protocol", "label", "servers", "dtab", "dstPrefix", "identifier", "interpreter",
         "bindingTimeoutMs", "bindingCache", "maxHeadersKB", "maxInitialLineKB",
         "maxErrResponseKB", "streamAfterContentLengthKB", "maxRequestKB",
-        "service", "client",
+        "service", "client", *ACCESS_LOG_KEYS,
     )
     ctx = f.ctx
     protocol = f.string("protocol")
@@ -172,6 +173,7 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         max_request_kb=f.integer("maxRequestKB", DEFAULT_MAX_REQUEST_KB, minimum=1),
         service=read_service(f),
         client=read_client(f),
+        access_log=read_access_log(f),
     )
 
 

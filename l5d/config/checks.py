@@ -13,6 +13,9 @@ check. :func:`check_config` runs from :func:`~l5d.config.parse.parse_config`
   every address, since binding them would fail just the same.
 * :class:`ConflictingNamers`: two namers whose ``/#/`` prefixes are equal or
   where one is a prefix of the other (delegation to either would be ambiguous).
+* Two routers with one ``httpAccessLog`` file (after folding ``.`` and ``..``): two
+  writers would roll and reopen one file behind each other's back (a plain
+  :class:`ConfigError`).
 """
 
 from __future__ import annotations
@@ -88,6 +91,17 @@ def check_config(
                      f'("{theirs.show()}")',  # type: ignore[attr-defined]
                      f"namers[{k}].prefix")
         prefixes.append((f"namers[{k}]", mine))
+
+    logs: dict[str, str] = {}
+    for i, router in enumerate(config.routers):
+        if router.access_log is None:
+            continue
+        path = router.access_log.normalized_path
+        if path in logs:
+            fail(ConfigError, f'access log "{router.access_log.path}" is also written by '
+                              f"{logs[path]} (give each router its own file)",
+                 f"routers[{i}].httpAccessLog")
+        logs[path] = f"routers[{i}]"
 
 
 def _overlap(a: str, b: str) -> bool:

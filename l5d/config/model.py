@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dtab import Dtab, Path
+from l5d.config.access_log import AccessLogConfig
 from l5d.config.client_policy import ClientConfig, GlobalClientConfig
 from l5d.config.identifiers import HeaderTokenIdentifierConfig, IdentifierConfig
 from l5d.config.namers import NamerConfig
@@ -303,6 +304,8 @@ class RouterConfig:
         (:mod:`l5d.config.service_policy`; ``service.params_for(name)``).
     :param client: ``client``; per-client policy, keyed by the bound id
         (:mod:`l5d.config.client_policy`; ``client.params_for(client_id)``).
+    :param access_log: ``httpAccessLog`` and its roll keys
+        (:mod:`l5d.config.access_log`), or ``None``: no access log.
     """
 
     protocol: str
@@ -321,6 +324,7 @@ class RouterConfig:
     max_request_kb: int = DEFAULT_MAX_REQUEST_KB
     service: ServiceConfig = field(default_factory=GlobalServiceConfig)
     client: ClientConfig = field(default_factory=GlobalClientConfig)
+    access_log: AccessLogConfig | None = None
     dtab_text: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -332,6 +336,8 @@ class RouterConfig:
         _require(isinstance(self.identifiers, tuple) and len(self.identifiers) > 0,
                  "identifiers", self.identifiers, "a non-empty tuple")
         _check_seconds("binding_timeout_s", self.binding_timeout_s)
+        _require(self.access_log is None or isinstance(self.access_log, AccessLogConfig),
+                 "access_log", self.access_log, "an AccessLogConfig or None")
         for name in ("max_headers_kb", "max_initial_line_kb", "max_err_response_kb",
                      "stream_after_content_length_kb", "max_request_kb"):
             _check_count(name, getattr(self, name))
@@ -356,6 +362,7 @@ class RouterConfig:
             "maxRequestKB": self.max_request_kb,
             "service": self.service.to_json(),
             "client": self.client.to_json(),
+            **(self.access_log.to_json() if self.access_log is not None else {}),
         }
 
 

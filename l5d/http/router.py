@@ -9,6 +9,7 @@ The decisions are pure functions (:mod:`l5d.router.identifier`,
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,7 +36,10 @@ from l5d.router.route import (
     binding_timeout_message, connect_failed_message, no_route_message, pick_bound, resolutions,
     unknown_destination_message,
 )
+from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
+
+log = logging.getLogger("l5d.router")
 
 BIND_POLL_S = 0.05
 LOCAL_DTAB_CACHE_SIZE = 256
@@ -75,6 +79,9 @@ class HttpRouter:
     :param record_stats: record each request's outcome, status and latency (``False`` only
         to measure what recording costs: ``L5D_STATS=off``).
     :param now: monotonic seconds. :param wall: wall-clock seconds (deadlines).
+
+    A 502 for a name that cannot be routed (no route, a binding that failed or timed out)
+    is also logged, at most once per name per 10 s (:attr:`warnings`).
     """
 
     def __init__(self, *, label: str, reactor: Any, now: Callable[[], float], rng: random.Random,
@@ -113,6 +120,8 @@ class HttpRouter:
         self.is_own_address = is_own_address
         self.sinks = sinks
         self.record_stats = record_stats
+        #: rate-limited warnings (unroutable names), one key per logical name
+        self.warnings = RateLimitedLog(log, reactor, now)
         self.clients: dict[Path, DstClient] = {}
         # per logical name, least recently used first; at most max_services entries
         self._services: OrderedDict[Path, Service] = OrderedDict()
@@ -140,6 +149,7 @@ class HttpRouter:
         self._sweeper = None
         for client in self.clients.values():
             client.close()
+        self.warnings.flush()
 
     def _sweep(self) -> None:
         """Expire idle bindings, clients and per-service stats (bounded memory)."""
@@ -282,18 +292,19 @@ class HttpRouter:
             self._dispatch(ex, state.value, base, generation)
             return
         if isinstance(state, Failed):
-            ex.fail(502, str(state.error))
+            self._unroutable(ex, str(state.error), f"binding failed: {state.error}")
             return
         now = self.now()
         if now >= deadline:
-            ex.fail(502, binding_timeout_message(self.binding_timeout_s, ex.dst))
+            message = binding_timeout_message(self.binding_timeout_s, ex.dst)
+            self._unroutable(ex, message, message)
             return
         ex.set_timer(min(BIND_POLL_S, deadline - now), lambda: self._bind(ex, deadline))
 
     def _dispatch(self, ex: Exchange, tree: Any, base: Dtab, generation: Any = None) -> None:
         bound = pick_bound(tree, self.rng)
         if bound is None or not isinstance(bound.addr, AddrBound) or not bound.addr.addresses:
-            ex.fail(502, self._no_route(ex, base))
+            self._no_route(ex, base)
             return
         client = self.clients.get(bound.id)
         if client is None:
@@ -339,11 +350,20 @@ class HttpRouter:
             victim.close()
             self.stats.remove_prefix("rt", self.label, "client", victim.name.lstrip("/"))
 
-    def _no_route(self, ex: Exchange, base: Dtab) -> str:
+    def _no_route(self, ex: Exchange, base: Dtab) -> None:
+        """Answer 502 with Linkerd's no-route text, saying what was tried."""
         override = ex.local_dtab
         state = self.interpreter.delegate(override.over(base), ex.dst)
         tried = resolutions(state.value) if isinstance(state, Ok) else []
-        return no_route_message(ex.dst, base, override.local, tried)
+        reason = "no route (resolutions considered: " + (", ".join(tried) or "none") + ")"
+        if override.local:
+            reason += f" with the override dtab {override.local.show()}"
+        self._unroutable(ex, no_route_message(ex.dst, base, override.local, tried), reason)
+
+    def _unroutable(self, ex: Exchange, message: str, reason: str) -> None:
+        """Answer 502 with ``message``; log ``reason`` (rate-limited per logical name)."""
+        ex.fail(502, message)
+        self.warnings.warning(ex.dst, "rt/%s: 502 for %s: %s", self.label, ex.dst, reason)
 
     def _service(self, dst: Path) -> Service:
         services = self._services

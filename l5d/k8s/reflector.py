@@ -20,11 +20,14 @@ say: a collection watch also sees an object that does not exist yet) current:
 exponential with full jitter between ``backoff_min_s`` and ``backoff_max_s`` (the
 ``rng`` and the reactor's clock are injected) and resets after a successful list.
 :attr:`state` is Linkerd's ``WatchState`` (``/namer_state/<prefix>.json``).
+Each failure is logged as a warning (at most one line per collection per 10 s, with how
+many were held back), and the first successful list after failures says so.
 Reactor-thread only.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -33,10 +36,12 @@ from twisted.logger import Logger
 
 from l5d.k8s.api import ApiClient, WatchStream
 from l5d.k8s.cache import CHANGED, RELIST, RETRY, WatchCache
+from l5d.telemetry.limited_log import RateLimitedLog
 
 __all__ = ["Reflector"]
 
 log = Logger()
+warnings = logging.getLogger("l5d.k8s")
 
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 10.0
@@ -80,6 +85,8 @@ class Reflector:
         self.watches = 0
         self.errors = 0
         self.last_error: str | None = None
+        self._failing = 0  # failures since the last successful list
+        self.warnings = RateLimitedLog(warnings, reactor, lambda: reactor.seconds())
         self.state: dict[str, Any] = {"request": None, "lastRequestAt": None, "response": None,
                                       "lastResponseAt": None, "lastStreamStartAt": None,
                                       "lastStreamData": None, "lastStreamDataAt": None,
@@ -109,6 +116,7 @@ class Reflector:
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.cancel()
+        self.warnings.flush()
 
     # -- the loop ----------------------------------------------------------------
     def _now(self) -> str:
@@ -137,6 +145,8 @@ class Reflector:
         self.state.update(response=body, lastResponseAt=self._now())
         changes = self.cache.listed(body)
         self._attempt = 0
+        if self._failing:
+            self._recovered("listed")
         if changes:
             self._on_change()
         self._watch()
@@ -165,6 +175,8 @@ class Reflector:
             return
         self.state.update(lastStreamData=event, lastStreamDataAt=self._now())
         verdict = self.cache.event(event)
+        if self._failing and verdict != RETRY:
+            self._recovered("watching")
         if verdict == CHANGED:
             self._on_change()
         elif verdict == RELIST:
@@ -197,15 +209,21 @@ class Reflector:
         else:
             self._failed(f"watch cut: {detail}", then=self._watch)
 
+    def _recovered(self, what: str) -> None:
+        self.warnings.info(("ok", self.path), "k8s %s: %s again after %d failures",
+                           self.path, what, self._failing)
+        self._failing = 0
+
     def _failed(self, message: str, then: Callable[[], None] | None = None) -> None:
         """Back off (full jitter), then relist (or ``then``); the cache is kept meanwhile."""
         self.errors += 1
-        if message != self.last_error:
-            log.warn("k8s {path}: {message}; retrying", path=self.path, message=message)
+        self._failing += 1
         self.last_error = message
         self._attempt += 1
         ceiling = min(self.backoff_max_s, self.backoff_min_s * 2 ** min(self._attempt, 30))
         delay = self._rng.uniform(self.backoff_min_s, ceiling)
+        self.warnings.warning(("failed", self.path), "k8s %s: %s; retrying in %.1f s "
+                              "(the last addresses known are kept)", self.path, message, delay)
         self._timer = self._reactor.callLater(delay, then or self._list)
 
     def _bug(self, reason: Any) -> None:

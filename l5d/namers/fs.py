@@ -5,21 +5,29 @@
 The directory is read once when the namer is built and then polled every
 ``poll_interval_s`` on the injected reactor; a changed, added or removed file
 bumps :attr:`generation` so cached bindings are redone.
+
+What goes wrong is logged (warnings, at most one line per problem per 10 s, with how many
+were held back): a ``rootDir`` that cannot be listed, a file that cannot be read, and a
+file with bad lines (once per change of the file: its bad lines are skipped, the rest
+is used).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
 
 from dtab import NEG, PENDING, BoundName, Leaf, Ok, Path
 from dtab.activity import State
 from l5d.namers.fs_model import parse_endpoints
+from l5d.telemetry.limited_log import RateLimitedLog
 
-log = Logger()
+log = logging.getLogger("l5d.namers.fs")
+#: bad lines quoted in a file's warning (the rest are counted)
+SHOWN_ERRORS = 3
 
 DEFAULT_POLL_INTERVAL_S = 1.0
 MAX_FILE_BYTES = 1024 * 1024
@@ -41,6 +49,7 @@ class FsNamer:
         self._files: dict[str, tuple[tuple[int, int, int], Any]] = {}
         self._loop: LoopingCall | None = None
         self.loaded = False
+        self.warnings = RateLimitedLog(log, reactor, lambda: reactor.seconds())
 
     def start(self) -> None:
         """Read the directory now, then poll it."""
@@ -55,6 +64,7 @@ class FsNamer:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
+        self.warnings.flush()
 
     def refresh(self) -> bool:
         """Re-read changed files; returns True when anything changed."""
@@ -62,8 +72,10 @@ class FsNamer:
             names = [n for n in os.listdir(self.root_dir) if not n.startswith(".")]
         except OSError as e:
             names = []
-            if self._files:
-                log.warn("io.l5d.fs: cannot list {dir}: {err}", dir=self.root_dir, err=e)
+            self.warnings.warning(("list",), "io.l5d.fs: cannot list rootDir %s: %s (%s)",
+                                  self.root_dir, e.strerror or e,
+                                  "its services are gone" if self._files
+                                  else "no service can be bound through it")
         changed = False
         seen = set()
         for name in names:
@@ -83,11 +95,19 @@ class FsNamer:
                 with open(full, encoding="utf-8") as f:
                     text = f.read()
             except (OSError, UnicodeDecodeError) as e:
-                log.warn("io.l5d.fs: cannot read {file}: {err}", file=full, err=e)
+                self.warnings.warning(("read", name), "io.l5d.fs: cannot read %s: %s (%s)",
+                                      full, e, "its last addresses are kept" if old is not None
+                                      else "the service is not bound")
                 continue
             parsed = parse_endpoints(text)
-            for err in parsed.errors:
-                log.warn("io.l5d.fs: {file}: {err}", file=full, err=err)
+            if parsed.errors:
+                errors = parsed.errors
+                shown = "; ".join(errors[:SHOWN_ERRORS]) + (
+                    f"; and {len(errors) - SHOWN_ERRORS} more" if len(errors) > SHOWN_ERRORS
+                    else "")
+                self.warnings.warning(("parse", name),
+                                      "io.l5d.fs: %s: %d bad lines skipped, %d addresses used: %s",
+                                      full, len(errors), len(parsed.addr.addresses), shown)
             if old is None or old[1] != parsed.addr:
                 changed = True
                 self._files[name] = (key, parsed.addr)

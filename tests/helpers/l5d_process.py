@@ -4,7 +4,9 @@
 every listener on port 0, starts ``python -m l5d`` and reads the bound ports
 from its output. ``l5d.port`` is the router, ``l5d.admin_port`` the admin,
 ``l5d.rss_kb()`` the process's resident memory. The process is stopped (and
-killed if it does not stop) on exit; its output is kept in ``l5d.output()``.
+killed if it does not stop) on exit; its output is kept in ``l5d.output()`` (stdout and
+stderr together, or, with ``stderr_apart=True``, stdout there and stderr in
+``l5d.errors()``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class L5d:
     """A running l5d. ``router_yaml`` is extra YAML merged into the router (indented keys)."""
 
     def __init__(self, dtab: str = "", *, router_yaml: str = "", namers_yaml: str = "",
-                 config: str | None = None, env: dict | None = None, start_timeout_s: float = 15.0) -> None:
+                 config: str | None = None, env: dict | None = None, start_timeout_s: float = 15.0,
+                 stderr_apart: bool = False) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="l5d-test-")
         self.dir = Path(self._dir.name)
         if config is None:
@@ -38,6 +41,9 @@ class L5d:
         self._env = dict(os.environ, **(env or {}))
         self._start_timeout_s = start_timeout_s
         self._lines: list[str] = []
+        self._err_lines: list[str] = []
+        self._stderr_apart = stderr_apart
+        self._readers: list[threading.Thread] = []
         self.proc: subprocess.Popen | None = None
         self.ports: dict[str, int] = {}
 
@@ -51,7 +57,9 @@ class L5d:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "l5d", str(self.config_path)], cwd=str(ROOT),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self._env)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if self._stderr_apart else subprocess.STDOUT,
+            text=True, env=self._env)
         got_admin = threading.Event()
 
         def reader() -> None:
@@ -66,10 +74,19 @@ class L5d:
                     if name == "admin":
                         got_admin.set()
 
-        threading.Thread(target=reader, daemon=True).start()
+        def err_reader() -> None:
+            assert self.proc is not None and self.proc.stderr is not None
+            for line in self.proc.stderr:
+                self._err_lines.append(line)
+
+        self._readers = [threading.Thread(target=reader, daemon=True)]
+        if self._stderr_apart:
+            self._readers.append(threading.Thread(target=err_reader, daemon=True))
+        for t in self._readers:
+            t.start()
         if not got_admin.wait(self._start_timeout_s):
             self.stop()
-            raise RuntimeError("l5d did not start:\n" + self.output())
+            raise RuntimeError("l5d did not start:\n" + self.output() + self.errors())
 
     @property
     def port(self) -> int:
@@ -109,6 +126,10 @@ class L5d:
     def output(self) -> str:
         return "".join(self._lines)
 
+    def errors(self) -> str:
+        """stderr so far (``stderr_apart=True``); after :meth:`stop`, all of it."""
+        return "".join(self._err_lines)
+
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int | None:
         proc = self.proc
         if proc is None:
@@ -120,6 +141,8 @@ class L5d:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        for t in self._readers:
+            t.join(5)  # the pipes reach EOF once the process is gone
         self._dir.cleanup()
         return proc.returncode
 

@@ -183,7 +183,8 @@ CASES = [
         (
             'linkerd.yaml:3: routers[0].baseDtab: unknown key "baseDtab" (known '
             'keys: bindingCache, '
-            'bindingTimeoutMs, client, dstPrefix, dtab, identifier, interpreter, label, '
+            'bindingTimeoutMs, client, dstPrefix, dtab, httpAccessLog, httpAccessLogAppend, '
+            'httpAccessLogRollPolicy, httpAccessLogRotateCount, identifier, interpreter, label, '
             'maxErrResponseKB, '
             'maxHeadersKB, maxInitialLineKB, maxRequestKB, protocol, servers, service, '
             'streamAfterContentLengthKB)'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 from twisted.internet.task import Clock
@@ -95,3 +96,52 @@ class ReflectorTests:
         api.gets[0].answer(200, {"metadata": {"resourceVersion": "5"}, "items": []})
         r.stop()
         assert api.watches[0].stream.cancelled and not clock.getDelayedCalls()
+
+
+class ReflectorLogTests:
+    """A failing watch is a warning per collection per 10 s, and its recovery is said."""
+
+    def _lines(self, caplog) -> list[tuple[str, str]]:
+        return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "l5d.k8s"]
+
+    def test_repeated_failures_are_one_line_per_window_with_the_count(self, caplog) -> None:
+        """The API refusing every list: a warning at once with the reason and the backoff,
+        then one line per 10 s saying how many more failures there were."""
+        caplog.set_level(logging.INFO)
+        clock, api, r, changes = setup(backoff_min_s=0.05, backoff_max_s=1.0)
+        api.gets[0].fail()
+        errors_then = None
+        while clock.seconds() < 10.5:
+            clock.advance(0.05)
+            if errors_then is None and len(self._lines(caplog)) == 2:
+                errors_then = r.errors
+            if not api.gets[-1].deferred.called:
+                api.gets[-1].fail()
+        lines = self._lines(caplog)
+        assert len(lines) == 2 and lines[0][0] == "WARNING"
+        assert lines[0][1].startswith(f"k8s {PATH}: list failed: ")
+        assert "; retrying in " in lines[0][1]
+        assert lines[0][1].endswith(" s (the last addresses known are kept)")
+        held = int(lines[1][1].rsplit("(", 1)[1].split()[0])
+        assert held == errors_then - 1 and held > 5  # every failure but the first, counted
+
+    def test_recovery_is_said_once(self, caplog) -> None:
+        """The first good list after failures logs how many there were."""
+        caplog.set_level(logging.INFO)
+        clock, api, r, changes = setup(backoff_max_s=0.5)
+        api.gets[0].answer(500, {"message": "etcd down"})
+        clock.advance(0.5)
+        api.gets[1].answer(200, {"metadata": {"resourceVersion": "5"}, "items": []})
+        assert self._lines(caplog)[-1] == ("INFO", f"k8s {PATH}: listed again after 1 failures")
+
+    def test_a_watch_that_resumes_says_so(self, caplog) -> None:
+        """A cut watch that comes back says so at its first event."""
+        caplog.set_level(logging.INFO)
+        clock, api, r, changes = setup(backoff_min_s=0.1, backoff_max_s=0.1)
+        api.gets[0].answer(200, {"metadata": {"resourceVersion": "5"}, "items": [obj("5")]})
+        api.watches[0].end("cut", "connection reset")
+        clock.advance(0.1)
+        api.watches[1].send({"type": "MODIFIED", "object": obj("6", "10.0.0.2")})
+        lines = self._lines(caplog)
+        assert lines[0][1].startswith(f"k8s {PATH}: watch cut: connection reset; retrying in")
+        assert lines[1] == ("INFO", f"k8s {PATH}: watching again after 1 failures")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path as FsPath
 
@@ -125,4 +126,71 @@ class FsNamerTests:
         clock.advance(1.0)
         second = interp.bind(dtab, Path.read("/svc/web")).value.value.addr
         assert [a.port for a in first.addresses] == [1] and [a.port for a in second.addresses] == [2]
+        namer.stop()
+
+
+class FsNamerLogTests:
+    """What goes wrong is a warning, at most one line per problem per 10 s (caplog, Clock)."""
+
+    def _lines(self, caplog) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "l5d.namers.fs"]
+
+    def test_bad_lines_are_one_warning_per_change_of_the_file(self, tmp_path: FsPath,
+                                                              caplog) -> None:
+        """A file with bad lines: one warning naming the file, how many lines were skipped,
+        how many addresses are used, and the first bad lines; polling it again says nothing
+        until it changes."""
+        caplog.set_level(logging.INFO)
+        bad = "127.0.0.1 80\n" + "".join(f"bad{i}\n" for i in range(5))
+        (tmp_path / "web").write_text(bad)
+        clock = Clock()
+        namer = FsNamer(clock, str(tmp_path), PREFIX, poll_interval_s=1.0)
+        namer.start()
+        clock.advance(5)
+        path = tmp_path / "web"
+        assert self._lines(caplog) == [
+            f"io.l5d.fs: {path}: 5 bad lines skipped, 1 addresses used: line 2: expected "
+            "'host port' or 'host port * weight', got 'bad0'; line 3: expected 'host port' or "
+            "'host port * weight', got 'bad1'; line 4: expected 'host port' or 'host port * "
+            "weight', got 'bad2'; and 2 more"]
+        assert caplog.records[0].levelname == "WARNING"
+        path.write_text("127.0.0.1 80\nstill bad\n")
+        os.utime(path, ns=(1, 10**18))
+        clock.advance(11)
+        assert len(self._lines(caplog)) == 2 and "1 bad lines" in self._lines(caplog)[1]
+        namer.stop()
+
+    def test_a_missing_root_dir_is_said_every_10_s_not_every_poll(self, tmp_path: FsPath,
+                                                                  caplog) -> None:
+        """rootDir that cannot be listed (even at start, with nothing bound yet): one line,
+        then one per 10 s carrying how many polls failed meanwhile."""
+        caplog.set_level(logging.INFO)
+        clock = Clock()
+        namer = FsNamer(clock, str(tmp_path / "nope"), PREFIX, poll_interval_s=1.0)
+        namer.start()
+        clock.pump([1.0] * 10)
+        lines = self._lines(caplog)
+        assert len(lines) == 2
+        assert lines[0].startswith(f"io.l5d.fs: cannot list rootDir {tmp_path / 'nope'}: ")
+        assert lines[0].endswith("(no service can be bound through it)")
+        assert lines[1].endswith("(9 more suppressed)")
+        namer.stop()
+
+    def test_an_unreadable_file_keeps_its_last_addresses_and_says_so(self, tmp_path: FsPath,
+                                                                    caplog) -> None:
+        """A file that turns unreadable (here: not UTF-8) is warned about; its last
+        addresses stay bound."""
+        caplog.set_level(logging.INFO)
+        path = tmp_path / "web"
+        path.write_text("127.0.0.1 80\n")
+        clock = Clock()
+        namer = FsNamer(clock, str(tmp_path), PREFIX, poll_interval_s=1.0)
+        namer.start()
+        path.write_bytes(b"\xff\xfe bad\n")
+        os.utime(path, ns=(1, 10**18))
+        clock.advance(1)
+        [line] = self._lines(caplog)
+        assert line.startswith(f"io.l5d.fs: cannot read {path}: ")
+        assert line.endswith("(its last addresses are kept)")
+        assert isinstance(namer.lookup(Path.read("/web")).value, Leaf)
         namer.stop()
