@@ -214,7 +214,7 @@ CASES = [
         'telemetry:\n- kind: io.l5d.nope\nrouters: []\n',
         ConfigError,
         'linkerd.yaml:2: telemetry[0].kind: unknown kind "io.l5d.nope" '
-        '(known kinds: io.l5d.prometheus)',
+        '(known kinds: io.l5d.prometheus, io.l5d.statsd)',
     ),
     Case(
         'unknown-interpreter-kind',

@@ -84,7 +84,7 @@ class BuiltinKindsTests:
         )
 
     def test_builtin_telemeters(self) -> None:
-        assert TELEMETERS.kinds() == ("io.l5d.prometheus",)
+        assert TELEMETERS.kinds() == ("io.l5d.prometheus", "io.l5d.statsd")
 
     def test_registered_class_is_the_slots_dataclass(self) -> None:
         """The registry holds the final (slots) class, not the pre-decorator one."""
