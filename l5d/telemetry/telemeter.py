@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from l5d.config.telemeters import PrometheusConfig
+from l5d.config.telemeters import PrometheusConfig, StatsdConfig
 from l5d.telemetry import prometheus
 from l5d.telemetry.record import RequestRecord
 from l5d.telemetry.stats import Stats
@@ -84,6 +84,7 @@ class PrometheusTelemeter(Telemeter):
 #: kind -> ``module:class`` of its runtime, imported only when a config names the kind
 BUILDERS: dict[str, str] = {
     PrometheusConfig.kind: "l5d.telemetry.telemeter:PrometheusTelemeter",
+    StatsdConfig.kind: "l5d.telemetry.statsd:StatsdTelemeter",
 }
 
 
