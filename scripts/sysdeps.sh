@@ -2,9 +2,11 @@
 # Installs the system packages the test suite drives (real clients and servers).
 # Idempotent: only missing packages are installed. Needs root (CI runs as root).
 #
-# Then builds (once) the real kube-apiserver v1.20.2 + kubectl the Kubernetes tests run
-# against, from Debian packages only (tests/k8s/build-apiserver.sh: ~5-6 min the first
-# time, then cached in ${XDG_CACHE_HOME:-~/.cache}/l5d-k8s; later runs return at once).
+# Then installs (once) the statsd daemon from the npm registry (scripts/statsd-daemon.sh,
+# cached in ${XDG_CACHE_HOME:-~/.cache}/l5d-statsd) and builds (once) the real
+# kube-apiserver v1.20.2 + kubectl the Kubernetes tests run against, from Debian packages
+# only (tests/k8s/build-apiserver.sh: ~5-6 min the first time, then cached in
+# ${XDG_CACHE_HOME:-~/.cache}/l5d-k8s; later runs return at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +15,10 @@ K8S_CACHE=${L5D_K8S_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/l5d
 # iproute2 (ip: network namespaces, bridge, veths) and util-linux (unshare, mount) for
 # the node simulation in examples/k8s-sim; prometheus (its server and promtool) to scrape
 # and lint l5d's Prometheus output and check the alerting rules in docs/telemetry.md;
-# influxdb (an InfluxDB 1.x server) to ingest io.l5d.influxdb's line protocol.
-RUNTIME_PKGS=(curl ca-certificates etcd-server openssl iproute2 util-linux prometheus influxdb)
+# influxdb (an InfluxDB 1.x server) to ingest io.l5d.influxdb's line protocol; tcpdump to
+# capture statsd datagrams on loopback.
+RUNTIME_PKGS=(curl ca-certificates etcd-server openssl iproute2 util-linux prometheus influxdb
+              tcpdump)
 # Only needed to build kube-apiserver from Debian's `kubernetes` source package.
 BUILD_PKGS=(golang-go make rsync golang-github-modern-go-reflect2-dev dpkg-dev)
 
@@ -24,6 +28,10 @@ installed() {
 
 need=()
 for p in "${RUNTIME_PKGS[@]}"; do installed "$p" || need+=("$p"); done
+# node and npm run the real statsd daemon (scripts/statsd-daemon.sh); Debian's unless some
+# node is there already (a NodeSource nodejs bundles npm and conflicts with Debian's npm)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ! -x "$K8S_CACHE/kube-apiserver" ] || [ ! -x "$K8S_CACHE/kubectl" ]; then
   for p in "${BUILD_PKGS[@]}"; do installed "$p" || need+=("$p"); done
 fi
@@ -42,4 +50,5 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+bash scripts/statsd-daemon.sh >/dev/null
 bash tests/k8s/build-apiserver.sh

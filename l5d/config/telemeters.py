@@ -1,11 +1,15 @@
 """Telemeter configs (top-level ``telemetry`` list) (pure).
 
-Kinds: ``io.l5d.prometheus``, ``io.l5d.influxdb``, ``io.l5d.recentRequests``. Third-party
-telemeters register under the ``l5d.telemeters`` entry-point group.
+Kinds: ``io.l5d.prometheus``, ``io.l5d.influxdb``, ``io.l5d.recentRequests``,
+``io.l5d.statsd``. Third-party telemeters register under the ``l5d.telemeters`` entry-point
+group.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,11 +17,26 @@ from l5d.config.registry import PluginConfig, Registry
 
 __all__ = ["TELEMETERS", "TelemeterConfig", "PrometheusConfig", "DEFAULT_PROMETHEUS_PATH",
            "InfluxDbConfig", "INFLUXDB_PATH", "RecentRequestsConfig",
-           "DEFAULT_RECENT_REQUESTS_CAPACITY"]
+           "DEFAULT_RECENT_REQUESTS_CAPACITY",
+           "StatsdConfig", "DEFAULT_STATSD_PREFIX", "DEFAULT_STATSD_HOSTNAME",
+           "DEFAULT_STATSD_PORT", "DEFAULT_STATSD_GAUGE_INTERVAL_S", "DEFAULT_STATSD_SAMPLE_RATE"]
 
 DEFAULT_PROMETHEUS_PATH = "/admin/metrics/prometheus"
 INFLUXDB_PATH = "/admin/metrics/influxdb"
 DEFAULT_RECENT_REQUESTS_CAPACITY = 10
+
+DEFAULT_STATSD_PREFIX = "linkerd"
+DEFAULT_STATSD_HOSTNAME = "127.0.0.1"
+DEFAULT_STATSD_PORT = 8125
+DEFAULT_STATSD_GAUGE_INTERVAL_S = 10.0
+#: l5d's default: every timer value is sent (Linkerd's was 0.01, for counters too)
+DEFAULT_STATSD_SAMPLE_RATE = 1.0
+#: flushing more often than this costs more than it tells
+STATSD_MIN_INTERVAL_MS = 10
+STATSD_MAX_INTERVAL_MS = 3_600_000
+_STATSD_PREFIX = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
 
 TELEMETERS = Registry("telemetry", "l5d.telemeters")
 """Telemeter kinds (config key ``telemetry``)."""
@@ -99,3 +118,92 @@ class RecentRequestsConfig(TelemeterConfig):
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "sampleRate": self.sample_rate, "capacity": self.capacity}
+def _prefix_problem(prefix: object) -> str:
+    """What is wrong with a statsd ``prefix`` (``""`` when nothing is)."""
+    if isinstance(prefix, str) and (not prefix or _STATSD_PREFIX.fullmatch(prefix)):
+        return ""
+    return (f"prefix: expected \"\" or names of letters, digits, '_' and '-' joined by '.' "
+            f"(such as linkerd or l5d.node1), got {prefix!r}")
+
+
+def _hostname_problem(hostname: object) -> str:
+    """What is wrong with a ``hostname``: an IP literal or a DNS name (letters, digits and
+    ``-`` in labels joined by ``.``)."""
+    if isinstance(hostname, str) and 0 < len(hostname) <= 253:
+        try:
+            ipaddress.ip_address(hostname)
+            return ""
+        except ValueError:
+            if _HOSTNAME.fullmatch(hostname):
+                return ""
+    return f"hostname: expected an IP address or a host name, got {hostname!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatsdConfig(TelemeterConfig):
+    """``io.l5d.statsd``: the metrics to a statsd collector over UDP, lossless.
+
+    Counters are sent as their deltas and gauges as their values every
+    ``gaugeIntervalMs``; histograms as statsd timers, every value recorded since the
+    previous flush (see :mod:`l5d.telemetry.statsd`).
+
+    :param prefix: ``prefix``, put with a ``.`` before every name (``""``: none).
+    :param hostname: ``hostname``, an IP literal or a name resolved when l5d starts.
+    :param port: ``port`` of the collector, 1..65535.
+    :param gauge_interval_s: ``gaugeIntervalMs``: how often counters, gauges and timers
+        are flushed.
+    :param sample_rate: ``sampleRate``, 0 < rate <= 1: the share of timer values sent,
+        marked ``|@rate``; counters and gauges are always exact.
+    :param experimental: ``experimental``: Linkerd required ``true``; accepted and ignored.
+    """
+
+    kind: ClassVar[str] = "io.l5d.statsd"
+    prefix: str = DEFAULT_STATSD_PREFIX
+    hostname: str = DEFAULT_STATSD_HOSTNAME
+    port: int = DEFAULT_STATSD_PORT
+    gauge_interval_s: float = DEFAULT_STATSD_GAUGE_INTERVAL_S
+    sample_rate: float = DEFAULT_STATSD_SAMPLE_RATE
+    experimental: bool = False
+
+    def __post_init__(self) -> None:
+        for problem in (_prefix_problem(self.prefix), _hostname_problem(self.hostname)):
+            if problem:
+                raise ValueError(problem)
+        if isinstance(self.port, bool) or not isinstance(self.port, int) \
+                or not 1 <= self.port <= 65535:
+            raise ValueError(f"port: expected a port number (1-65535), got {self.port!r}")
+        interval = self.gauge_interval_s
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) \
+                or not STATSD_MIN_INTERVAL_MS <= interval * 1000 <= STATSD_MAX_INTERVAL_MS:
+            raise ValueError(f"gaugeIntervalMs: expected {STATSD_MIN_INTERVAL_MS}.."
+                             f"{STATSD_MAX_INTERVAL_MS} milliseconds, got {interval!r} s")
+        rate = self.sample_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) \
+                or not math.isfinite(rate) or not 0 < rate <= 1:
+            raise ValueError(f"sampleRate: expected a number with 0 < sampleRate <= 1 "
+                             f"(1: every timer value is sent), got {rate!r}")
+        if not isinstance(self.experimental, bool):
+            raise ValueError(f"experimental: expected a boolean, got {self.experimental!r}")
+
+    @classmethod
+    def from_fields(cls, f: Any) -> "StatsdConfig":
+        prefix = f.string("prefix", DEFAULT_STATSD_PREFIX, allow_empty=True)
+        hostname = f.string("hostname", DEFAULT_STATSD_HOSTNAME)
+        for key, problem in (("prefix", _prefix_problem(prefix)),
+                             ("hostname", _hostname_problem(hostname))):
+            if problem:
+                raise f.error(problem.partition(": ")[2], key)
+        return cls(prefix=prefix, hostname=hostname,
+                   port=f.integer("port", DEFAULT_STATSD_PORT, minimum=1, maximum=65535),
+                   gauge_interval_s=f.integer(
+                       "gaugeIntervalMs", round(DEFAULT_STATSD_GAUGE_INTERVAL_S * 1000),
+                       minimum=STATSD_MIN_INTERVAL_MS, maximum=STATSD_MAX_INTERVAL_MS) / 1000,
+                   sample_rate=f.number("sampleRate", DEFAULT_STATSD_SAMPLE_RATE, above=0,
+                                        maximum=1),
+                   experimental=f.boolean("experimental", False))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "experimental": self.experimental, "prefix": self.prefix,
+                "hostname": self.hostname, "port": self.port,
+                "gaugeIntervalMs": round(self.gauge_interval_s * 1000),
+                "sampleRate": self.sample_rate}

@@ -62,6 +62,7 @@ class Stats:
         self._gauges: dict[Scope, Gauge | FunctionGauge] = {}
         self._stats: dict[Scope, Histogram] = {}
         self._statuses: dict[Scope, dict[int, int]] = {}
+        self._removal_listeners: list[Callable[["Stats"], None]] = []
 
     def counter(self, *name: str) -> Counter:
         c = self._counters.get(name)
@@ -128,20 +129,37 @@ class Stats:
         for k, g in self._gauges.items():
             yield k, g.value
 
+    def add_removal_listener(self, listener: Callable[["Stats"], None]) -> None:
+        """Call ``listener`` with a registry holding the metrics that :meth:`remove` or
+        :meth:`remove_prefix` take out (the same objects, values as they were), before
+        they go: an exporter that sends deltas (statsd) reads what they gained since its
+        last read."""
+        self._removal_listeners.append(listener)
+
+    def _tables(self) -> tuple[dict, dict, dict, dict]:
+        return self._counters, self._gauges, self._stats, self._statuses
+
+    def _take(self, keys_of) -> None:
+        """Remove, from each table, the keys that ``keys_of(table)`` lists."""
+        gone = Stats() if self._removal_listeners else None
+        for i, table in enumerate(self._tables()):
+            for key in keys_of(table):
+                metric = table.pop(key, None)
+                if gone is not None and metric is not None:
+                    gone._tables()[i][key] = metric
+        if gone is not None:
+            for listener in self._removal_listeners:
+                listener(gone)
+
     def remove(self, names) -> None:
         """Forget the metrics with exactly these names (an evicted service or client)."""
-        for name in names:
-            self._counters.pop(name, None)
-            self._gauges.pop(name, None)
-            self._stats.pop(name, None)
-            self._statuses.pop(name, None)
+        names = list(names)
+        self._take(lambda table: [n for n in names if n in table])
 
     def remove_prefix(self, *prefix: str) -> None:
         """Forget every metric under ``prefix`` (an expired client or service)."""
         n = len(prefix)
-        for table in (self._counters, self._gauges, self._stats, self._statuses):
-            for key in [k for k in table if k[:n] == prefix]:
-                del table[key]
+        self._take(lambda table: [k for k in table if k[:n] == prefix])
 
 
 class ScopedStats:

@@ -22,7 +22,9 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from l5d.config.telemeters import InfluxDbConfig, PrometheusConfig, RecentRequestsConfig
+from l5d.config.telemeters import (
+    InfluxDbConfig, PrometheusConfig, RecentRequestsConfig, StatsdConfig,
+)
 from l5d.telemetry import prometheus
 from l5d.telemetry.record import RequestRecord
 from l5d.telemetry.stats import Stats
@@ -103,6 +105,7 @@ BUILDERS: dict[str, str] = {
     PrometheusConfig.kind: "l5d.telemetry.telemeter:PrometheusTelemeter",
     InfluxDbConfig.kind: "l5d.telemetry.influxdb:InfluxDbTelemeter",
     RecentRequestsConfig.kind: "l5d.telemetry.recent_requests:RecentRequestsTelemeter",
+    StatsdConfig.kind: "l5d.telemetry.statsd:StatsdTelemeter",
 }
 
 

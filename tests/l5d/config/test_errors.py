@@ -215,7 +215,8 @@ CASES = [
         'telemetry:\n- kind: io.l5d.nope\nrouters: []\n',
         ConfigError,
         'linkerd.yaml:2: telemetry[0].kind: unknown kind "io.l5d.nope" '
-        '(known kinds: io.l5d.influxdb, io.l5d.prometheus, io.l5d.recentRequests)',
+        '(known kinds: io.l5d.influxdb, io.l5d.prometheus, io.l5d.recentRequests, '
+        'io.l5d.statsd)',
     ),
     Case(
         'unknown-interpreter-kind',
