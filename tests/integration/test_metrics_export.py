@@ -7,17 +7,15 @@ answered), and an unroutable name.
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
 import time
-import urllib.parse
 
-import pytest
 import requests
 
 from tests.helpers.l5d_process import L5d, config_text, wait_for
+from tests.helpers.prometheus_server import query as _query
 from tests.helpers.resilience import Scripted
 
 TIMEOUT_S = 20
@@ -141,59 +139,6 @@ def test_prometheus_text_passes_promtool() -> None:
     assert not [ln for ln in findings if "error" in ln.lower()]  # the text parses
     unexpected = [ln for ln in findings if not ln.endswith(LINKERD_NAMING_LINTS)]
     assert unexpected == []
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def prometheus_server(tmp_path):
-    """Start a real Prometheus (scrape every second) once the target is known."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus (Debian package) is installed by make test"
-    procs: list[subprocess.Popen] = []
-
-    def start(admin_port: int) -> str:
-        port = _free_port()
-        cfg = tmp_path / "prometheus.yml"
-        cfg.write_text(json.dumps({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{
-                "job_name": "l5d", "metrics_path": "/admin/metrics/prometheus",
-                "static_configs": [{"targets": [f"127.0.0.1:{admin_port}"]}]}]}))
-        proc = subprocess.Popen(
-            [binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"))
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        assert wait_for(lambda: _ready(url), 30), (tmp_path / "prometheus.log").read_text()
-        return url
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return requests.get(url + "/-/ready", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def _query(url: str, promql: str) -> list[dict]:
-    rsp = requests.get(url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql}),
-                       timeout=TIMEOUT_S).json()
-    assert rsp["status"] == "success", rsp
-    return rsp["data"]["result"]
 
 
 def test_a_real_prometheus_scrapes_l5d_and_answers_promql(prometheus_server) -> None:
