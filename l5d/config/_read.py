@@ -36,6 +36,8 @@ from l5d.config.model import (
     DEFAULT_METRICS_SNAPSHOT_S,
     DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB,
     SUPPORTED_PROTOCOLS,
+    DEFAULT_TRACE_PROPAGATOR,
+    TRACE_PROPAGATORS,
     AdminConfig,
     BindingCacheConfig,
     InterpreterConfig,
@@ -130,7 +132,7 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         "protocol", "label", "servers", "dtab", "dstPrefix", "identifier", "interpreter",
         "bindingTimeoutMs", "bindingCache", "maxHeadersKB", "maxInitialLineKB",
         "maxErrResponseKB", "streamAfterContentLengthKB", "maxRequestKB",
-        "service", "client", *ACCESS_LOG_KEYS,
+        "service", "client", *ACCESS_LOG_KEYS, "tracePropagator",
     )
     ctx = f.ctx
     protocol = f.string("protocol")
@@ -174,7 +176,21 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         service=read_service(f),
         client=read_client(f),
         access_log=read_access_log(f),
+        trace_propagator=_trace_propagator(f),
     )
+
+
+def _trace_propagator(f: Fields) -> str:
+    """``tracePropagator: {kind: ...}`` (Linkerd's HTTP propagators; no other keys)."""
+    p = f.mapping("tracePropagator")
+    if p is None:
+        return DEFAULT_TRACE_PROPAGATOR
+    p.expect("kind")
+    kind = p.string("kind")
+    if kind not in TRACE_PROPAGATORS:
+        raise p.error(f'unknown kind "{kind}" (known kinds: {", ".join(TRACE_PROPAGATORS)})',
+                      "kind")
+    return kind
 
 
 def _dtab(f: Fields) -> tuple[Dtab, str]:

@@ -86,6 +86,9 @@ DEFAULT_SERVER_IDLE_TIME_S = 120.0
 
 # -- routers -----------------------------------------------------------------
 SUPPORTED_PROTOCOLS = ("http",)
+#: ``tracePropagator`` kinds (Linkerd's HTTP ones): l5d-ctx-trace, or Zipkin's B3 headers
+DEFAULT_TRACE_PROPAGATOR = "io.l5d.default"
+TRACE_PROPAGATORS = (DEFAULT_TRACE_PROPAGATOR, "io.l5d.zipkin")
 DEFAULT_DST_PREFIX = Path.of("svc")
 DEFAULT_IDENTIFIERS: tuple[IdentifierConfig, ...] = (HeaderTokenIdentifierConfig(),)
 DEFAULT_INTERPRETER_KIND = "default"
@@ -306,6 +309,7 @@ class RouterConfig:
         (:mod:`l5d.config.client_policy`; ``client.params_for(client_id)``).
     :param access_log: ``httpAccessLog`` and its roll keys
         (:mod:`l5d.config.access_log`), or ``None``: no access log.
+    :param trace_propagator: ``tracePropagator``'s ``kind`` (:data:`TRACE_PROPAGATORS`).
     """
 
     protocol: str
@@ -325,6 +329,7 @@ class RouterConfig:
     service: ServiceConfig = field(default_factory=GlobalServiceConfig)
     client: ClientConfig = field(default_factory=GlobalClientConfig)
     access_log: AccessLogConfig | None = None
+    trace_propagator: str = DEFAULT_TRACE_PROPAGATOR
     dtab_text: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -338,6 +343,8 @@ class RouterConfig:
         _check_seconds("binding_timeout_s", self.binding_timeout_s)
         _require(self.access_log is None or isinstance(self.access_log, AccessLogConfig),
                  "access_log", self.access_log, "an AccessLogConfig or None")
+        _require(self.trace_propagator in TRACE_PROPAGATORS, "trace_propagator",
+                 self.trace_propagator, " or ".join(TRACE_PROPAGATORS))
         for name in ("max_headers_kb", "max_initial_line_kb", "max_err_response_kb",
                      "stream_after_content_length_kb", "max_request_kb"):
             _check_count(name, getattr(self, name))
@@ -363,6 +370,7 @@ class RouterConfig:
             "service": self.service.to_json(),
             "client": self.client.to_json(),
             **(self.access_log.to_json() if self.access_log is not None else {}),
+            "tracePropagator": {"kind": self.trace_propagator},
         }
 
 

@@ -152,7 +152,8 @@ class HeadInfo:
         (``l5d-dtab``/``l5d-ctx-dtab``), ``l5d`` (any ``l5d-*``) say whether such headers
         exist, so the router skips its own scans when they do not.
     :ivar plain: no header but Host, Content-Length, Transfer-Encoding and ones forwarded
-        as they are; then ``lines`` (``name, ": ", value, CRLF`` for each of the last
+        as they are (B3's ``x-b3-*`` are not: the ``io.l5d.zipkin`` propagator reads them);
+        then ``lines`` (``name, ": ", value, CRLF`` for each of the last
         kind, in order) is the whole forwarded header block but for Host and the
         framing, which the router writes itself from ``host``, ``length`` and ``chunked``.
     """
@@ -175,7 +176,7 @@ class HeadInfo:
 
 # what a request header name means, decided once per distinct name as received
 (_KEEP, _HOST, _LENGTH, _TE, _L5D, _DTAB, _VIA, _CONNECTION, _EXPECT, _HOP,
- _LOOKALIKE_NAME) = range(11)
+ _LOOKALIKE_NAME, _B3) = range(12)
 _DTAB_NAMES = frozenset({b"l5d-dtab", b"l5d-ctx-dtab"})
 # hop-by-hop names other than the framing ones (l5d.http.headers.HOP_BY_HOP)
 _OTHER_HOP = frozenset({b"keep-alive", b"proxy-connection", b"proxy-authorization",
@@ -202,6 +203,8 @@ def _name_kind(name: bytes) -> int:
         kind = _EXPECT
     elif lower in _OTHER_HOP:
         kind = _HOP
+    elif lower.startswith(b"x-b3-"):
+        kind = _B3
     elif b"_" in lower and lower.replace(b"_", b"-") in _LOOKALIKE:
         kind = _LOOKALIKE_NAME
     else:

@@ -93,7 +93,11 @@ def encode_err(message: str, limit: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class TraceId:
-    """Finagle's trace context: 64-bit span, parent and trace ids, and flags."""
+    """Finagle's trace context: 64-bit span and parent ids, a 64- or 128-bit trace id, and
+    Finagle's flags (:mod:`l5d.http.trace`: Debug, SamplingKnown, Sampled).
+
+    A root span is its own parent (``parent_id == span_id``), as Finagle writes it.
+    """
 
     span_id: int
     parent_id: int
@@ -101,18 +105,26 @@ class TraceId:
     flags: int = 0
 
     def encode(self) -> bytes:
-        """``l5d-ctx-trace``: base64 of the four big-endian 8-byte fields."""
-        return base64.b64encode(
-            struct.pack(">QQQQ", self.span_id, self.parent_id, self.trace_id, self.flags))
+        """``l5d-ctx-trace``: base64 of the four big-endian 8-byte fields (Finagle's
+        ``TraceId.serialize``), and a fifth with the high 64 bits of a 128-bit trace id."""
+        trace = self.trace_id
+        raw = struct.pack(">QQQQ", self.span_id, self.parent_id, trace & _LOW64, self.flags)
+        if trace > _LOW64:
+            raw += struct.pack(">Q", trace >> 64)
+        return base64.b64encode(raw)
 
     @property
     def reqid(self) -> bytes:
-        """``l5d-reqid``: the trace id as 16 lower-case hex digits."""
-        return b"%016x" % self.trace_id
+        """``l5d-reqid``: the trace id's low 64 bits as 16 lower-case hex digits."""
+        return b"%016x" % (self.trace_id & _LOW64)
+
+
+_LOW64 = (1 << 64) - 1
 
 
 def decode_trace(value: bytes) -> TraceId | None:
-    """Parse ``l5d-ctx-trace`` (32 or 40 bytes base64); ``None`` when malformed."""
+    """Parse ``l5d-ctx-trace`` (32 or 40 bytes base64; the last 8 of 40 are the high bits of
+    a 128-bit trace id); ``None`` when malformed."""
     try:
         raw = base64.b64decode(value, validate=True)
     except (ValueError, TypeError):
@@ -120,6 +132,8 @@ def decode_trace(value: bytes) -> TraceId | None:
     if len(raw) not in (32, 40):
         return None
     span, parent, trace, flags = struct.unpack(">QQQQ", raw[:32])
+    if len(raw) == 40:
+        trace |= struct.unpack(">Q", raw[32:])[0] << 64
     return TraceId(span, parent, trace, flags)
 
 

@@ -51,10 +51,14 @@ class RequestHead:
     """A parsed request head. ``target`` is origin-form after the absolute-form rewrite.
 
     ``known`` is the :class:`KnownHead` it was made from (``None`` when built by hand).
+    ``trace`` (and ``trace_parent``) are set when the request goes upstream
+    (:func:`l5d.http.upstream_request.upstream_head`): unset until then, read with
+    ``getattr``.
     """
 
     __slots__ = ("method", "target", "version", "headers", "keep_alive", "chunked",
-                 "content_length", "absolute", "peer", "expect_continue", "info", "known")
+                 "content_length", "absolute", "peer", "expect_continue", "info", "known",
+                 "trace", "trace_parent")
 
     def __init__(self, method: str, target: bytes, version: str, headers: list,
                  keep_alive: bool, chunked: bool, content_length: int | None,

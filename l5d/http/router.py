@@ -28,8 +28,9 @@ from l5d.http.headers import DTAB_HEADERS, local_dtab, via_count
 from l5d.http.pool import EndpointPool
 from l5d.http.proxy import Exchange
 from l5d.http.service import Service
+from l5d.http.trace import DEFAULT_PROPAGATOR
 from l5d.http.upstream_request import (
-    DEADLINE_HEADER, NO_OVERRIDE, HeadRoute, Override, scan, upstream_head,
+    DEADLINE_HEADER, NO_OVERRIDE, HeadRoute, Override, scan, tracing, upstream_head,
 )
 from l5d.router.identifier import Identified, RequestView
 from l5d.router.route import (
@@ -78,6 +79,9 @@ class HttpRouter:
         requests, tracers); a record is made only for a request some sink takes.
     :param record_stats: record each request's outcome, status and latency (``False`` only
         to measure what recording costs: ``L5D_STATS=off``).
+    :param trace_propagator: ``tracePropagator``'s kind (:mod:`l5d.http.trace`).
+    :param trace_sample_rate: ``None`` when no tracer is configured; else the rate at which
+        the tracers want new traces sampled.
     :param now: monotonic seconds. :param wall: wall-clock seconds (deadlines).
 
     A 502 for a name that cannot be routed (no route, a binding that failed or timed out)
@@ -96,7 +100,9 @@ class HttpRouter:
                  wall: Callable[[], float] | None = None,
                  is_own_address: Callable[[str, int], str | None] = lambda h, p: None,
                  sinks: tuple[tuple[float, Callable[[Any], None]], ...] = (),
-                 record_stats: bool = True) -> None:
+                 record_stats: bool = True,
+                 trace_propagator: str = DEFAULT_PROPAGATOR,
+                 trace_sample_rate: float | None = None) -> None:
         self.label = label
         self.reactor = reactor
         self.now = now
@@ -122,6 +128,7 @@ class HttpRouter:
         self.record_stats = record_stats
         #: rate-limited warnings (unroutable names), one key per logical name
         self.warnings = RateLimitedLog(log, reactor, now)
+        self.tracing = tracing(rng, trace_propagator, trace_sample_rate)
         self.clients: dict[Path, DstClient] = {}
         # per logical name, least recently used first; at most max_services entries
         self._services: OrderedDict[Path, Service] = OrderedDict()
@@ -222,8 +229,8 @@ class HttpRouter:
             if client.forbidden is not None:
                 ex.fail(403, client.forbidden)
                 return
-            ex.send_via(client, upstream_head(head, route, override, svc.dst_headers, self.rng),
-                        now)
+            ex.send_via(client, upstream_head(head, route, override, svc.dst_headers,
+                                              self.tracing), now)
             return
         self._bind(ex, now + self.binding_timeout_s)
 
@@ -337,7 +344,7 @@ class HttpRouter:
             ex.fail(403, client.forbidden)
             return
         ex.send_via(client, upstream_head(ex.head, ex.head_route, ex.local_dtab, svc.dst_headers,
-                                          self.rng))
+                                          self.tracing))
 
     def _evict_client(self) -> None:
         """Drop the least recently used client with nothing in flight (bindingCache.clients)."""

@@ -3,8 +3,9 @@
 :func:`upstream_head` writes the head a routed request goes upstream with: the
 request line, the client's headers less hop-by-hop ones and l5d's own, ``Host`` and
 the framing from what l5d parsed (so ``Connection`` cannot remove them), Linkerd's
-``l5d-dst-*``, ``l5d-ctx-dtab``, ``l5d-reqid``/``l5d-ctx-trace`` and ``Via``. A head
-that went to the same service before reuses all of that but the trace ids
+``l5d-dst-*``, ``l5d-ctx-dtab``, the trace headers of the router's propagator
+(:mod:`l5d.http.trace`: ``l5d-reqid``/``l5d-ctx-trace`` or B3) and ``Via``. A head
+that went to the same service before reuses all of that but the trace headers
 (:class:`HeadRoute`). ``l5d-ctx-deadline`` is not copied: the exchange writes the
 deadline each attempt has (:func:`with_deadline`).
 """
@@ -16,13 +17,12 @@ from typing import Any
 from dtab import EMPTY_DTAB, Dtab
 from l5d.http.deadline import Deadline, encode
 from l5d.http.framing import HeadInfo
-from l5d.http.headers import (
-    DST_HEADERS, DTAB_HEADERS, HOP_BY_HOP, connection_tokens, decode_trace, new_root_trace,
-    next_trace,
-)
+from l5d.http.headers import DST_HEADERS, DTAB_HEADERS, HOP_BY_HOP, connection_tokens
+from l5d.http.trace import DEFAULT_PROPAGATOR, Tracing
 from l5d.router.identifier import Identified
 
-__all__ = ["HeadRoute", "NO_OVERRIDE", "Override", "scan", "upstream_head", "with_deadline"]
+__all__ = ["HeadRoute", "NO_OVERRIDE", "Override", "scan", "tracing", "upstream_head",
+           "with_deadline"]
 
 DEADLINE_HEADER = b"l5d-ctx-deadline"
 # headers never copied upstream as they came: hop-by-hop ones, l5d's own, and the framing
@@ -54,13 +54,20 @@ class Override:
 NO_OVERRIDE = Override(EMPTY_DTAB)
 
 
+def tracing(rng: Any, propagator: str = DEFAULT_PROPAGATOR,
+            sample_rate: float | None = None) -> Tracing:
+    """A router's :class:`~l5d.http.trace.Tracing`, dropping what :func:`upstream_head`
+    never copies upstream and the propagator's own headers."""
+    return Tracing(rng, propagator, sample_rate, drop=_UPSTREAM_DROP)
+
+
 class HeadRoute:
     """What routing found for one :class:`~l5d.http.server.KnownHead` (its ``route``).
 
     Identification, the dtab override and the incoming deadline are functions of the
     head's bytes and of the server it came in on, so a head read before reuses them.
     ``headers`` and ``target`` are the head's fields after routing's rewrites. ``up_*``
-    is the upstream head but for its per-request trace ids, valid while the service's
+    is the upstream head but for its per-request trace headers, valid while the service's
     ``dst_headers`` and the override are the same objects (set by :func:`upstream_head`).
     """
 
@@ -81,32 +88,32 @@ class HeadRoute:
 
 
 def upstream_head(head: Any, route: HeadRoute | None, override: Override, dst_headers: bytes,
-                  rng: Any) -> bytes:
-    """The head a request goes upstream with (its body follows, framed as it came).
+                  tracing: Tracing) -> bytes:
+    """The head a request goes upstream with (its body follows, framed as it came); sets
+    ``head.trace`` (and ``head.trace_parent``), the trace context it went with.
 
     :param head: the request head (:class:`~l5d.http.server.RequestHead`).
     :param route: its :class:`HeadRoute` (the memo), or ``None``.
     :param override: the request's dtab override (``NO_OVERRIDE``: none).
     :param dst_headers: the service's ``l5d-dst-*`` lines.
-    :param rng: randomness for new trace ids.
+    :param tracing: the router's propagator and sampling (made by :func:`tracing`).
     """
     headers = head.headers
     info = head.info if head.info is not None else scan(headers)
     if route is not None and info.plain and route.up_dst is dst_headers:
-        # this head went to this service before: only the trace ids are new
-        reqid, ctx_trace = new_root_trace(rng)
-        return b"".join((route.up_prefix, reqid, b"\r\nl5d-ctx-trace: ", ctx_trace,
-                         route.up_suffix))
+        # this head went to this service before: only the trace headers are new
+        return b"".join((route.up_prefix, tracing.root(head), route.up_suffix))
     absolute = head.absolute
     parts = [head.method.encode("latin-1"), b" ", head.target,
              b" HTTP/1.0\r\n" if head.version == "1.0" else b" HTTP/1.1\r\n"]
-    incoming_trace = None
+    found = None
     via = None
     if info.plain:
         # only Host, framing and headers forwarded as they are (scan_request listed them)
         parts += info.lines
     else:
-        drop = _UPSTREAM_DROP
+        drop = tracing.drop
+        collect = tracing.collect
         if info.connection:
             # what Connection lists is hop-by-hop too; the framing and Host are written
             # below from what l5d parsed, whatever it lists (never re-framed by it)
@@ -114,8 +121,11 @@ def upstream_head(head: Any, route: HeadRoute | None, override: Override, dst_he
         for name, value in headers:
             lower = name.lower()
             if lower in drop:
-                if lower == b"l5d-ctx-trace":
-                    incoming_trace = decode_trace(value)
+                if lower in collect:
+                    if found is None:
+                        found = [(lower, value)]
+                    else:
+                        found.append((lower, value))
                 elif lower == b"via":
                     via = value if via is None else via + b", " + value
                 continue
@@ -123,20 +133,14 @@ def upstream_head(head: Any, route: HeadRoute | None, override: Override, dst_he
     host = absolute.authority if absolute is not None and absolute.authority else info.host
     if host is not None:
         parts += (b"Host: ", host, b"\r\n")
-    if incoming_trace is None:
-        reqid, ctx_trace = new_root_trace(rng)
-    else:
-        trace = next_trace(incoming_trace, rng)
-        reqid, ctx_trace = trace.reqid, trace.encode()
     parts.append(dst_headers)
     if override is not NO_OVERRIDE:
         parts.append(override.header)
     own_via = b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd"
-    parts.append(b"l5d-reqid: ")
     prefix_end = len(parts)
-    parts += (reqid, b"\r\nl5d-ctx-trace: ", ctx_trace)
+    parts.append(tracing.root(head) if found is None else tracing.lines(head, found))
     suffix_start = len(parts)
-    parts += (b"\r\nVia: ", own_via if via is None else via + b", " + own_via, b"\r\n")
+    parts += (b"Via: ", own_via if via is None else via + b", " + own_via, b"\r\n")
     if head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
     elif head.content_length is not None:

@@ -32,10 +32,16 @@ class RequestRecord(NamedTuple):
     :param error: l5d's own error text (``l5d-err``) when l5d answered, else ``""``.
     :param user_agent: the ``User-Agent`` header, or ``""``. :param referer: ``Referer``.
     :param response_bytes: body bytes sent to the client.
-    :param trace_id: the trace id (``l5d-reqid``) the request went upstream with, or 0.
-    :param span_id: the span of l5d's client request upstream (0: none went).
-    :param parent_id: that span's parent: the incoming span, or the span itself at a root.
-    :param sampled: whether the trace is sampled (tracers send only sampled spans).
+    :param trace_id: the request's trace id (``l5d-reqid`` is its low 64 bits), or 0.
+    :param span_id: the span of l5d's client request upstream (0: none went; retries go
+        with the same span).
+    :param parent_id: that span's parent, l5d's server span: the incoming span, or at a new
+        trace the trace id (the span itself when the router has no tracer: then l5d's
+        one span is both).
+    :param server_parent_id: the parent of l5d's server span (the incoming span's parent),
+        or 0 when the server span is a root.
+    :param sampled: the trace's sampling decision: ``None`` when none was made (a tracer
+        then decides for itself, at its own rate). Tracers send only sampled spans.
     :param client_sent: wall-clock seconds the last client request started (0: none).
     """
 
@@ -60,5 +66,6 @@ class RequestRecord(NamedTuple):
     trace_id: int = 0
     span_id: int = 0
     parent_id: int = 0
-    sampled: bool = False
+    sampled: bool | None = None
     client_sent: float = 0.0
+    server_parent_id: int = 0

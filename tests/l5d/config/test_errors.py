@@ -187,7 +187,7 @@ CASES = [
             'httpAccessLogRollPolicy, httpAccessLogRotateCount, identifier, interpreter, label, '
             'maxErrResponseKB, '
             'maxHeadersKB, maxInitialLineKB, maxRequestKB, protocol, servers, service, '
-            'streamAfterContentLengthKB)'
+            'streamAfterContentLengthKB, tracePropagator)'
         ),
     ),
     Case(

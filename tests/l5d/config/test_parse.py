@@ -84,6 +84,8 @@ routers:
   maxInitialLineKB: 2
   maxErrResponseKB: 64
   streamAfterContentLengthKB: 10
+  tracePropagator:
+    kind: io.l5d.zipkin
   servers:
   - port: 4140
     ip: 0.0.0.0
@@ -313,6 +315,7 @@ class ToJsonTests:
                     "maxRequestKB": 2097152,
                     "service": {"kind": "io.l5d.global"},
                     "client": {"kind": "io.l5d.global"},
+                    "tracePropagator": {"kind": "io.l5d.default"},
                 }
             ],
             "namers": [],

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from types import SimpleNamespace
 
 from dtab import Path
 from l5d.http.exchange_record import exchange_record
+from l5d.http.headers import TraceId
+from l5d.http.trace import SAMPLED, SAMPLING_KNOWN
+from l5d.http.upstream_request import tracing
 
 
 def _exchange(**over):
@@ -17,7 +21,8 @@ def _exchange(**over):
     fields = dict(head=head, svc=SimpleNamespace(name=Path.read("/svc/hello").show()),
                   route=SimpleNamespace(name="/#/io.l5d.fs/hello"),
                   picked=SimpleNamespace(endpoint=pool), status=200, retries=1, error="",
-                  started_at=100.0, response_bytes=12)
+                  started_at=100.0, response_bytes=12, _client_at=100.05,
+                  router=SimpleNamespace(tracing=tracing(random.Random(1))))
     fields.update(over)
     ex = _Ex()
     ex.__dict__.update(fields, server_stats=None, view=None)
@@ -89,3 +94,35 @@ def test_no_sink_takes_it_no_record() -> None:
     finally:
         router_module.exchange_record = real
     assert made == []
+
+
+def test_the_trace_it_went_upstream_with() -> None:
+    """head.trace: the client span, its parent (l5d's server span), the incoming parent, the
+    decision, and when the last client request started."""
+    ex = _exchange()
+    ex.head.trace = TraceId(7, 8, 9, SAMPLING_KNOWN | SAMPLED)
+    ex.head.trace_parent = 6
+    r = exchange_record(ex, True, 100.25, 250_000, 5000.0, "http")
+    assert (r.trace_id, r.span_id, r.parent_id, r.server_parent_id, r.sampled) == (
+        9, 7, 8, 6, True)
+    assert r.client_sent == 5000.0 - 0.2
+
+
+def test_a_one_span_root() -> None:
+    """An int head.trace (no tracer): span = parent = trace, undecided."""
+    ex = _exchange()
+    ex.head.trace = 42
+    r = exchange_record(ex, True, 100.25, 250_000, 5000.0, "http")
+    assert (r.trace_id, r.span_id, r.parent_id, r.server_parent_id, r.sampled) == (
+        42, 42, 42, 0, None)
+
+
+def test_answered_by_l5d_gets_a_server_span_only() -> None:
+    """No head.trace: decided now from the request's headers; no client span, no client_sent."""
+    ex = _exchange(route=None, picked=None, status=502)
+    incoming = TraceId(1, 2, 3, SAMPLING_KNOWN)
+    ex.head.headers.append((b"L5d-Ctx-Trace", incoming.encode()))
+    r = exchange_record(ex, False, 100.0, 0, 5000.0, "http")
+    assert (r.trace_id, r.span_id, r.parent_id, r.server_parent_id, r.sampled) == (
+        3, 0, 1, 2, False)
+    assert r.client_sent == 0.0

@@ -188,7 +188,8 @@ class TraceTests:
 
     DECODE = [
         ("32-bytes", base64.b64encode(struct.pack(">QQQQ", 1, 2, 3, 4)), TraceId(1, 2, 3, 4)),
-        ("40-bytes", base64.b64encode(struct.pack(">QQQQQ", 1, 2, 3, 4, 5)), TraceId(1, 2, 3, 4)),
+        ("40-bytes", base64.b64encode(struct.pack(">QQQQQ", 1, 2, 3, 4, 5)),
+         TraceId(1, 2, 5 << 64 | 3, 4)),
         ("short", base64.b64encode(b"x" * 24), None),
         ("long", base64.b64encode(b"x" * 48), None),
         ("not-base64", b"!!!!", None),
@@ -208,6 +209,15 @@ class TraceTests:
                 rng.getrandbits(64), rng.getrandbits(64), rng.getrandbits(64), rng.choice([0, 2, 6])
             )
             assert decode_trace(t.encode()) == t
+
+    def test_128_bit_trace_round_trip(self) -> None:
+        """A 128-bit trace id goes out as 40 bytes, its high half last (Finagle's
+        ``TraceId.serialize``); l5d-reqid is its low half."""
+        t = TraceId(1, 2, 0xAAAA << 64 | 0xBBBB, 6)
+        raw = base64.b64decode(t.encode())
+        assert raw == struct.pack(">QQQQQ", 1, 2, 0xBBBB, 6, 0xAAAA)
+        assert decode_trace(t.encode()) == t
+        assert t.reqid == b"000000000000bbbb"
 
     def test_new_root(self) -> None:
         """No incoming trace: a new root whose span, parent and trace ids are equal."""
