@@ -159,9 +159,17 @@ class Linker:
         self.telemeters = [_building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
                            for i, tcfg in enumerate(config.telemetry)]
         #: what every router's finished requests' records go to (plus its access log):
-        #: (share of requests, sink)
+        #: (share of requests, sink); a tracer's take the records of sampled traces
+        #: (``trace_sinks``)
         self.sinks = tuple((t.sample_rate, t.record) for t in self.telemeters
-                           if t.record is not None)
+                           if t.record is not None and not t.tracer)
+        self.trace_sinks = tuple((t.sample_rate, t.record) for t in self.telemeters
+                                 if t.record is not None and t.tracer)
+        #: the rate the routers sample new traces at: the largest of the tracers that decide
+        #: (0 if none does); ``None``: no tracer
+        tracers = [t for t in self.telemeters if t.tracer]
+        self.trace_sample_rate = max(
+            [t.trace_sample_rate or 0.0 for t in tracers]) if tracers else None
         if run_blocking is None:
             threads = hasattr(reactor, "callFromThread")
             run_blocking = (lambda name: ThreadRunner(reactor, name)) if threads \
@@ -198,6 +206,9 @@ class Linker:
                 replay_limit=rcfg.stream_after_content_length_kb * 1024, wall=wall,
                 is_own_address=self.is_own_address, sinks=sinks,
                 record_stats=env.variables.get("L5D_STATS", "on") != "off",
+                trace_sinks=self.trace_sinks,
+                trace_propagator=rcfg.trace_propagator,
+                trace_sample_rate=self.trace_sample_rate,
             )
             self.routers.append(router)
             for scfg in rcfg.servers:

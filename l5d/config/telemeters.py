@@ -1,8 +1,8 @@
 """Telemeter configs (top-level ``telemetry`` list) (pure).
 
 Kinds: ``io.l5d.prometheus``, ``io.l5d.influxdb``, ``io.l5d.recentRequests``,
-``io.l5d.statsd``. Third-party telemeters register under the ``l5d.telemeters`` entry-point
-group.
+``io.l5d.statsd``, ``io.l5d.zipkin``, ``io.l5d.tracelog``. Third-party telemeters register
+under the ``l5d.telemeters`` entry-point group.
 """
 
 from __future__ import annotations
@@ -19,11 +19,21 @@ __all__ = ["TELEMETERS", "TelemeterConfig", "PrometheusConfig", "DEFAULT_PROMETH
            "InfluxDbConfig", "INFLUXDB_PATH", "RecentRequestsConfig",
            "DEFAULT_RECENT_REQUESTS_CAPACITY",
            "StatsdConfig", "DEFAULT_STATSD_PREFIX", "DEFAULT_STATSD_HOSTNAME",
-           "DEFAULT_STATSD_PORT", "DEFAULT_STATSD_GAUGE_INTERVAL_S", "DEFAULT_STATSD_SAMPLE_RATE"]
+           "DEFAULT_STATSD_PORT", "DEFAULT_STATSD_GAUGE_INTERVAL_S", "DEFAULT_STATSD_SAMPLE_RATE",
+           "TRACELOG_LEVELS", "TracelogConfig", "ZipkinConfig"]
 
 DEFAULT_PROMETHEUS_PATH = "/admin/metrics/prometheus"
 INFLUXDB_PATH = "/admin/metrics/influxdb"
 DEFAULT_RECENT_REQUESTS_CAPACITY = 10
+DEFAULT_ZIPKIN_HOST = "localhost"
+#: Zipkin's HTTP port (its v2 JSON API); Linkerd's 9410 was Zipkin's Scribe port
+DEFAULT_ZIPKIN_PORT = 9411
+DEFAULT_ZIPKIN_SAMPLE_RATE = 0.001
+DEFAULT_TRACELOG_SAMPLE_RATE = 1.0
+DEFAULT_TRACELOG_LEVEL = "INFO"
+#: Linkerd's (TwitterServer's) log levels
+TRACELOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "FATAL",
+                   "OFF")
 
 DEFAULT_STATSD_PREFIX = "linkerd"
 DEFAULT_STATSD_HOSTNAME = "127.0.0.1"
@@ -207,3 +217,93 @@ class StatsdConfig(TelemeterConfig):
                 "hostname": self.hostname, "port": self.port,
                 "gaugeIntervalMs": round(self.gauge_interval_s * 1000),
                 "sampleRate": self.sample_rate}
+
+
+
+
+def _check_rate(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= value <= 1.0:
+        raise ValueError(f"sampleRate: expected a number from 0 to 1, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ZipkinConfig(TelemeterConfig):
+    """``io.l5d.zipkin``: sampled spans, as Zipkin v2 JSON, POSTed to a Zipkin collector's
+    ``/api/v2/spans`` (Linkerd sent Thrift over Scribe; l5d speaks Zipkin's HTTP API).
+
+    :param host: ``host``, the collector's host name or address.
+    :param port: ``port``, its HTTP port (Zipkin's 9411; Linkerd's default 9410 was Scribe).
+    :param sample_rate: ``sampleRate``, the share of new traces sampled (0..1).
+    """
+
+    kind: ClassVar[str] = "io.l5d.zipkin"
+    host: str = DEFAULT_ZIPKIN_HOST
+    port: int = DEFAULT_ZIPKIN_PORT
+    sample_rate: float = DEFAULT_ZIPKIN_SAMPLE_RATE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host or any(
+                c in self.host for c in "/?#@ "):
+            raise ValueError(f"host: expected a host name or address, got {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) \
+                or not 1 <= self.port <= 65535:
+            raise ValueError(f"port: expected a port number (1-65535), got {self.port!r}")
+        _check_rate(self.sample_rate)
+
+    @classmethod
+    def from_fields(cls, f: Any) -> "ZipkinConfig":
+        return cls(host=f.string("host", DEFAULT_ZIPKIN_HOST),
+                   port=f.integer("port", DEFAULT_ZIPKIN_PORT, minimum=1, maximum=65535),
+                   sample_rate=f.number("sampleRate", DEFAULT_ZIPKIN_SAMPLE_RATE, minimum=0.0,
+                                        maximum=1.0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "host": self.host, "port": self.port,
+                "sampleRate": self.sample_rate}
+
+
+@dataclass(frozen=True, slots=True)
+class TracelogConfig(TelemeterConfig):
+    """``io.l5d.tracelog``: sampled spans written to l5d's log.
+
+    :param sample_rate: ``sampleRate``: the share of traces logged when no sampling decision
+        came with the request or was made by another tracer (0..1).
+    :param level: ``level``, one of :data:`TRACELOG_LEVELS` (``OFF`` logs nothing).
+    :param host: ``host``: in Linkerd's documentation, not read by its code; accepted and
+        unused.
+    """
+
+    kind: ClassVar[str] = "io.l5d.tracelog"
+    sample_rate: float = DEFAULT_TRACELOG_SAMPLE_RATE
+    level: str = DEFAULT_TRACELOG_LEVEL
+    host: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_rate(self.sample_rate)
+        if self.level not in TRACELOG_LEVELS:
+            raise ValueError(f"level: expected one of {', '.join(TRACELOG_LEVELS)}, "
+                             f"got {self.level!r}")
+        if self.host is not None and not isinstance(self.host, str):
+            raise ValueError(f"host: expected a string, got {self.host!r}")
+
+    @classmethod
+    def from_fields(cls, f: Any) -> "TracelogConfig":
+        raw = f.raw("level")
+        if raw is not None and raw.value is False:
+            level = "OFF"  # YAML 1.1 reads an unquoted OFF as false
+        else:
+            level = f.string("level", DEFAULT_TRACELOG_LEVEL)
+        if level.upper() not in TRACELOG_LEVELS:
+            raise f.error(f'unknown level "{level}" (levels: {", ".join(TRACELOG_LEVELS)})',
+                          "level")
+        return cls(sample_rate=f.number("sampleRate", DEFAULT_TRACELOG_SAMPLE_RATE,
+                                        minimum=0.0, maximum=1.0),
+                   level=level.upper(), host=f.string("host", None))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "sampleRate": self.sample_rate,
+                               "level": self.level}
+        if self.host is not None:
+            out["host"] = self.host
+        return out

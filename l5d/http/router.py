@@ -22,7 +22,7 @@ from l5d.config.client_policy import ClientConfig, GlobalClientConfig
 from l5d.config.service_policy import GlobalServiceConfig, ServiceConfig
 from l5d.http.deadline import parse as parse_deadline
 from l5d.http.dst_client import DstClient
-from l5d.http.exchange_record import exchange_record
+from l5d.http.exchange_record import exchange_record, trace_of, trace_sampled
 from l5d.http.framing import HeadInfo  # noqa: F401  (re-exported for tools)
 from l5d.http.headers import DTAB_HEADERS, local_dtab, via_count
 from l5d.http.pool import EndpointPool
@@ -79,6 +79,8 @@ class HttpRouter:
         requests, tracers); a record is made only for a request some sink takes.
     :param record_stats: record each request's outcome, status and latency (``False`` only
         to measure what recording costs: ``L5D_STATS=off``).
+    :param trace_sinks: ``(rate, sink)`` of each tracer: the records of sampled traces go
+        to ``sink``, and those of undecided traces with probability ``rate``.
     :param trace_propagator: ``tracePropagator``'s kind (:mod:`l5d.http.trace`).
     :param trace_sample_rate: ``None`` when no tracer is configured; else the rate at which
         the tracers want new traces sampled.
@@ -101,6 +103,7 @@ class HttpRouter:
                  is_own_address: Callable[[str, int], str | None] = lambda h, p: None,
                  sinks: tuple[tuple[float, Callable[[Any], None]], ...] = (),
                  record_stats: bool = True,
+                 trace_sinks: tuple[tuple[float, Callable[[Any], None]], ...] = (),
                  trace_propagator: str = DEFAULT_PROPAGATOR,
                  trace_sample_rate: float | None = None) -> None:
         self.label = label
@@ -125,6 +128,7 @@ class HttpRouter:
         self.wall = wall if wall is not None else reactor.seconds
         self.is_own_address = is_own_address
         self.sinks = sinks
+        self.trace_sinks = trace_sinks
         self.record_stats = record_stats
         #: rate-limited warnings (unroutable names), one key per logical name
         self.warnings = RateLimitedLog(log, reactor, now)
@@ -435,10 +439,27 @@ class HttpRouter:
         us = int((now - ex.started_at) * 1e6)  # request_latency_ms, in µs
         if self.record_stats:
             self._record(ex, ok, us)
-        if self.sinks:
-            record = None
-            for rate, sink in self.sinks:
-                if rate < 1.0 and self.rng.random() >= rate:
+        if self.sinks or self.trace_sinks:
+            self._offer(ex, ok, now, us)
+
+    def _offer(self, ex: Exchange, ok: bool, now: float, us: int) -> None:
+        """The exchange's record to the sinks that take it (made once, if any does): a
+        share of requests to each sink, the sampled traces to each tracer (and undecided
+        ones at its rate)."""
+        record = None
+        rng = self.rng
+        for rate, sink in self.sinks:
+            if rate < 1.0 and rng.random() >= rate:
+                continue
+            if record is None:
+                record = exchange_record(ex, ok, now, us, self.wall(), self.label)
+            sink(record)
+        if self.trace_sinks:
+            sampled = trace_sampled(trace_of(ex))
+            if sampled is False:
+                return
+            for rate, sink in self.trace_sinks:
+                if sampled is None and (rate <= 0.0 or rng.random() >= rate):
                     continue
                 if record is None:
                     record = exchange_record(ex, ok, now, us, self.wall(), self.label)

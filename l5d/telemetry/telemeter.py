@@ -11,6 +11,11 @@ A :class:`Telemeter` may do any of three things, and the linker wires each:
 * run in the **background** between :meth:`~Telemeter.start` and :meth:`~Telemeter.stop`
   (``io.l5d.statsd`` flushing on a timer).
 
+A **tracer** (``io.l5d.zipkin``, ``io.l5d.tracelog``; ``tracer`` is true) takes the
+records of sampled traces rather than a share of all requests; the routers then give new
+traces a server and a client span, and sample them at the largest ``trace_sample_rate`` of
+the configured tracers (:mod:`l5d.http.trace`).
+
 :func:`build_telemeter` makes one from its config; :class:`TelemetryContext` is all it
 may use (no global reactor, clock or randomness).
 """
@@ -78,6 +83,13 @@ class Telemeter:
     #: the share of requests whose record ``record`` wants: the router draws (with its
     #: seeded rng) before it makes one, so an unsampled request costs a draw, not a record
     sample_rate: float = 1.0
+    #: a tracer: ``record`` takes the records of sampled traces, never of traces decided
+    #: unsampled, and of undecided ones (no deciding tracer) with probability
+    #: ``sample_rate``; the routers then give new traces a server and a client span
+    tracer: bool = False
+    #: a tracer's say in sampling new traces: the share it wants sampled, or ``None`` when it
+    #: never decides for others (``io.l5d.tracelog``)
+    trace_sample_rate: float | None = None
 
     def start(self) -> None:
         """Begin background work (after the listeners are open)."""
@@ -106,6 +118,8 @@ BUILDERS: dict[str, str] = {
     InfluxDbConfig.kind: "l5d.telemetry.influxdb:InfluxDbTelemeter",
     RecentRequestsConfig.kind: "l5d.telemetry.recent_requests:RecentRequestsTelemeter",
     StatsdConfig.kind: "l5d.telemetry.statsd:StatsdTelemeter",
+    "io.l5d.zipkin": "l5d.telemetry.zipkin:ZipkinTelemeter",
+    "io.l5d.tracelog": "l5d.telemetry.tracelog:TracelogTelemeter",
 }
 
 

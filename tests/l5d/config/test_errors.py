@@ -216,7 +216,7 @@ CASES = [
         ConfigError,
         'linkerd.yaml:2: telemetry[0].kind: unknown kind "io.l5d.nope" '
         '(known kinds: io.l5d.influxdb, io.l5d.prometheus, io.l5d.recentRequests, '
-        'io.l5d.statsd)',
+        'io.l5d.statsd, io.l5d.tracelog, io.l5d.zipkin)',
     ),
     Case(
         'unknown-interpreter-kind',

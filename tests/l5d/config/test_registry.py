@@ -85,7 +85,8 @@ class BuiltinKindsTests:
 
     def test_builtin_telemeters(self) -> None:
         assert TELEMETERS.kinds() == ("io.l5d.influxdb", "io.l5d.prometheus",
-                                      "io.l5d.recentRequests", "io.l5d.statsd")
+                                      "io.l5d.recentRequests", "io.l5d.statsd",
+                                      "io.l5d.tracelog", "io.l5d.zipkin")
 
     def test_registered_class_is_the_slots_dataclass(self) -> None:
         """The registry holds the final (slots) class, not the pre-decorator one."""

@@ -44,16 +44,20 @@ class TracedRouter:
 
     def __init__(self, propagator: str = "io.l5d.default", rate: float | None = None,
                  seed: int = 1, clear_context: bool = False,
-                 dtab: str = "/svc => /$/inet/127.0.0.1/9000;") -> None:
+                 dtab: str = "/svc => /$/inet/127.0.0.1/9000;",
+                 tracer_rate: float | None = None) -> None:
         self.reactor = MemoryReactorClock()
         self.reactor.advance(1000.0)
         base = Dtab.read(dtab)
         self.records: list = []
+        self.traced: list = []  # what a tracer sink (if any) was offered
+        trace_sinks = () if tracer_rate is None else ((tracer_rate, self.traced.append),)
         self.router = HttpRouter(
             label="t", reactor=self.reactor, now=self.reactor.seconds, rng=random.Random(seed),
             dtab=lambda: base, interpreter=Interpreter(),
             identifier=header_token(Path.read("/svc")), stats=Stats(),
-            sinks=((1.0, self.records.append),), trace_propagator=propagator,
+            sinks=((1.0, self.records.append),), trace_sinks=trace_sinks,
+            trace_propagator=propagator,
             trace_sample_rate=rate)
         params = ServerParams("127.0.0.1", 4140, clear_context=clear_context)
         self.factory = HttpServerFactory(self.router.exchange_factory(params), self.reactor,
@@ -228,6 +232,43 @@ class AnsweredByL5dTests:
         assert (rec.trace_id, rec.span_id, rec.parent_id, rec.server_parent_id) == (
             0x30, 0, 0x10, 0x20)
         assert rec.sampled is True and rec.client_sent == 0.0
+
+
+class TraceSinkTests:
+    """A tracer is offered the records of sampled traces, not a share of all requests."""
+
+    def test_sampled_traces_are_offered_unsampled_ones_not(self) -> None:
+        r = TracedRouter(rate=0.0, tracer_rate=0.0)
+        r.send(_ctx(TraceId(5, 5, 5, KNOWN_YES)))
+        r.send(_ctx(TraceId(6, 6, 6, SAMPLING_KNOWN)))
+        r.send(b"l5d-sample: 1\r\n")
+        assert [t.sampled for t in r.traced] == [True, True]
+        assert [t.trace_id for t in r.traced] == [5, r.records[-1].trace_id]
+        assert r.traced[0] is r.records[0]  # one record per request, shared
+
+    @pytest.mark.parametrize("tracer_rate", [0.0, 0.5, 1.0])
+    def test_undecided_traces_at_the_tracers_rate(self, tracer_rate: float) -> None:
+        """No deciding tracer (as io.l5d.tracelog alone): undecided traces are offered with
+        probability the tracer's rate, drawn from the router's seeded rng."""
+        r = TracedRouter(rate=0.0, tracer_rate=tracer_rate, seed=11)
+        for _ in range(200):
+            r.send()
+        assert all(t.sampled is None for t in r.traced)
+        if tracer_rate in (0.0, 1.0):
+            assert len(r.traced) == 200 * tracer_rate
+        else:
+            assert 70 < len(r.traced) < 130
+            again = TracedRouter(rate=0.0, tracer_rate=tracer_rate, seed=11)
+            for _ in range(200):
+                again.send()
+            assert [t.trace_id for t in again.traced] == [t.trace_id for t in r.traced]
+
+    def test_a_request_l5d_answered_is_offered_when_sampled(self) -> None:
+        r = TracedRouter(rate=1.0, tracer_rate=1.0, dtab="/svc => /$/nope;")
+        r.down.dataReceived(b"GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+        [t] = r.traced
+        assert (t.status, t.span_id, t.sampled) == (502, 0, True)
+        assert t.trace_id == t.parent_id
 
 
 def test_reqid_matches_the_trace_field() -> None:
