@@ -204,8 +204,6 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
 
     _log_to(stderr)
     warnings_only = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
-    # io.l5d.tracelog logs at the level its config names
-    warnings_only.setLogLevelForNamespace("io.l5d.tracelog", LogLevel.debug)
     globalLogBeginner.beginLoggingTo(
         [FilteringLogObserver(_twisted_to_logging, [warnings_only])],
         redirectStandardIO=False,

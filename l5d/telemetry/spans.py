@@ -9,7 +9,10 @@ and is marked ``shared`` (Zipkin's model: the caller's client span and this serv
 are one span, reported by both sides).
 
 Ids are lower-case hex (16 digits, 32 for a 128-bit trace id), times integer
-microseconds. ``localEndpoint.serviceName`` is the router's label; the client span's
+microseconds. Names are lower case and of low cardinality, as Zipkin asks: the server
+span's is Linkerd's ``<router label> <service>`` (the method when l5d answered before
+naming a service), the client span's the method (the path is in ``http.uri``).
+``localEndpoint.serviceName`` is the router's label, in lower case; the client span's
 ``remoteEndpoint`` is the endpoint it went to and the server span's the downstream
 client's address. Tags are Linkerd's binary annotations where the record has them
 (``router.label``, ``service``, ``client``, ``http.uri``, ``http.req.method``,
@@ -55,7 +58,7 @@ def record_spans(record: RequestRecord) -> list[dict[str, Any]]:
     if not record.trace_id:
         return []
     trace = hex_id(record.trace_id)
-    local = {"serviceName": record.router}
+    local = {"serviceName": record.router.lower()}
     start_us = int(record.started * 1e6)
     end_us = start_us + max(record.duration_us, 1)
     tags = {"router.label": record.router, "http.uri": record.uri,
@@ -75,7 +78,8 @@ def record_spans(record: RequestRecord) -> list[dict[str, Any]]:
         annotations = [{"timestamp": end_us, "value": "l5d.failure"}]
     server: dict[str, Any] = {
         "traceId": trace, "id": hex_id(record.parent_id), "kind": "SERVER",
-        "name": f"{record.router} {record.service}" if record.service else record.method,
+        "name": (f"{record.router} {record.service}" if record.service
+                 else record.method).lower(),
         "timestamp": start_us, "duration": end_us - start_us, "localEndpoint": local,
     }
     if record.server_parent_id:
@@ -97,7 +101,7 @@ def record_spans(record: RequestRecord) -> list[dict[str, Any]]:
             client_tags["client"] = record.client
         client: dict[str, Any] = {
             "traceId": trace, "id": hex_id(record.span_id), "parentId": hex_id(record.parent_id),
-            "kind": "CLIENT", "name": f"{record.method} {record.uri.split('?', 1)[0]}",
+            "kind": "CLIENT", "name": record.method.lower(),
             "timestamp": sent_us, "duration": end_us - sent_us, "localEndpoint": local,
         }
         remote = _endpoint(record.endpoint)

@@ -1,16 +1,18 @@
 """``io.l5d.zipkin``: sampled spans to a Zipkin collector over HTTP (Twisted shell).
 
 The router offers the records of sampled traces (``tracer``); each one's spans
-(:func:`l5d.telemetry.spans.record_spans`) join a bounded queue; a batch of them goes out as one ``POST /api/v2/spans`` (Zipkin v2 JSON) when the
-queue holds a full batch, and on a timer for whatever is left. One POST is in flight at a
+(:func:`l5d.telemetry.spans.record_spans`) join a bounded queue; a batch of them goes out
+as one ``POST /api/v2/spans`` (Zipkin v2 JSON) when the queue holds a full batch, and on
+a timer for whatever is left. One POST is in flight at a
 time; spans that arrive meanwhile wait in the queue. Nothing here blocks or raises into the
 request path:
 
 * a span that finds the queue full is dropped (the newest goes, as Zipkin's own reporters
   do) and counted in ``zipkin/dropped``;
 * a POST that fails, times out or is answered with a status other than 2xx loses its batch,
-  is counted in ``zipkin/errors`` and logged, at most once a minute (with how many failed
-  since the last line);
+  is counted in ``zipkin/errors`` and logged (a warning of the logger ``l5d.zipkin``), at
+  most once a minute (:class:`~l5d.telemetry.limited_log.RateLimitedLog`: the next line
+  says how many more failed meanwhile);
 * ``zipkin/sent`` counts the spans the collector accepted.
 
 :meth:`ZipkinTelemeter.stop` sends what is queued (one last POST) and waits for it, up to
@@ -20,21 +22,20 @@ the POST timeout. Reactor-thread only.
 from __future__ import annotations
 
 import json
+import logging
 from collections import deque
 from typing import Any, Callable
 
 from twisted.internet import defer, task
-from twisted.logger import Logger
 
 from l5d.config.telemeters import ZipkinConfig
+from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.record import RequestRecord
 from l5d.telemetry.spans import record_spans
 from l5d.telemetry.telemeter import Telemeter, TelemetryContext
 
 __all__ = ["BATCH_SPANS", "FLUSH_INTERVAL_S", "MAX_QUEUED_SPANS", "POST_TIMEOUT_S",
            "ZipkinTelemeter", "treq_poster"]
-
-log = Logger(namespace="l5d.telemetry.zipkin")
 
 #: spans in one POST (a full batch is sent at once)
 BATCH_SPANS = 100
@@ -76,16 +77,17 @@ class ZipkinTelemeter(Telemeter):
 
     :param post: sends one JSON body (tests pass a fake); default: treq to
         ``http://<host>:<port>/api/v2/spans``.
+    :param logger: where failed POSTs are told (``l5d.zipkin``).
     """
 
     def __init__(self, cfg: ZipkinConfig, ctx: TelemetryContext, post: Poster | None = None,
                  *, batch: int = BATCH_SPANS, max_queued: int = MAX_QUEUED_SPANS,
-                 interval_s: float = FLUSH_INTERVAL_S) -> None:
+                 interval_s: float = FLUSH_INTERVAL_S,
+                 logger: logging.Logger | None = None) -> None:
         self.tracer = True
         self.trace_sample_rate = self.sample_rate = cfg.sample_rate
         self.url = f"http://{_authority(cfg.host, cfg.port)}/api/v2/spans"
         self._reactor = ctx.reactor
-        self._now = ctx.now
         self._post = post
         self._close: Callable[[], Any] | None = None
         self._batch = batch
@@ -98,8 +100,8 @@ class ZipkinTelemeter(Telemeter):
         self._c_sent = scope.counter("sent")
         self._c_dropped = scope.counter("dropped")
         self._c_errors = scope.counter("errors")
-        self._last_log = float("-inf")
-        self._unlogged = 0
+        self._log = RateLimitedLog(logger or logging.getLogger("l5d.zipkin"), ctx.reactor,
+                                   ctx.now, interval_s=LOG_INTERVAL_S)
         self.record = self._record
 
     def _record(self, record: RequestRecord) -> None:
@@ -139,6 +141,7 @@ class ZipkinTelemeter(Telemeter):
         if self._close is not None:
             close = self._close
             d.addBoth(lambda _: close())
+        d.addBoth(lambda _: self._log.flush())
         return d
 
     # -- sending -------------------------------------------------------------
@@ -174,14 +177,8 @@ class ZipkinTelemeter(Telemeter):
 
     def _error(self, reason: str, n: int) -> None:
         self._c_errors.value += 1
-        self._unlogged += 1
-        now = self._now()
-        if now - self._last_log >= LOG_INTERVAL_S:
-            self._last_log = now
-            count, self._unlogged = self._unlogged, 0
-            log.warn("zipkin: POST {url} failed ({count} failed POSTs since the last report, "
-                     "{n} spans lost in this one): {reason}",
-                     url=self.url, count=count, n=n, reason=reason)
+        self._log.warning("post", "io.l5d.zipkin: POST %s failed, %d spans lost: %s",
+                          self.url, n, reason)
 
     def _done(self, _: Any) -> None:
         self._in_flight = None

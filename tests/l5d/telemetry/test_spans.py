@@ -33,7 +33,7 @@ def test_a_new_trace_is_a_root_server_span_and_its_client_child() -> None:
     assert client["traceId"] == "000000000000aaaa"
     assert (client["id"], client["parentId"], client["kind"]) == (
         "000000000000cccc", "000000000000aaaa", "CLIENT")
-    assert client["name"] == "GET /a/b"
+    assert client["name"] == "get"
     assert (client["timestamp"], client["duration"]) == (1700000000500500, 2000)
     assert client["remoteEndpoint"] == {"ipv4": "10.0.0.9", "port": 8080}
     assert client["tags"]["client"] == "/$/inet/10.0.0.9/8080"
@@ -64,7 +64,7 @@ def test_answered_by_l5d_is_the_server_span_alone() -> None:
     rec = BASE._replace(span_id=0, client_sent=0.0, service="", status=400, ok=False,
                   error="Unknown destination")
     [server] = record_spans(rec)
-    assert server["kind"] == "SERVER" and server["name"] == "GET"
+    assert server["kind"] == "SERVER" and server["name"] == "get"
 
 
 def test_no_trace_no_spans() -> None:
@@ -87,3 +87,9 @@ def test_ipv6_and_odd_addresses() -> None:
 def test_128_bit_trace_id() -> None:
     rec = BASE._replace(trace_id=1 << 100, parent_id=0x5)
     assert record_spans(rec)[0]["traceId"] == f"{1 << 100:032x}"
+
+
+def test_names_and_service_names_are_lower_case() -> None:
+    server, client = record_spans(BASE._replace(router="Out", service="/svc/Hello"))
+    assert server["name"] == "out /svc/hello" and client["name"] == "get"
+    assert server["localEndpoint"] == client["localEndpoint"] == {"serviceName": "out"}

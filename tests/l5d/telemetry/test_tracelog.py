@@ -3,66 +3,89 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
+from itertools import count
 
 from twisted.internet import task
-from twisted.logger import Logger, LogLevel
 
 from l5d.config.telemeters import TracelogConfig
 from l5d.telemetry.record import RequestRecord
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
-from l5d.telemetry.tracelog import NAMESPACE, TracelogTelemeter
+from l5d.telemetry.tracelog import LOGGER, TracelogTelemeter
 
 REC = RequestRecord(router="in", started=5.0, duration_us=10, method="GET", uri="/",
                     version="1.1", host="h", source="127.0.0.1:1", status=200, ok=True,
                     trace_id=1, span_id=2, parent_id=1, sampled=True, client_sent=5.0)
+_names = count()
 
 
-def make(seed: int = 1, **cfg) -> tuple[TracelogTelemeter, list[dict]]:
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _ctx() -> TelemetryContext:
     clock = task.Clock()
     stats = Stats()
-    ctx = TelemetryContext(clock, stats, lambda: stats, clock.seconds, clock.seconds,
-                           random.Random(seed))
-    events: list[dict] = []
-    return TracelogTelemeter(TracelogConfig(**cfg), ctx,
-                             Logger(namespace=NAMESPACE, observer=events.append)), events
+    return TelemetryContext(clock, stats, lambda: stats, clock.seconds, clock.seconds,
+                            random.Random(1))
+
+
+def make(**cfg) -> tuple[TracelogTelemeter, list[logging.LogRecord], logging.Logger]:
+    """A tracelog writing to a fresh logger (WARNING, as an unconfigured one) of its own."""
+    logger = logging.getLogger(f"test.tracelog.{next(_names)}")
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    keep = _Keep()
+    logger.addHandler(keep)
+    t = TracelogTelemeter(TracelogConfig(**cfg), _ctx(), logger)
+    t.start()
+    return t, keep.records, logger
 
 
 class TracelogTests:
     def test_each_span_is_a_json_line_at_the_level(self) -> None:
-        t, events = make(level="DEBUG")
+        """DEBUG lines show: start() lets the logger through at the configured level."""
+        t, lines, logger = make(level="DEBUG")
         t.record(REC)
-        assert [e["log_level"] for e in events] == [LogLevel.debug, LogLevel.debug]
-        spans = [json.loads(e["span"]) for e in events]
+        assert [r.levelno for r in lines] == [logging.DEBUG, logging.DEBUG]
+        spans = [json.loads(r.getMessage()) for r in lines]
         assert [s["kind"] for s in spans] == ["SERVER", "CLIENT"]
-        assert all(e["log_namespace"] == NAMESPACE for e in events)
+        assert logger.level == logging.DEBUG
 
-    def test_a_decision_is_honoured(self) -> None:
-        """Decided not sampled: nothing, whatever the rate."""
-        t, events = make(sample_rate=1.0)
+    def test_a_level_already_enabled_is_left_alone(self) -> None:
+        t, lines, logger = make(level="ERROR")
+        assert logger.level == logging.WARNING
+        t.record(REC)
+        assert [r.levelno for r in lines] == [logging.ERROR] * 2
+
+    def test_a_decision_not_to_sample_is_honoured(self) -> None:
+        t, lines, _ = make()
         t.record(REC._replace(sampled=False))
-        assert events == []
+        assert lines == []
 
     def test_an_undecided_trace_it_is_offered_is_logged(self) -> None:
         """The router drew at sampleRate before offering it (see test_trace_router)."""
-        t, events = make(sample_rate=0.5)
+        t, lines, _ = make(sample_rate=0.5)
         t.record(REC._replace(sampled=None))
-        assert len(events) == 2
+        assert len(lines) == 2
 
     def test_it_is_a_tracer_that_never_decides(self) -> None:
         """Its sampleRate is the share of undecided traces it wants; it decides nothing."""
-        t, _ = make(sample_rate=0.2)
+        t, _, _ = make(sample_rate=0.2)
         assert (t.tracer, t.sample_rate, t.trace_sample_rate) == (True, 0.2, None)
         assert t.record is not None
 
     def test_off_logs_nothing_and_is_no_tracer(self) -> None:
-        t, _ = make(level="OFF")
+        t, _, _ = make(level="OFF")
         assert t.record is None and t.tracer is False
 
-    def test_builds_from_its_kind(self) -> None:
-        clock = task.Clock()
-        stats = Stats()
-        t = build_telemeter(TracelogConfig(), TelemetryContext(
-            clock, stats, lambda: stats, clock.seconds, clock.seconds, random.Random(1)))
-        assert isinstance(t, TracelogTelemeter)
+    def test_builds_from_its_kind_with_the_io_l5d_tracelog_logger(self) -> None:
+        t = build_telemeter(TracelogConfig(), _ctx())
+        assert isinstance(t, TracelogTelemeter) and t._logger.name == LOGGER
