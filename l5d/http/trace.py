@@ -163,7 +163,11 @@ def b3_lines(trace: TraceId) -> bytes:
 
 def default_lines(trace: TraceId) -> bytes:
     """``l5d-reqid`` and ``l5d-ctx-trace`` lines of ``trace``."""
-    return b"l5d-reqid: %s\r\nl5d-ctx-trace: %s\r\n" % (trace.reqid, trace.encode())
+    span, parent, tid, flags = trace
+    if tid > _MASK64:  # a 128-bit trace id: Finagle's 40-byte form
+        return b"l5d-reqid: %s\r\nl5d-ctx-trace: %s\r\n" % (trace.reqid, trace.encode())
+    return b"l5d-reqid: %016x\r\nl5d-ctx-trace: %s\r\n" % (
+        tid, _B64(_PACK(span, parent, tid, flags), newline=False))
 
 
 class Tracing:
@@ -183,7 +187,7 @@ class Tracing:
     """
 
     __slots__ = ("rng", "propagator", "sample_rate", "traced", "drop", "collect", "_fast",
-                 "_bits")
+                 "_traced_default", "_bits")
 
     def __init__(self, rng: random.Random, propagator: str = DEFAULT_PROPAGATOR,
                  sample_rate: float | None = None, drop: frozenset[bytes] = frozenset()) -> None:
@@ -204,6 +208,8 @@ class Tracing:
             self.drop = drop | {CTX_TRACE, REQID, SAMPLE}
         # the common case: l5d-ctx-trace, no tracer: one random id and nothing to decide
         self._fast = propagator == DEFAULT_PROPAGATOR and not self.traced
+        # with tracers: decide(None, None) and default_lines, inlined
+        self._traced_default = propagator == DEFAULT_PROPAGATOR and self.traced
         self._bits = rng.getrandbits
 
     def root(self, head: Any) -> bytes:
@@ -214,6 +220,16 @@ class Tracing:
             head.trace = span  # TraceId(span, span, span, 0), made only if a record asks
             return b"l5d-reqid: %016x\r\nl5d-ctx-trace: %s\r\n" % (
                 span, _B64(_PACK(span, span, span, 0), newline=False))
+        if self._traced_default:
+            rate = self.sample_rate
+            flags = 0
+            if rate > 0.0:
+                flags = SAMPLING_KNOWN | SAMPLED if self.rng.random() < rate else SAMPLING_KNOWN
+            span = self._bits(64)
+            trace = self._bits(64)
+            head.trace = TraceId(span, trace, trace, flags)
+            return b"l5d-reqid: %016x\r\nl5d-ctx-trace: %s\r\n" % (
+                trace, _B64(_PACK(span, trace, trace, flags), newline=False))
         return self.lines(head, None)
 
     def lines(self, head: Any, found: list[tuple[bytes, bytes]] | None) -> bytes:

@@ -41,7 +41,8 @@ class RequestRecord(NamedTuple):
     :param server_parent_id: the parent of l5d's server span (the incoming span's parent),
         or 0 when the server span is a root.
     :param sampled: the trace's sampling decision: ``None`` when none was made (a tracer
-        then decides for itself, at its own rate). Tracers send only sampled spans.
+        then gets the record at its own ``sampleRate``, drawn by the router). Tracers get
+        the records of sampled traces only.
     :param client_sent: wall-clock seconds the last client request started (0: none).
     """
 

@@ -212,6 +212,18 @@ class LinesTests:
         root = TraceId(span, span, span, 0)
         assert lines == b"l5d-reqid: %s\r\nl5d-ctx-trace: %s\r\n" % (root.reqid, root.encode())
 
+    @pytest.mark.parametrize("propagator", ["io.l5d.default", "io.l5d.zipkin"])
+    @pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
+    def test_root_is_decide_without_an_incoming_trace(self, propagator, rate) -> None:
+        """root() (inlined for speed with tracers) makes what decide(None, None) makes, draw
+        for draw, and the lines of that trace."""
+        a, c = _head(), _head()
+        ta, tb, tc = (Tracing(random.Random(8), propagator, rate) for _ in range(3))
+        for _ in range(50):
+            lines = ta.root(a)
+            assert a.trace == tb.decide(None, None)
+            assert lines == tc.lines(c, None) and c.trace == a.trace
+
     def test_traced_root_keeps_a_trace_id(self) -> None:
         head = _head()
         Tracing(random.Random(4), sample_rate=1.0).root(head)
