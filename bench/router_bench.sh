@@ -20,7 +20,9 @@
 # l5d's config is generated into OUT (router on 127.0.0.1:$L5D_PORT, admin on a free port):
 #     /svc => /$/io.buoyant.hostportPfx/inet; /inet => /$/inet;
 # so the Host 127.0.0.1:$BACKEND_PORT binds to /$/inet/127.0.0.1/$BACKEND_PORT (checked with
-# `l5d --validate` and `l5d dtab bind` before anything starts).
+# `l5d --validate` and `l5d dtab bind` before anything starts). Everything is on: peak EWMA,
+# a retrying classifier, budgets and accrual, and the telemeters io.l5d.prometheus,
+# io.l5d.statsd, io.l5d.recentRequests (0.25) and io.l5d.zipkin (0.001).
 #
 # Per row and round, a fresh proxy process is started, then: warm-up at c=32, measured run at
 # c=32, warm-up at c=1, measured run at c=1; the proxy is stopped. Rounds are interleaved and
@@ -224,6 +226,18 @@ l5d_config() { # PORT FILE
 admin:
   ip: 127.0.0.1
   port: $(free_port)
+# every telemeter on, as an operator would run them: Prometheus (scraped by nobody here),
+# statsd to a port where nothing listens (flushed every 10 s all the same), a quarter of
+# the requests kept for /requests, Zipkin spans for 0.1 % of them (to a port that refuses)
+telemetry:
+- kind: io.l5d.prometheus
+- kind: io.l5d.statsd
+  port: $(free_port)
+- kind: io.l5d.recentRequests
+  sampleRate: 0.25
+- kind: io.l5d.zipkin
+  port: $(free_port)
+  sampleRate: 0.001
 routers:
 - protocol: http
   label: bench

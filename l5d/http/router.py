@@ -22,11 +22,11 @@ from l5d.config.client_policy import ClientConfig, GlobalClientConfig
 from l5d.config.service_policy import GlobalServiceConfig, ServiceConfig
 from l5d.http.deadline import parse as parse_deadline
 from l5d.http.dst_client import DstClient
-from l5d.http.exchange_record import exchange_record, trace_of, trace_sampled
 from l5d.http.framing import HeadInfo  # noqa: F401  (re-exported for tools)
 from l5d.http.headers import DTAB_HEADERS, local_dtab, via_count
 from l5d.http.pool import EndpointPool
 from l5d.http.proxy import Exchange
+from l5d.http.router_outcomes import RouterOutcomes
 from l5d.http.service import Service
 from l5d.http.trace import DEFAULT_PROPAGATOR
 from l5d.http.upstream_request import (
@@ -62,7 +62,7 @@ class ServerParams:
         return (f"{self.ip}/{self.port}",)
 
 
-class HttpRouter:
+class HttpRouter(RouterOutcomes):
     """Routes HTTP requests for one configured router.
 
     :param dtab: zero-argument callable returning the current base :class:`Dtab`.
@@ -396,96 +396,9 @@ class HttpRouter:
         for client in self.clients.values():
             client.drop_service(svc.dst)
 
-    # -- metrics -------------------------------------------------------------
-    def watch_server(self, server: ServerParams, load: Any) -> None:
-        """Export a server's :class:`~l5d.http.limits.ServerLoad`: ``pending``,
-        ``connections``, ``connects``, ``sent_bytes``, ``received_bytes``."""
-        scope = self.stats_scope.scope("server", *server.stats_label)
-        scope.function_gauge(lambda: load.requests, "pending")
-        scope.function_gauge(lambda: load.connections, "connections")
-        scope.function_counter(lambda: load.connects, "connects")
-        scope.function_counter(lambda: load.sent_bytes, "sent_bytes")
-        scope.function_counter(lambda: load.received_bytes, "received_bytes")
-
-    def count_pending(self) -> None:
-        """Set every service's and client's ``pending`` gauge from the requests in flight
-        (when metrics are read: the data path keeps no such count)."""
-        by_svc: dict[Any, int] = {}
-        by_client: dict[Any, int] = {}
-        for ex in self.in_flight:
-            svc, client = ex.svc, ex.route
-            if svc is not None:
-                by_svc[svc] = by_svc.get(svc, 0) + 1
-            if client is not None and ex._in_client:
-                by_client[client] = by_client.get(client, 0) + 1
-        for svc in self._services.values():
-            svc.pending.value = by_svc.get(svc, 0)
-        for client in self.clients.values():
-            client.pending.value = by_client.get(client, 0)
-
     # -- outcomes ------------------------------------------------------------
     def connect_failed_text(self, ex: Exchange, pool: EndpointPool) -> str:
         client = ex.route
         addrs = [f"{p.host}:{p.port}" for p in client.pools] if client else []
         return connect_failed_message(f"{pool.host}:{pool.port}", ex.dst,
                                       client.id if client else Path(), addrs)
-
-    def exchange_done(self, ex: Exchange, ok: bool, now: float | None = None) -> None:
-        """The exchange is over (at ``now``, if the caller read the clock): ``ok`` is its
-        classification (server and service stats)."""
-        self.in_flight.discard(ex)
-        if now is None:
-            now = self.now()
-        us = int((now - ex.started_at) * 1e6)  # request_latency_ms, in µs
-        if self.record_stats:
-            self._record(ex, ok, us)
-        if self.sinks or self.trace_sinks:
-            self._offer(ex, ok, now, us)
-
-    def _offer(self, ex: Exchange, ok: bool, now: float, us: int) -> None:
-        """The exchange's record to the sinks that take it (made once, if any does): a
-        share of requests to each sink, the sampled traces to each tracer (and undecided
-        ones at its rate)."""
-        record = None
-        rng = self.rng
-        for rate, sink in self.sinks:
-            if rate < 1.0 and rng.random() >= rate:
-                continue
-            if record is None:
-                record = exchange_record(ex, ok, now, us, self.wall(), self.label)
-            sink(record)
-        if self.trace_sinks:
-            sampled = trace_sampled(trace_of(ex))
-            if sampled is False:
-                return
-            for rate, sink in self.trace_sinks:
-                if sampled is None and (rate <= 0.0 or rng.random() >= rate):
-                    continue
-                if record is None:
-                    record = exchange_record(ex, ok, now, us, self.wall(), self.label)
-                sink(record)
-
-    def _record(self, ex: Exchange, ok: bool, us: int) -> None:
-        """The exchange's outcome, status and latency at server, service and client/service."""
-        status = ex.status
-        srv = ex.server_stats
-        if srv is not None:
-            srv[0 if ok else 1].value += 1
-            if status > 0:
-                table = srv[2]
-                table[status] = table.get(status, 0) + 1
-            srv[3].add(us)
-        svc = ex.svc
-        if svc is not None:
-            (svc.success if ok else svc.failures).value += 1
-            svc.per_request.add(ex.retries)
-            if status > 0:
-                table = svc.status
-                table[status] = table.get(status, 0) + 1
-            svc.latency.add(us)
-        view = ex.view
-        if view is not None:
-            (view.success if ok else view.failures).value += 1
-            if status > 0:
-                table = view.status
-                table[status] = table.get(status, 0) + 1

@@ -201,9 +201,12 @@ def fail_first(first: bytes) -> Callable[[Seen], bytes]:
 
 def stat(metrics: dict, prefix: str, name: str) -> float:
     """The sum of the metrics ``<prefix>...<name>``: e.g. ``stat(m, "rt/r/server/",
-    "success")`` is the success counter of router ``r``'s server whatever its address."""
+    "success")`` is the success counter of router ``r``'s server whatever its address.
+    A client's view of a service (``client/<id>/service/<name>/...``) is not counted
+    again."""
     return sum(v for k, v in metrics.items()
-               if k.startswith(prefix) and (k == prefix + name or k.endswith("/" + name)))
+               if k.startswith(prefix) and (k == prefix + name or k.endswith("/" + name))
+               and not (prefix.endswith("/client/") and "/service/" in k[len(prefix):]))
 
 
 def free_port() -> int:

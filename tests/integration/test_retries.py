@@ -30,7 +30,7 @@ from tests.helpers.backends import ScriptedBackend
 from tests.helpers.l5d_process import L5d
 from tests.helpers.raw_http import RawClient, request
 from tests.helpers.resilience import (
-    Backend, answer, fail_first, fs_l5d, read_message, reset,
+    Backend, answer, fail_first, fs_l5d, read_message, reset, stat,
 )
 
 TIMEOUT_S = 20
@@ -44,8 +44,7 @@ def proxies(l5d: L5d) -> dict[str, str]:
 
 
 def client_metric(l5d: L5d, name: str) -> float:
-    return sum(v for k, v in l5d.metrics().items()
-               if k.startswith("rt/http/client/") and k.endswith("/" + name))
+    return stat(l5d.metrics(), "rt/http/client/", name)
 
 
 class HalfBody:

@@ -22,7 +22,7 @@ import time
 import requests
 
 from tests.helpers.l5d_process import L5d
-from tests.helpers.resilience import Scripted
+from tests.helpers.resilience import Scripted, stat
 
 TIMEOUT_S = 20
 SVC = "rt/http/service/svc/x/"
@@ -86,8 +86,7 @@ class BudgetTests:
             assert m[SVC + "retries/budget_exhausted"] == 1
             assert m[SVC + "retries/per_request.max"] == 100
             assert m[SVC + "retries/budget"] == 0
-            client_failures = sum(v for k, v in m.items()
-                                  if k.startswith("rt/http/client/") and k.endswith("/failures"))
+            client_failures = stat(m, "rt/http/client/", "failures")
             assert client_failures == 101  # every attempt, at the client
 
             assert get(l5d, "/always2").status_code == 500

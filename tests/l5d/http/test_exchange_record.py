@@ -82,7 +82,7 @@ def test_the_router_draws_before_it_makes_a_record() -> None:
 
 
 def test_no_sink_takes_it_no_record() -> None:
-    import l5d.http.router as router_module
+    import l5d.http.router_outcomes as router_module
 
     made = []
     real = router_module.exchange_record
