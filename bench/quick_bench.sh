@@ -11,6 +11,7 @@
 #   --distinct   every request has its own target (bench/wrk-distinct.lua), so no request
 #                head repeats and l5d's request-head memo never hits
 #   --repo DIR   run the l5d of another checkout (A/B); its own .venv if it has one
+#   --top-yaml F top-level YAML (a telemetry list, say) put in l5d's config before routers
 # env: BACKEND_PORT (24080), L5D_PORT (24140). Needs nginx, wrk, taskset, curl (router_bench.sh
 # --install can apt-get them); traffic stays on 127.0.0.1 and every process started here is
 # stopped on exit.
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2;;
     --conns) CONNS=$2; shift 2;;
     --repo) RUN_REPO=$(cd "$2" && pwd); shift 2;;
+    --top-yaml) TOP_YAML=$(cat "$2") || exit 1; shift 2;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0;;
     *) echo "quick_bench.sh: unknown option $1" >&2; exit 2;;
   esac
@@ -53,6 +55,7 @@ cat > "$RUN/l5d.yaml" <<YAML
 admin:
   ip: 127.0.0.1
   port: 0
+${TOP_YAML:-}
 routers:
 - protocol: http
   label: bench

@@ -23,6 +23,8 @@ l5d is routing on 127.0.0.1:4140 (admin on http://127.0.0.1:9990/). Try:
 
     http_proxy=127.0.0.1:4140 curl http://hello/
     .venv/bin/l5d dtab delegate --config examples/local.yaml /svc/hello
+    curl -s 'http://127.0.0.1:9990/admin/metrics.json?q=rt/http/service/svc/hello&pretty=1'
+    curl -s http://127.0.0.1:9990/requests.json
 
 (or `source .venv/bin/activate` first, then plain `l5d ...`). Services are the
 files in examples/disco/ ("host port" per line; edits are picked up within a

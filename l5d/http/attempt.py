@@ -49,7 +49,8 @@ class Attempts:
 
     def _client_request(self: Any, now: float | None = None) -> None:
         """A request to the client (the first, or a retry): counted, then an attempt."""
-        self._timer = None
+        if self._timer is not None:  # (stored only when set: see Exchange's docstring)
+            self._timer = None
         if self.state == DONE:
             return
         self.state = CONNECTING
@@ -76,7 +77,9 @@ class Attempts:
                 # a deadline sooner than the attempt timeout is the total timer's to enforce
                 self._attempt_timer = self.router.reactor.callLater(timeout,
                                                                     self._attempt_timeout)
-        self._waiter = node.endpoint.acquire(self._connected, self._connect_failed)
+        waiter = node.endpoint.acquire(self._connected, self._connect_failed)
+        if waiter is not None:  # waiting for a connection of a full pool
+            self._waiter = waiter
 
     def _elsewhere(self: Any, balancer: Any, node: Any) -> Any:
         """A pick other than ``node`` (where the last attempt failed), if there is one:
@@ -136,7 +139,8 @@ class Attempts:
 
     # -- connecting ----------------------------------------------------------
     def _connect_failed(self: Any, pool: Any, detail: str, local: bool = False) -> None:
-        self._waiter = None
+        if self._waiter is not None:
+            self._waiter = None
         if self.state == DONE:
             return
         self._cancel_attempt_timer()
@@ -168,7 +172,8 @@ class Attempts:
             self.fail(502, self.router.connect_failed_text(self, pool), retryable=True)
 
     def _connected(self: Any, upstream: Any) -> None:
-        self._waiter = None
+        if self._waiter is not None:
+            self._waiter = None
         if self.state == DONE:  # failed or timed out while connecting: the connection is unused
             if not upstream.closed:
                 upstream.pool.release(upstream)

@@ -66,6 +66,11 @@ class Exchange(Attempts, Responding):
 
     No ``__slots__``: most fields keep their class-level default for the whole of an
     ordinary exchange, so a new one sets only what differs (one is made per request).
+    Keep what an ordinary exchange stores in its instance below 30 names: CPython 3.11
+    shares the key table of instance dicts up to 30 keys, and an exchange past that costs
+    about 3,000 machine instructions more per name (measured with cachegrind: 28 -> 30
+    names, +6,500 per request). Store a ``None`` over a ``None`` default only when the
+    field was set (``_timer``, ``_waiter``). ``tests/l5d/http/test_proxy.py`` counts them.
     """
 
     state = NEW

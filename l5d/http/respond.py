@@ -78,7 +78,8 @@ class Responding:
                     else:
                         self._retry_when_whole(delay)
                     return
-        self._success = success
+        if success is not self._success:  # stored only when not the default (Exchange)
+            self._success = success
         self.status = rhead.status
         self.state = RESPONDING
         head = self.head
@@ -93,7 +94,11 @@ class Responding:
                                    clear, success)
             if memo is not None:
                 memo[shape] = down
-        data, self._down_chunked, self._down_close = down
+        data, chunked, close = down
+        if chunked:  # stored only when not the default (Exchange)
+            self._down_chunked = True
+        if close:
+            self._down_close = True
         self.conn.write(data)
         upstream = self.upstream
         if upstream is not None and framing != FRAMING_NONE and (
