@@ -8,11 +8,11 @@ under the ``l5d.telemeters`` entry-point group.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from l5d.config._check import _is_int, _is_number, check_int, require
 from l5d.config.registry import PluginConfig, Registry
 
 __all__ = ["TELEMETERS", "TelemeterConfig", "PrometheusConfig", "DEFAULT_PROMETHEUS_PATH",
@@ -114,12 +114,8 @@ class RecentRequestsConfig(TelemeterConfig):
     capacity: int = DEFAULT_RECENT_REQUESTS_CAPACITY
 
     def __post_init__(self) -> None:
-        rate = self.sample_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise ValueError(f"sampleRate: expected a number from 0.0 to 1.0, got {rate!r}")
-        if isinstance(self.capacity, bool) or not isinstance(self.capacity, int) \
-                or self.capacity < 0:
-            raise ValueError(f"capacity: expected an integer >= 0, got {self.capacity!r}")
+        _check_rate(self.sample_rate)
+        check_int("capacity", self.capacity, minimum=0)
 
     @classmethod
     def from_fields(cls, f: Any) -> "RecentRequestsConfig":
@@ -179,21 +175,17 @@ class StatsdConfig(TelemeterConfig):
         for problem in (_prefix_problem(self.prefix), _hostname_problem(self.hostname)):
             if problem:
                 raise ValueError(problem)
-        if isinstance(self.port, bool) or not isinstance(self.port, int) \
-                or not 1 <= self.port <= 65535:
-            raise ValueError(f"port: expected a port number (1-65535), got {self.port!r}")
+        _check_port(self.port)
         interval = self.gauge_interval_s
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) \
                 or not STATSD_MIN_INTERVAL_MS <= interval * 1000 <= STATSD_MAX_INTERVAL_MS:
             raise ValueError(f"gaugeIntervalMs: expected {STATSD_MIN_INTERVAL_MS}.."
                              f"{STATSD_MAX_INTERVAL_MS} milliseconds, got {interval!r} s")
         rate = self.sample_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) \
-                or not math.isfinite(rate) or not 0 < rate <= 1:
-            raise ValueError(f"sampleRate: expected a number with 0 < sampleRate <= 1 "
-                             f"(1: every timer value is sent), got {rate!r}")
-        if not isinstance(self.experimental, bool):
-            raise ValueError(f"experimental: expected a boolean, got {self.experimental!r}")
+        require(_is_number(rate) and 0 < rate <= 1, "sampleRate", rate,
+                "a number with 0 < sampleRate <= 1 (1: every timer value is sent)")
+        require(isinstance(self.experimental, bool), "experimental", self.experimental,
+                "a boolean")
 
     @classmethod
     def from_fields(cls, f: Any) -> "StatsdConfig":
@@ -222,9 +214,13 @@ class StatsdConfig(TelemeterConfig):
 
 
 def _check_rate(value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not 0.0 <= value <= 1.0:
-        raise ValueError(f"sampleRate: expected a number from 0 to 1, got {value!r}")
+    require(_is_number(value) and 0.0 <= value <= 1.0,  # type: ignore[operator]
+            "sampleRate", value, "a number from 0.0 to 1.0")
+
+
+def _check_port(value: object) -> None:
+    require(_is_int(value) and 1 <= value <= 65535,  # type: ignore[operator]
+            "port", value, "a port number (1-65535)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,9 +242,7 @@ class ZipkinConfig(TelemeterConfig):
         if not isinstance(self.host, str) or not self.host or any(
                 c in self.host for c in "/?#@ "):
             raise ValueError(f"host: expected a host name or address, got {self.host!r}")
-        if isinstance(self.port, bool) or not isinstance(self.port, int) \
-                or not 1 <= self.port <= 65535:
-            raise ValueError(f"port: expected a port number (1-65535), got {self.port!r}")
+        _check_port(self.port)
         _check_rate(self.sample_rate)
 
     @classmethod

@@ -96,7 +96,15 @@ class DstClient:
         """Forget ``dst``'s view (the service expired)."""
         view = self.services.pop(dst, None)
         if view is not None:
-            self.router.stats.remove_prefix(*view.scope)
+            self.router.stats.remove(view.scope.names)
+
+    def forget_stats(self) -> None:
+        """Forget this client's metrics and its views' (it expired or was evicted)."""
+        names = list(self.stats.names)
+        for view in self.services.values():
+            names += view.scope.names
+        self.services.clear()
+        self.router.stats.remove(names)
 
     # -- endpoints -----------------------------------------------------------
     @property
@@ -215,7 +223,7 @@ class ServiceView:
         self.success = stats.counter("success")
         self.failures = stats.counter("failures")
         self.status = stats.statuses()
-        self.scope = stats.prefix
+        self.scope = stats
 
 
 def _lb_stat(bal: Any, name: str) -> Any:

@@ -174,7 +174,7 @@ class HttpRouter(RouterOutcomes):
                     ex.route is client for ex in self.in_flight):
                 client.close()
                 del self.clients[key]
-                self.stats.remove_prefix("rt", self.label, "client", client.name.lstrip("/"))
+                client.forget_stats()
         for key, svc in list(self._services.items()):
             if now - svc.last_used >= self.idle_ttl_s:
                 del self._services[key]
@@ -341,6 +341,7 @@ class HttpRouter(RouterOutcomes):
         svc.bound = bound
         if svc.client is not client or svc.view is None:
             svc.view = client.service_view(ex.dst)
+            svc.viewers.add(client)
         svc.client = client
         view = ex.view = svc.view
         view.requests.value += 1
@@ -359,7 +360,7 @@ class HttpRouter(RouterOutcomes):
             self._epoch += 1
             del self.clients[victim.id]
             victim.close()
-            self.stats.remove_prefix("rt", self.label, "client", victim.name.lstrip("/"))
+            victim.forget_stats()
 
     def _no_route(self, ex: Exchange, base: Dtab) -> None:
         """Answer 502 with Linkerd's no-route text, saying what was tried."""
@@ -392,8 +393,8 @@ class HttpRouter(RouterOutcomes):
 
     def _forget_service(self, svc: Service) -> None:
         """Drop an expired service's metrics, and every client's view of it."""
-        self.stats.remove_prefix(*svc.scope)
-        for client in self.clients.values():
+        self.stats.remove(svc.scope.names)
+        for client in svc.viewers:
             client.drop_service(svc.dst)
 
     # -- outcomes ------------------------------------------------------------

@@ -39,7 +39,7 @@ class Service:
                  "base", "override", "generation", "epoch", "bound", "client", "dst_headers",
                  "params", "total_timeout_s", "budget", "classify", "all_successful",
                  "backoff", "c_retries", "c_budget_exhausted", "per_request",
-                 "status", "latency", "view", "pending", "dst", "name")
+                 "status", "latency", "view", "pending", "dst", "name", "viewers")
 
     def __init__(self, stats: Any, dst: Path, params: Any, rng: Any, now: Any) -> None:
         self.dst_header = b"l5d-dst-service: " + dst.show().encode("latin-1") + b"\r\n"
@@ -66,8 +66,8 @@ class Service:
         #: a new backoff stream per request (``None``: retry at once, the default)
         self.backoff = (None if spec.kind == "constant" and not spec.delay_s
                         else functools.partial(spec.stream, rng))
-        #: the scope of every metric of this service (dropped with it)
-        self.scope = stats.prefix
+        #: the scope of every metric of this service (its ``names`` are dropped with it)
+        self.scope = stats
         self.last_used = 0.0
         self.base: Any = None
         self.override: Any = None
@@ -76,4 +76,6 @@ class Service:
         self.bound: Any = None
         self.client: Any = None
         self.view: Any = None  # the client's ServiceView of this name (with ``client``)
+        #: the clients that have a ServiceView of this name (they drop it when it expires)
+        self.viewers: set[Any] = set()
         self.dst_headers = b""

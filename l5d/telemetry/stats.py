@@ -157,35 +157,47 @@ class Stats:
         self._take(lambda table: [n for n in names if n in table])
 
     def remove_prefix(self, *prefix: str) -> None:
-        """Forget every metric under ``prefix`` (an expired client or service)."""
+        """Forget every metric under ``prefix`` (reads the whole registry: for tools and
+        tests; the router forgets a client or service by :attr:`ScopedStats.names`, which
+        costs what that one has)."""
         n = len(prefix)
         self._take(lambda table: [k for k in table if k[:n] == prefix])
 
 
 class ScopedStats:
-    __slots__ = ("_stats", "_prefix")
+    """A view of a :class:`Stats` that puts ``prefix`` before names, and keeps the names
+    of the metrics made through it (``names``): what its owner hands to
+    :meth:`Stats.remove` when it expires."""
+
+    __slots__ = ("_stats", "_prefix", "names")
 
     def __init__(self, stats: Stats, prefix: Scope) -> None:
         self._stats = stats
         self._prefix = prefix
+        self.names: list[Scope] = []
+
+    def _name(self, name: tuple[str, ...]) -> Scope:
+        full = self._prefix + name
+        self.names.append(full)
+        return full
 
     def counter(self, *name: str) -> Counter:
-        return self._stats.counter(*self._prefix, *name)
+        return self._stats.counter(*self._name(name))
 
     def gauge(self, *name: str) -> Gauge:
-        return self._stats.gauge(*self._prefix, *name)
+        return self._stats.gauge(*self._name(name))
 
     def function_gauge(self, fn: Callable[[], float], *name: str) -> FunctionGauge:
-        return self._stats.function_gauge(fn, *self._prefix, *name)
+        return self._stats.function_gauge(fn, *self._name(name))
 
     def function_counter(self, fn: Callable[[], float], *name: str) -> FunctionCounter:
-        return self._stats.function_counter(fn, *self._prefix, *name)
+        return self._stats.function_counter(fn, *self._name(name))
 
     def stat(self, *name: str, scale: int = 1) -> Histogram:
-        return self._stats.stat(*self._prefix, *name, scale=scale)
+        return self._stats.stat(*self._name(name), scale=scale)
 
     def statuses(self, *name: str) -> dict[int, int]:
-        return self._stats.statuses(*self._prefix, *name)
+        return self._stats.statuses(*self._name(name))
 
     def scope(self, *prefix: str) -> "ScopedStats":
         return ScopedStats(self._stats, self._prefix + prefix)

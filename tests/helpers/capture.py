@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers.processes import terminate
+
 _LINKTYPE_ETHERNET = 1
 _LINKTYPE_LINUX_SLL = 113
 
@@ -105,13 +107,7 @@ class LoopbackCapture:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
 
     def packets(self) -> list[Packet]:
         """What was captured (call after the block: tcpdump has written everything)."""

@@ -74,6 +74,8 @@ from urllib.parse import urlencode
 
 import requests
 
+from tests.helpers.processes import terminate
+
 K8S_VERSION = "1.20.2"
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "tests" / "k8s" / "build-apiserver.sh"
@@ -84,7 +86,6 @@ SERVING_SANS = ("IP:127.0.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernet
 BUILD_TIMEOUT_S = 30 * 60
 ETCD_READY_TIMEOUT_S = 30.0
 APISERVER_READY_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 10.0
 RESTART_GRACE_S = 3.0
 REQUEST_TIMEOUT_S = 30.0
 START_ATTEMPTS = 3
@@ -175,22 +176,6 @@ def spawn(argv: list[str], log_path: Path, env: dict | None = None) -> subproces
     with open(log_path, "ab") as log:
         return subprocess.Popen(die_with_parent(argv), stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log, env=dict(os.environ, **(env or {})))
-
-
-def terminate(proc: subprocess.Popen | None, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """Stop ``proc``: SIGTERM, then SIGKILL after ``timeout_s``.
-
-    :param proc: the process (``None`` is ignored).
-    :param timeout_s: how long SIGTERM is given.
-    """
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(STOP_TIMEOUT_S)
 
 
 def tail(path: Path, lines: int = 40) -> str:

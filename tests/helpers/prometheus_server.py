@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.helpers.l5d_process import wait_for
+from tests.helpers.processes import terminate
 
 TIMEOUT_S = 20
 
@@ -53,11 +54,7 @@ def prometheus_server(tmp_path):
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
 
 
 def ready(url: str) -> bool:

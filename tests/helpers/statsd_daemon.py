@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from tests.helpers.l5d_process import ROOT, wait_for
+from tests.helpers.processes import terminate
 
 RECORDER = Path(__file__).resolve().parent / "statsd_recorder.js"
 INSTALL = ROOT / "scripts" / "statsd-daemon.sh"
@@ -76,13 +77,7 @@ class StatsdDaemon:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         self._dir.cleanup()
 
     def log(self) -> str:

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.helpers.l5d_process import L5d, config_text, wait_for
+from tests.helpers.processes import terminate
 from tests.helpers.resilience import Scripted, free_port
 from tests.integration.test_metrics_export import READ5XX, send_mix
 
@@ -87,12 +88,7 @@ bind-address = "127.0.0.1:{free_port()}"
         return result.get("series", [])
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        terminate(self.proc)
 
 
 @pytest.fixture
