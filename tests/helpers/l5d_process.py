@@ -40,7 +40,7 @@ class L5d:
             config = config_text(dtab, router=router_yaml, namers=namers_yaml)
         self.config_path = self.dir / "l5d.yaml"
         self.config_path.write_text(config)
-        self._env = dict(os.environ, L5D_ADMIN_TOKEN=ADMIN_TOKEN, **(env or {}))
+        self._env = {**os.environ, "L5D_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
         self._start_timeout_s = start_timeout_s
         self._lines: list[str] = []
         self._err_lines: list[str] = []
