@@ -204,8 +204,6 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         return 1
 
     token = admin_token(config, env.variables, stderr)
-    if token is False:
-        return 1
     _log_to(stderr)
     warnings_only = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
     log_levels = LogLevels(warnings_only)  # /logging.json sets levels here
@@ -245,7 +243,7 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         stop_reactor()
 
     def start() -> None:
-        site = build_admin_site(config, reactor, stop_reactor, linker, token=token or None,
+        site = build_admin_site(config, reactor, stop_reactor, linker, token=token,
                                 log_levels=log_levels)
         linker.start(site).addCallbacks(announce, failed)
 
@@ -256,10 +254,11 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
 
 
 def admin_token(config: LinkerConfig, environ: Mapping[str, str],
-                stderr: IO[str]) -> str | None | bool:
+                stderr: IO[str]) -> str | None:
     """The admin's bearer token: ``admin.tokenFile``'s content (whitespace around it
-    dropped), else the variable ``admin.tokenEnv``; ``None`` when neither gives one (writes
-    off); ``False`` (after printing why) when the token file cannot be read."""
+    dropped), else the variable ``admin.tokenEnv``; ``None`` when neither gives one, and
+    admin writes are off. A token file that cannot be read leaves them off too (said on
+    stderr): failing closed, l5d still routes."""
     admin = config.admin
     if admin.token_file is None:
         return environ.get(admin.token_env, "").strip() or None
@@ -269,8 +268,9 @@ def admin_token(config: LinkerConfig, environ: Mapping[str, str],
         mode = os.stat(admin.token_file).st_mode
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or err
-        print(f"l5d: cannot read admin.tokenFile {admin.token_file}: {reason}", file=stderr)
-        return False
+        print(f"l5d: warning: cannot read admin.tokenFile {admin.token_file} ({reason}): "
+              f"admin writes are off", file=stderr, flush=True)
+        return None
     if mode & 0o077:
         print(f"l5d: warning: admin.tokenFile {admin.token_file} can be read by other users "
               f"(mode {mode & 0o777:o}; chmod 600 it)", file=stderr, flush=True)
