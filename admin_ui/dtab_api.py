@@ -113,9 +113,9 @@ class _DtabPage(Page):
     def respond(self, request: IRequest) -> Any:
         if request.method != b"PUT":
             return json_response(request, 200, self._json())
-        refused = self._security.refuse(request)
-        if refused is not None:
-            return refused
+        allowed = self._security.guard(request)
+        if isinstance(allowed, bytes):
+            return allowed
         body = request.content.read(MAX_DTAB_BODY + 1) if request.content is not None else b""
         if len(body) > MAX_DTAB_BODY:
             return json_response(request, 413, {"error": f"body over {MAX_DTAB_BODY} bytes"})
@@ -127,8 +127,7 @@ class _DtabPage(Page):
                 or not isinstance(doc.get("version"), str):
             return json_response(request, 400, {
                 "error": 'expected {"dtab": <text>, "version": <the version it edits>}'})
-        who = getattr(request, "l5d_who", "?")
-        d = self._store.write(self._router, doc["dtab"], doc["version"], who)
+        d = self._store.write(self._router, doc["dtab"], doc["version"], allowed.who)
         d.addCallback(self._answer, request)
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET

@@ -37,9 +37,9 @@ class LoggingPage(Page):
         if request.method != b"PUT":
             return json_response(request, 200, {"loggers": self._levels.loggers(),
                                                 "levels": list(LEVELS)})
-        refused = self._security.refuse(request)
-        if refused is not None:
-            return refused
+        allowed = self._security.guard(request)
+        if isinstance(allowed, bytes):
+            return allowed
         body = request.content.read(MAX_BODY + 1) if request.content is not None else b""
         try:
             doc = json.loads(body) if len(body) <= MAX_BODY else None

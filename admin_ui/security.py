@@ -104,13 +104,13 @@ class AdminSecurity:
             session_user=None if session is None else session.user,
         ), self._token, self.off_reason, json_body=json_body)
 
-    def refuse(self, request: IRequest, *, json_body: bool = True) -> bytes | None:
-        """``None`` when ``request`` may write, else the JSON error answer to return."""
+    def guard(self, request: IRequest, *, json_body: bool = True) -> Allowed | bytes:
+        """:class:`Allowed` (with who) when ``request`` may write, else the JSON error
+        answer to return (its status set)."""
         decision = self.authorize(request, json_body=json_body)
         if isinstance(decision, Denied):
             return json_response(request, decision.status, {"error": decision.message})
-        request.l5d_who = decision.who  # read by the write (who in the change log)
-        return None
+        return decision
 
     # -- sessions ------------------------------------------------------------
     def session(self, request: IRequest) -> Session | None:
@@ -269,9 +269,9 @@ class LogoutPage(Page):
         self._security = security
 
     def respond(self, request: IRequest) -> bytes:
-        refused = self._security.refuse(request, json_body=False)
-        if refused is not None:
-            return refused
+        allowed = self._security.guard(request, json_body=False)
+        if isinstance(allowed, bytes):
+            return allowed
         self._security.logout(request)
         request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict",
                           max_age=b"0")

@@ -69,9 +69,9 @@ class _Shutdown(Page):
         self._security = security
 
     def respond(self, request: IRequest) -> bytes:
-        refused = self._security.refuse(request, json_body=False)  # a write: token or session
-        if refused is not None:
-            return refused
+        allowed = self._security.guard(request, json_body=False)  # a write: token or session
+        if isinstance(allowed, bytes):
+            return allowed
         request.setHeader(b"content-type", TEXT_PLAIN)
         request.notifyFinish().addBoth(self._finished)
         return b"shutting down\n"

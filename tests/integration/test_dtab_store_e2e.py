@@ -202,3 +202,36 @@ def test_without_a_token_writes_are_off(origins, tmp_path: Path) -> None:
         assert off.status_code == 403
         assert off.json()["error"].startswith("admin writes are off: no admin token")
         assert curl(l5d) == "A"
+
+
+def test_the_login_form_session_and_csrf(origins, tmp_path: Path) -> None:
+    """What the page does: log in with the form, read the CSRF value, save with both."""
+    a, b = origins
+    with L5d(config=config(to(a), tmp_path / "d")) as l5d:
+        base = f"http://127.0.0.1:{l5d.admin_port}"
+        browser = requests.Session()
+        assert "<form" in browser.get(base + "/admin/login", timeout=TIMEOUT_S).text
+        token = l5d.admin_auth["Authorization"].split(" ", 1)[1]
+        wrong = browser.post(base + "/admin/login", data={"token": "nope"}, timeout=TIMEOUT_S)
+        assert wrong.status_code == 401 and "l5d_session" not in browser.cookies
+        login = browser.post(base + "/admin/login", timeout=TIMEOUT_S,
+                             data={"token": token, "user": "ann", "next": "/dtab"},
+                             headers={"Origin": base}, allow_redirects=False)
+        assert login.status_code == 303 and login.headers["Location"] == "/dtab"
+        assert "HttpOnly" in login.headers["Set-Cookie"]
+        session = browser.get(base + "/admin/session.json", timeout=TIMEOUT_S).json()
+        assert session["authenticated"] and session["csrf"]
+        url = base + "/admin/dtab/http.json"
+        body = {"dtab": to(b), "version": "config"}
+        no_csrf = browser.put(url, json=body, timeout=TIMEOUT_S)
+        assert no_csrf.status_code == 403 and curl(l5d) == "A"
+        saved = browser.put(url, json=body, headers={"X-L5d-Csrf": session["csrf"]},
+                            timeout=TIMEOUT_S)
+        assert saved.status_code == 200 and curl(l5d) == "B"
+        history = requests.get(base + "/admin/dtab/http/history.json", timeout=10).json()
+        assert history["history"][0]["who"] == "session:ann@127.0.0.1"
+        out = browser.post(base + "/admin/logout", headers={"X-L5d-Csrf": session["csrf"]},
+                           timeout=TIMEOUT_S)
+        assert out.status_code == 200
+        assert browser.put(url, json={"dtab": to(a), "version": "1"}, timeout=TIMEOUT_S,
+                           headers={"X-L5d-Csrf": session["csrf"]}).status_code == 401
