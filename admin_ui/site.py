@@ -4,7 +4,13 @@ A first, minimal cut of Linkerd's admin interface:
 
 * ``GET /admin/ping`` → ``pong`` (``text/plain``);
 * ``GET /config.json`` → the parsed config with every default filled in;
-* ``POST /admin/shutdown`` → graceful shutdown (other methods: 405);
+* ``POST /admin/shutdown`` → graceful shutdown (other methods: 405), a write: it needs the
+  admin token or a login session (:mod:`admin_ui.security`);
+* the dtab store's ``/admin/dtab/<router>.json`` and ``.../history.json``
+  (:mod:`admin_ui.dtab_api`), ``/logging.json`` (:mod:`admin_ui.logging_api`), and the
+  login pages (``/admin/login``, ``/admin/logout``, ``/admin/session.json``);
+* every request's ``Host`` must be an IP literal, ``localhost`` or in
+  ``admin.allowedHosts`` (403 otherwise: DNS rebinding);
 * ``GET /admin/metrics.json`` → every counter, gauge and histogram, flat (Linkerd's names;
   ``?tree=1``, ``?q=<subtree>``, ``?pretty=1``);
 * the pages of the telemeters (``io.l5d.prometheus``'s ``path``,
@@ -22,14 +28,18 @@ import ``l5d`` and ``dtab``; ``l5d`` never imports
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any, Callable
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import server
 from twisted.web.iweb import IRequest
 
+from admin_ui.dtab_api import DtabDir
+from admin_ui.logging_api import LoggingPage
 from admin_ui.names import add_name_pages
 from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN, mount
+from admin_ui.security import AdminSecurity, add_security_pages, json_response
 from l5d.config import LinkerConfig
 from l5d.telemetry.flat import flat_metrics, resolve, tree_metrics
 from l5d.telemetry.telemeter import PageArgs
@@ -51,12 +61,17 @@ class _Shutdown(Page):
 
     methods = (b"POST",)
 
-    def __init__(self, reactor: IReactorTime, on_shutdown: Callable[[], object]) -> None:
+    def __init__(self, reactor: IReactorTime, on_shutdown: Callable[[], object],
+                 security: AdminSecurity) -> None:
         super().__init__()
         self._reactor = reactor
         self._on_shutdown = on_shutdown
+        self._security = security
 
     def respond(self, request: IRequest) -> bytes:
+        allowed = self._security.guard(request, json_body=False)  # a write: token or session
+        if isinstance(allowed, bytes):
+            return allowed
         request.setHeader(b"content-type", TEXT_PLAIN)
         request.notifyFinish().addBoth(self._finished)
         return b"shutting down\n"
@@ -117,19 +132,46 @@ class _TelemeterPage(Page):
         return body
 
 
+class _Refusal(Page):
+    methods = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS")
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__()
+        self._status = status
+        self._message = message
+
+    def respond(self, request: IRequest) -> bytes:
+        return json_response(request, self._status, {"error": self._message})
+
+
 class _AdminSite(server.Site):
-    """A Site without an access log (admin polling would drown everything else)."""
+    """A Site without an access log (admin polling would drown everything else) that
+    checks every request's ``Host`` (DNS rebinding) and sets the security headers."""
 
     noisy = False
     displayTracebacks = False
 
+    def __init__(self, root: Any, security: AdminSecurity, **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        self._security = security
+
     def log(self, request: server.Request) -> None:
         pass
+
+    def getResourceFor(self, request: IRequest) -> Any:
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"x-frame-options", b"DENY")
+        request.setHeader(b"referrer-policy", b"same-origin")
+        denied = self._security.check_host(request)
+        if denied is not None:
+            return _Refusal(denied.status, denied.message)
+        return super().getResourceFor(request)
 
 
 def build_admin_site(
     config: LinkerConfig, reactor: IReactorTime, on_shutdown: Callable[[], object],
-    linker: Any = None,
+    linker: Any = None, *, token: str | None = None, log_levels: Any = None,
+    token_bytes: Callable[[int], bytes] = secrets.token_bytes,
 ) -> server.Site:
     """The admin site for ``config``.
 
@@ -140,12 +182,23 @@ def build_admin_site(
     :param reactor: for the site's timeouts and to schedule ``on_shutdown``.
     :param on_shutdown: called (with no arguments) after a ``POST
         /admin/shutdown`` has been answered.
+    :param token: the bearer token admin writes need (``None``: writes are off).
+    :param log_levels: a :class:`~l5d.telemetry.log_levels.LogLevels` for
+        ``/logging.json`` (``None``: no such page).
+    :param token_bytes: randomness for session ids and CSRF values.
     """
+    admin_cfg = config.admin
+    security = AdminSecurity(token, admin_cfg.read_only, admin_cfg.allowed_hosts,
+                             reactor.seconds, token_bytes,
+                             f"admin.tokenFile, or ${admin_cfg.token_env}")
     root = PathDir()
     admin = PathDir()
     root.putChild(b"admin", admin)
     admin.putChild(b"ping", _Ping())
-    admin.putChild(b"shutdown", _Shutdown(reactor, on_shutdown))
+    admin.putChild(b"shutdown", _Shutdown(reactor, on_shutdown, security))
+    add_security_pages(admin, security)
+    if log_levels is not None:
+        root.putChild(b"logging.json", LoggingPage(log_levels, security))
     root.putChild(b"config.json", JsonPage(config.to_json()))
     if linker is not None:
         admin.putChild(b"metrics.json", _Metrics(linker))
@@ -153,4 +206,5 @@ def build_admin_site(
             for path, page in telemeter.pages.items():
                 mount(root, path, _TelemeterPage(page))
         add_name_pages(root, linker, reactor)
-    return _AdminSite(root, reactor=reactor)
+        admin.putChild(b"dtab", DtabDir(linker.dtab_store, security))
+    return _AdminSite(root, security, reactor=reactor)

@@ -31,6 +31,8 @@ from twisted.python.failure import Failure
 
 from dtab import EMPTY_DTAB, Interpreter, Path
 from l5d.config import ConfigError, LinkerConfig, RouterConfig, ServerConfig, check_config
+from l5d.dtab_store.build import build_backend
+from l5d.dtab_store.store import DtabStore
 from l5d.http.fasttcp import listen_tcp
 from l5d.http.framing import MAX_FIXED_BODY
 from l5d.http.router import HttpRouter, ServerParams
@@ -179,6 +181,11 @@ class Linker:
         self._runners: list[Any] = []
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
+        #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
+        self.dtab_store = DtabStore(
+            _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,
+                                                          wall)),
+            {rcfg.label: rcfg.dtab for rcfg in config.routers}, wall)
         for i, rcfg in enumerate(config.routers):
             transformers = self._transformers(rcfg.interpreter.transformers,
                                               f"routers[{i}].interpreter.transformers")
@@ -194,7 +201,7 @@ class Linker:
                 sinks = sinks + ((1.0, writer.record),)
             router = HttpRouter(
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
-                dtab=(lambda d=rcfg.dtab: d), interpreter=interpreter,
+                dtab=self.dtab_store.dtab_for(rcfg.label), interpreter=interpreter,
                 identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix), stats=self.stats,
                 binding_timeout_s=rcfg.binding_timeout_s,
                 binding_cache_size=rcfg.binding_cache.paths,
@@ -253,7 +260,8 @@ class Linker:
         return None
 
     def start(self, admin_factory: IProtocolFactory) -> "defer.Deferred[list[Listener]]":
-        """Load the namers, then listen on every router server and the admin address.
+        """Load the namers and the saved dtabs (``dtabStore``), then listen on every router
+        server and the admin address.
 
         The admin site is passed in (rather than built here) because it lives
         in ``admin_ui``, which ``l5d`` must not import.
@@ -273,23 +281,32 @@ class Linker:
                 start = getattr(namer, "start", None)
                 if start is not None:
                     start()
-            for srv in self._servers:
-                port = listen_tcp(self._reactor, srv.params.port, srv.factory,
-                                  interface=srv.params.ip)
-                self._listeners.append(Listener(srv.router.label, port))
-            admin = self.config.admin
-            port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
-            self._listeners.append(Listener("admin", port))
         except Exception:
             failure = Failure()
             return self.stop().addCallback(lambda _: failure)
+        # the saved dtabs are in force before the first request is accepted
+        started = self.dtab_store.start()
+        started.addCallback(lambda _: self._listen(admin_factory))
+        started.addErrback(lambda failure: self.stop().addCallback(lambda _: failure))
+        return started
+
+    def _listen(self, admin_factory: IProtocolFactory) -> list[Listener]:
+        if self._state is not _State.RUNNING:
+            raise RuntimeError("start: the linker was stopped while starting")
+        for srv in self._servers:
+            port = listen_tcp(self._reactor, srv.params.port, srv.factory,
+                              interface=srv.params.ip)
+            self._listeners.append(Listener(srv.router.label, port))
+        admin = self.config.admin
+        port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
+        self._listeners.append(Listener("admin", port))
         for router in self.routers:
             router.start()
         for telemeter in self.telemeters:
             telemeter.start()
         self._schedule_snapshot()
         self._serving = True
-        return defer.succeed(list(self._listeners))
+        return list(self._listeners)
 
     def reopen_access_logs(self) -> None:
         """Reopen every access log file at its path (SIGHUP, ``httpAccessLogRollPolicy:
@@ -385,6 +402,7 @@ class Linker:
             self.k8s.stop()
             return defer.gatherResults(
                 [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners]
+                + [defer.maybeDeferred(self.dtab_store.stop)]
                 + [defer.maybeDeferred(t.stop) for t in self.telemeters]
                 + [w.stop() for w in self.access_logs],
                 consumeErrors=True)

@@ -31,6 +31,7 @@ from typing import IO, Mapping, Sequence
 from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
 from l5d.config.access_log import RollKind
 from l5d.linker import Env, Linker, build
+from l5d.telemetry.log_levels import LogLevels
 from l5d.telemetry.process import ProcessProbe
 
 __all__ = ["USAGE", "main", "run"]
@@ -202,8 +203,10 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         print(_located(err, path), file=stderr)
         return 1
 
+    token = admin_token(config, env.variables, stderr)
     _log_to(stderr)
     warnings_only = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
+    log_levels = LogLevels(warnings_only)  # /logging.json sets levels here
     globalLogBeginner.beginLoggingTo(
         [FilteringLogObserver(_twisted_to_logging, [warnings_only])],
         redirectStandardIO=False,
@@ -219,6 +222,10 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
     def announce(listeners: list) -> None:
         for listener in listeners:
             print(f"l5d: {listener.name} listening on {listener.url}", file=stdout, flush=True)
+        admin = config.admin
+        log.info("admin writes are %s", "off (admin.readOnly)" if admin.read_only else (
+            f"on (token from {admin.token_file or '$' + admin.token_env})" if token
+            else f"off: no token (admin.tokenFile, or ${admin.token_env})"))
         log.info("l5d %s started (config %s, pid %d): %s%s", _version(),
                  "<stdin>" if path == "-" else os.path.abspath(path), os.getpid(),
                  ", ".join(f"{lst.name} on {lst.url}" for lst in listeners),
@@ -236,14 +243,38 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         stop_reactor()
 
     def start() -> None:
-        linker.start(build_admin_site(config, reactor, stop_reactor, linker)).addCallbacks(
-            announce, failed
-        )
+        site = build_admin_site(config, reactor, stop_reactor, linker, token=token,
+                                log_levels=log_levels)
+        linker.start(site).addCallbacks(announce, failed)
 
     reactor.addSystemEventTrigger("before", "shutdown", linker.stop)
     reactor.callWhenRunning(start)
     reactor.run()
     return exit_code
+
+
+def admin_token(config: LinkerConfig, environ: Mapping[str, str],
+                stderr: IO[str]) -> str | None:
+    """The admin's bearer token: ``admin.tokenFile``'s content (whitespace around it
+    dropped), else the variable ``admin.tokenEnv``; ``None`` when neither gives one, and
+    admin writes are off. A token file that cannot be read leaves them off too (said on
+    stderr): failing closed, l5d still routes."""
+    admin = config.admin
+    if admin.token_file is None:
+        return environ.get(admin.token_env, "").strip() or None
+    try:
+        with open(admin.token_file, "rb") as f:
+            text = f.read(4096).decode("utf-8").strip()
+        mode = os.stat(admin.token_file).st_mode
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or err
+        print(f"l5d: warning: cannot read admin.tokenFile {admin.token_file} ({reason}): "
+              f"admin writes are off", file=stderr, flush=True)
+        return None
+    if mode & 0o077:
+        print(f"l5d: warning: admin.tokenFile {admin.token_file} can be read by other users "
+              f"(mode {mode & 0o777:o}; chmod 600 it)", file=stderr, flush=True)
+    return text or None
 
 
 def _version() -> str:

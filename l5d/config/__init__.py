@@ -35,6 +35,7 @@ from l5d.config.client_policy import (
     HostConnectionPoolConfig,
     StaticClientConfig,
 )
+from l5d.config.dtab_store import DtabStoreConfig
 from l5d.config.errors import (
     ConfigError,
     ConflictingLabels,
@@ -92,6 +93,7 @@ __all__ = [
     "ConflictingPorts",
     "ConsecutiveFailuresConfig",
     "DEFAULT_PLUGINS",
+    "DtabStoreConfig",
     "DuplicateKind",
     "EwmaConfig",
     "FailureAccrualConfig",

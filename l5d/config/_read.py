@@ -15,6 +15,7 @@ from l5d.config.errors import NoRoutersSpecified
 from l5d.config.model import (
     DEFAULT_ADMIN_IP,
     DEFAULT_ADMIN_PORT,
+    DEFAULT_ADMIN_TOKEN_ENV,
     DEFAULT_BINDING_CACHE_SIZE,
     DEFAULT_BINDING_IDLE_TTL_S,
     DEFAULT_BINDING_TIMEOUT_S,
@@ -50,6 +51,7 @@ from l5d.config.model import (
 from l5d.config._kinds import make as _make, read_plugin
 from l5d.config.access_log import KEYS as ACCESS_LOG_KEYS, read_access_log
 from l5d.config.client_policy import read_client
+from l5d.config.dtab_store import DtabStoreConfig, read_dtab_store
 from l5d.config.plugins import Plugins
 from l5d.config.service_policy import read_service
 from l5d.config.transformers import read_transformers
@@ -61,7 +63,8 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     """The whole document. Cross-checks are not run here (see :mod:`l5d.config.checks`)."""
     if not node.is_mapping:
         raise ctx.error(f"expected a mapping at the top level, got {describe(node)}", "", node)
-    f = ctx.fields(node, "").expect("admin", "routers", "namers", "telemetry", "usage")
+    f = ctx.fields(node, "").expect("admin", "routers", "namers", "telemetry", "usage",
+                                    "dtabStore")
     admin_fields = f.mapping("admin")
     admin = AdminConfig() if admin_fields is None else _admin(admin_fields)
     if f.raw("routers") is None:
@@ -75,19 +78,39 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     )
     usage_fields = f.mapping("usage")
     usage = UsageConfig() if usage_fields is None else _usage(usage_fields)
+    store_fields = f.mapping("dtabStore")
+    dtab_store = DtabStoreConfig() if store_fields is None else read_dtab_store(store_fields)
     return _make(f, LinkerConfig, admin=admin, routers=routers, namers=namers,
-                 telemetry=telemetry, usage=usage)
+                 telemetry=telemetry, usage=usage, dtab_store=dtab_store)
 
 
 def _admin(f: Fields) -> AdminConfig:
-    f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs")
+    f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs", "tokenFile",
+             "tokenEnv", "readOnly", "allowedHosts")
     return _make(
         f, AdminConfig,
         ip=f.ip("ip", DEFAULT_ADMIN_IP),
         port=f.port("port", DEFAULT_ADMIN_PORT),
         shutdown_grace_s=f.millis("shutdownGraceMs", DEFAULT_SHUTDOWN_GRACE_S),
         metrics_snapshot_s=f.millis("metricsSnapshotIntervalMs", DEFAULT_METRICS_SNAPSHOT_S),
+        token_file=f.string("tokenFile", None),
+        token_env=f.string("tokenEnv", DEFAULT_ADMIN_TOKEN_ENV),
+        read_only=f.boolean("readOnly", False),
+        allowed_hosts=_host_names(f, "allowedHosts"),
     )
+
+
+def _host_names(f: Fields, key: str) -> tuple[str, ...]:
+    """A list of host names (no port, no spaces), lower-cased."""
+    names = []
+    for node, path in f.sequence(key):
+        value = node.value
+        if not isinstance(value, str) or not value or any(c in value for c in " /:@\t"):
+            shown = describe(node)
+            raise f.ctx.error(f"expected a host name (no port, scheme or spaces), got {shown}",
+                              path, node)
+        names.append(value.lower())
+    return tuple(names)
 
 
 def _server(f: Fields) -> ServerConfig:

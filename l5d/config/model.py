@@ -20,6 +20,7 @@ from typing import Any
 from dtab import Dtab, Path
 from l5d.config.access_log import AccessLogConfig
 from l5d.config.client_policy import ClientConfig, GlobalClientConfig
+from l5d.config.dtab_store import DtabStoreConfig
 from l5d.config.identifiers import HeaderTokenIdentifierConfig, IdentifierConfig
 from l5d.config.namers import NamerConfig
 from l5d.config.policy import DEFAULT_GLOBAL_KIND
@@ -32,6 +33,7 @@ __all__ = [
     "ClientConfig",
     "DEFAULT_ADMIN_IP",
     "DEFAULT_ADMIN_PORT",
+    "DEFAULT_ADMIN_TOKEN_ENV",
     "DEFAULT_BINDING_CACHE_SIZE",
     "DEFAULT_BINDING_IDLE_TTL_S",
     "DEFAULT_BINDING_TIMEOUT_S",
@@ -66,6 +68,7 @@ __all__ = [
 # -- admin -------------------------------------------------------------------
 DEFAULT_ADMIN_IP = "127.0.0.1"
 DEFAULT_ADMIN_PORT = 9990
+DEFAULT_ADMIN_TOKEN_ENV = "L5D_ADMIN_TOKEN"
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 #: Linkerd's histogramSnapshotInterval (a JVM flag there, a key here)
 DEFAULT_METRICS_SNAPSHOT_S = 60.0
@@ -147,21 +150,49 @@ class AdminConfig:
     :param metrics_snapshot_s: ``metricsSnapshotIntervalMs``; histograms in the admin's
         metrics and Prometheus read from a window this long (0: the window since the
         previous read).
+    :param token_file: ``tokenFile``: a file holding the bearer token admin writes need
+        (read once at start; surrounding whitespace dropped).
+    :param token_env: ``tokenEnv``: the environment variable holding the token when no
+        ``tokenFile`` is written.
+    :param read_only: ``readOnly``: refuse every admin write, token or not.
+    :param allowed_hosts: ``allowedHosts``: host names the ``Host`` header may carry
+        besides IP literals and ``localhost`` (DNS rebinding defence).
     """
 
     ip: str = DEFAULT_ADMIN_IP
     port: int = DEFAULT_ADMIN_PORT
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
     metrics_snapshot_s: float = DEFAULT_METRICS_SNAPSHOT_S
+    token_file: str | None = None
+    token_env: str = DEFAULT_ADMIN_TOKEN_ENV
+    read_only: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
         _check_seconds("shutdown_grace_s", self.shutdown_grace_s)
         _check_seconds("metrics_snapshot_s", self.metrics_snapshot_s)
+        if self.token_file is not None and (not isinstance(self.token_file, str)
+                                            or not self.token_file):
+            raise ValueError(f"tokenFile: expected a file name, got {self.token_file!r}")
+        if not isinstance(self.token_env, str) or not self.token_env or "=" in self.token_env:
+            raise ValueError(f"tokenEnv: expected a variable name, got {self.token_env!r}")
+        if not isinstance(self.read_only, bool):
+            raise ValueError(f"readOnly: expected a boolean, got {self.read_only!r}")
+        if not isinstance(self.allowed_hosts, tuple) or not all(
+                isinstance(h, str) and h and h == h.strip() for h in self.allowed_hosts):
+            raise ValueError(f"allowedHosts: expected a tuple of host names, "
+                             f"got {self.allowed_hosts!r}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"ip": self.ip, "port": self.port, "shutdownGraceMs": _ms(self.shutdown_grace_s),
-                "metricsSnapshotIntervalMs": _ms(self.metrics_snapshot_s)}
+        out: dict[str, Any] = {
+            "ip": self.ip, "port": self.port, "shutdownGraceMs": _ms(self.shutdown_grace_s),
+            "metricsSnapshotIntervalMs": _ms(self.metrics_snapshot_s)}
+        if self.token_file is not None:
+            out["tokenFile"] = self.token_file
+        out.update(tokenEnv=self.token_env, readOnly=self.read_only,
+                   allowedHosts=list(self.allowed_hosts))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +434,7 @@ class LinkerConfig:
     namers: tuple[NamerConfig, ...] = ()
     telemetry: tuple[TelemeterConfig, ...] = ()
     usage: UsageConfig = field(default_factory=UsageConfig)
+    dtab_store: DtabStoreConfig = field(default_factory=DtabStoreConfig)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -411,4 +443,5 @@ class LinkerConfig:
             "namers": [n.to_json() for n in self.namers],
             "telemetry": [t.to_json() for t in self.telemetry],
             "usage": self.usage.to_json(),
+            "dtabStore": self.dtab_store.to_json(),
         }

@@ -60,7 +60,7 @@ class NamePagesTests(SynchronousTestCase):
         transport = StringTransport()
         protocol.makeConnection(transport)
         protocol.dataReceived(
-            method + b" " + path + b" HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n"
+            method + b" " + path + b" HTTP/1.1\r\nHost: 127.0.0.1:9991\r\nConnection: close\r\n"
             b"Content-Type: " + content_type + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
             + body)
         self.reactor.advance(0)
@@ -99,7 +99,8 @@ class NamePagesTests(SynchronousTestCase):
         protocol = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
         transport = StringTransport()
         protocol.makeConnection(transport)
-        protocol.dataReceived(b"GET /delegator.json?path=/svc/web HTTP/1.1\r\nHost: a\r\n\r\n")
+        protocol.dataReceived(
+            b"GET /delegator.json?path=/svc/web HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert transport.value() == b""  # waiting
         self.reactor.advance(1.0)
         assert transport.value() == b""

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the admin token every test l5d gets ($L5D_ADMIN_TOKEN) unless ``env`` says otherwise
+ADMIN_TOKEN = "test-admin-token"
 _LISTEN = re.compile(r"l5d: (\S+) listening on http://([^/]+):(\d+)/")
 
 
@@ -38,7 +40,7 @@ class L5d:
             config = config_text(dtab, router=router_yaml, namers=namers_yaml)
         self.config_path = self.dir / "l5d.yaml"
         self.config_path.write_text(config)
-        self._env = dict(os.environ, **(env or {}))
+        self._env = {**os.environ, "L5D_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
         self._start_timeout_s = start_timeout_s
         self._lines: list[str] = []
         self._err_lines: list[str] = []
@@ -96,6 +98,11 @@ class L5d:
     @property
     def admin_port(self) -> int:
         return self.ports["admin"]
+
+    @property
+    def admin_auth(self) -> dict[str, str]:
+        """The ``Authorization`` header admin writes need."""
+        return {"Authorization": f"Bearer {self._env.get('L5D_ADMIN_TOKEN', '')}"}
 
     @property
     def proxy(self) -> str:

@@ -25,9 +25,17 @@ def _curl_hello() -> subprocess.CompletedProcess:
 class DemoTests:
     """The command the demo prints answers 'Hello (...) world (...)!!'."""
 
-    def test_make_run_demo_answers_through_l5d(self) -> None:
-        """http_proxy=127.0.0.1:4140 curl http://hello/ -> Hello (127.0.0.1) world (127.0.0.1)!!"""
-        proc = subprocess.Popen(["bash", "scripts/run-demo.sh", sys.executable], cwd=ROOT,
+    def test_make_run_demo_answers_through_l5d(self, tmp_path: Path) -> None:
+        """http_proxy=127.0.0.1:4140 curl http://hello/ -> Hello (127.0.0.1) world (127.0.0.1)!!
+
+        (examples/local.yaml with its saved dtabs in a fresh directory: edits a person saved
+        in .l5d/dtabs while trying the demo must not change what this test sees.)"""
+        local = (ROOT / "examples/local.yaml").read_text(encoding="utf-8")
+        assert "dir: .l5d/dtabs" in local
+        config = tmp_path / "local.yaml"
+        config.write_text(local.replace("dir: .l5d/dtabs", f"dir: {tmp_path / 'dtabs'}"))
+        proc = subprocess.Popen(["bash", "scripts/run-demo.sh", sys.executable, str(config)],
+                                cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
         lines: list[str] = []
@@ -57,3 +65,5 @@ class DemoTests:
             reader.join(5)
         printed = "".join(lines)
         assert "http_proxy=127.0.0.1:4140 curl http://hello/" in printed, printed
+        assert "http://127.0.0.1:9990/admin/login" in printed, printed
+        assert '-H "Authorization: Bearer $(cat .l5d/admin-token)"' in printed, printed

@@ -51,7 +51,7 @@ class DrainTests:
                 l5d.proc.send_signal(signal.SIGTERM)
             else:
                 assert requests.post(f"http://127.0.0.1:{l5d.admin_port}/admin/shutdown",
-                                     timeout=10).status_code == 200
+                                     headers=l5d.admin_auth, timeout=10).status_code == 200
             # the router port stops accepting while the request is still in flight
             def refused() -> bool:
                 try:

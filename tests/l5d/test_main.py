@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import queue
 import signal
 import socket
@@ -23,6 +24,7 @@ GOOD = "admin: {port: 0}\nrouters:\n- protocol: http\n  servers: [{port: 0}]\n"
 BAD = "routers:\n- protocol: http\n  servers:\n  - port: 41a0\n"
 BAD_MESSAGE = 'routers[0].servers[0].port: expected an integer, got "41a0"'
 WAIT_S = 20.0
+TOKEN = "main-test-token"
 
 
 def run_main(*argv: str, stdin: str = "") -> tuple[int, str, str]:
@@ -185,6 +187,7 @@ class ServeSubprocessTests:
         self.proc = subprocess.Popen(
             [*l5d_command(), write(tmp_path, text)], cwd=ROOT, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(os.environ, L5D_ADMIN_TOKEN=TOKEN),
         )
         self.router_line = self.read_line(self.proc.stdout)
         assert self.router_line.startswith("l5d: http listening on http://127.0.0.1:"), (
@@ -222,7 +225,10 @@ class ServeSubprocessTests:
         assert (ping.status_code, ping.text) == (200, "pong")
         config = requests.get(url + "config.json", timeout=WAIT_S).json()
         assert config["admin"]["port"] == 0 and config["routers"][0]["label"] == "http"
-        shutdown = requests.post(url + "admin/shutdown", timeout=WAIT_S)
+        refused = requests.post(url + "admin/shutdown", timeout=WAIT_S)
+        assert refused.status_code == 401, refused.text  # a write: the token is needed
+        shutdown = requests.post(url + "admin/shutdown", timeout=WAIT_S,
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
         assert shutdown.status_code == 200
         assert self.wait() == 0
 

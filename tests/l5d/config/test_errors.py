@@ -138,8 +138,8 @@ CASES = [
         'routers: []\nrouter: []\n',
         ConfigError,
         (
-            'linkerd.yaml:2: router: unknown key "router" (known keys: admin, namers, routers, '
-            'telemetry, usage)'
+            'linkerd.yaml:2: router: unknown key "router" (known keys: admin, dtabStore, namers, '
+            'routers, telemetry, usage)'
         ),
     ),
     Case(
@@ -156,7 +156,8 @@ CASES = [
         'unknown-admin',
         'admin:\n  portt: 1\nrouters: []\n',
         ConfigError,
-        'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: ip, metricsSnapshotIntervalMs, port, shutdownGraceMs)',
+        'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: allowedHosts, ip, metricsSnapshotIntervalMs, port, '
+        'readOnly, shutdownGraceMs, tokenEnv, tokenFile)',
     ),
     Case(
         'unknown-namer-key',

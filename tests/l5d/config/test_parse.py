@@ -291,7 +291,8 @@ class ToJsonTests:
         """The exact JSON of the minimal config."""
         assert parse(MINIMAL).to_json() == {
             "admin": {"ip": "127.0.0.1", "port": 9990, "shutdownGraceMs": 10000,
-                      "metricsSnapshotIntervalMs": 60000},
+                      "metricsSnapshotIntervalMs": 60000, "tokenEnv": "L5D_ADMIN_TOKEN",
+                      "readOnly": False, "allowedHosts": []},
             "routers": [
                 {
                     "protocol": "http",
@@ -321,6 +322,7 @@ class ToJsonTests:
             "namers": [],
             "telemetry": [],
             "usage": {"enabled": True},
+            "dtabStore": {"kind": "io.l5d.inMemory", "historySize": 20},
         }
 
     @pytest.mark.parametrize("text", [MINIMAL, FULL], ids=["minimal", "full"])
