@@ -31,9 +31,10 @@ from l5d.dtab_store.configmap_model import (
 )
 from l5d.dtab_store.model import Change, Conflict, Refused, Versioned, Written
 from l5d.k8s.api import ApiClient
+from l5d.k8s.choice import Access
 from l5d.k8s.reflector import Reflector
 
-__all__ = ["DEFAULT_NAME", "DEFAULT_NAMESPACE", "KIND", "ConfigMapBackend"]
+__all__ = ["DEFAULT_NAME", "DEFAULT_NAMESPACE", "KIND", "ConfigMapBackend", "from_access"]
 
 log = Logger()
 
@@ -51,6 +52,7 @@ class ConfigMapBackend:
         in-pod service account or kubeconfig, as the ``io.l5d.k8s`` namer).
     :param rng: jitter for the watch's backoff.
     :param wall: epoch seconds (when a change was made, for history and annotations).
+    :param owns_api: :meth:`stop` closes ``api``'s connections (not when it is shared).
     :param reflector_options: passed to the :class:`Reflector` (backoff, timeouts: tests).
     """
 
@@ -59,10 +61,11 @@ class ConfigMapBackend:
     def __init__(self, reactor: Any, api: ApiClient, rng: random.Random,
                  wall: Callable[[], float], *, namespace: str = DEFAULT_NAMESPACE,
                  name: str = DEFAULT_NAME, history_size: int | None = None,
-                 start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+                 start_timeout_s: float = DEFAULT_START_TIMEOUT_S, owns_api: bool = True,
                  **reflector_options: Any) -> None:
         self._reactor = reactor
         self.api = api
+        self._owns_api = owns_api
         self.namespace = namespace
         self.name = name
         self._wall = wall
@@ -107,7 +110,7 @@ class ConfigMapBackend:
 
     def stop(self) -> defer.Deferred:
         self.reflector.stop()
-        return self.api.close()
+        return self.api.close() if self._owns_api else defer.succeed(None)
 
     # -- reads -------------------------------------------------------------------------
     def read(self, router: str) -> Versioned | None:
@@ -197,6 +200,29 @@ class ConfigMapBackend:
             return Refused(f"Kubernetes API answered {status}: {_message(body)}")
         self._seen(body)
         return body
+
+
+def from_access(reactor: Any, access: Access, env: Mapping[str, str], rng: random.Random,
+                wall: Callable[[], float], **options: Any) -> ConfigMapBackend:
+    """A backend with its own API client, reaching the API as the ``io.l5d.k8s`` namer does
+    (``host``/``port``: a kubectl proxy; in a pod with neither: its service account, falling
+    back to Linkerd's ``localhost:8001`` when the pod has no token).
+
+    :param env: the environment the entry point read (in-cluster variables).
+    :param options: :class:`ConfigMapBackend`'s (``namespace``, ``name``...).
+    :raises ValueError: credentials that cannot be loaded.
+    """
+    from l5d.k8s.access import api_client
+
+    try:
+        api = api_client(reactor, access, env)
+    except ValueError as err:
+        if not access.auto:
+            raise
+        log.warn("dtab store: {err}; using Linkerd's default, a kubectl proxy on "
+                 "localhost:8001", err=err)
+        api = api_client(reactor, access.fallback(), env)
+    return ConfigMapBackend(reactor, api, rng, wall, **options)
 
 
 def _message(body: Any) -> str:

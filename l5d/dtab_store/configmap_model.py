@@ -232,8 +232,8 @@ class DtabMap:
             if before == after:
                 continue
             if after is None:
-                self._good.pop(router, None)
-                changed.append((router, None, None))
+                if self._good.pop(router, None) is not None:
+                    changed.append((router, None, None))
                 continue
             try:
                 parsed = Dtab.read(after)
