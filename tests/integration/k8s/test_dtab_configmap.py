@@ -16,20 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 import pytest_twisted
 from twisted.internet import defer, reactor, task, threads
 
 from dtab import Dtab
-from l5d.dtab_store.configmap import ConfigMapBackend
+from l5d.dtab_store.configmap import ConfigMapBackend, from_access
 from l5d.dtab_store.configmap_model import CHANGED_BY, CHANGED_ROUTER
 from l5d.dtab_store.model import Conflict, Refused, Written
 from l5d.k8s.access import api_client
 from l5d.k8s.api import ApiClient
-from l5d.k8s.choice import KUBECONFIG, PROXY, Access
+from l5d.k8s.choice import KUBECONFIG, PROXY, SERVICE_ACCOUNT, Access, choose
 from tests.helpers.fault_proxy import FaultProxy
-from tests.helpers.k8s_api import ApiServer, free_port, kubectl_binary
+from tests.helpers.k8s_api import ROOT, ApiServer, free_port, kubectl_binary
 
 NAME = "l5d-dtabs"
+RBAC = ROOT / "daemonset" / "l5d-rbac.yml"
 WAIT_S = 20.0
 FAST = {"backoff_min_s": 0.05, "backoff_max_s": 0.5}
 ONE = "/svc => /#/io.l5d.k8s/default/http"
@@ -243,6 +245,36 @@ class KubectlTests:
                       "-p", '[{"op": "remove", "path": "/data/http"}]')
         yield eventually(lambda: a.texts("http")[-1:] == [None])
         assert a.backend.read("http") is None
+
+
+class ManifestAccountTests:
+    """The Role of daemonset/l5d-rbac.yml is enough, with in-pod credentials."""
+
+    @pytest_twisted.inlineCallbacks
+    def test_two_pods_with_the_manifest_role(self, k8s_api: ApiServer, k8s_namespace: str,
+                                             tmp_path: Path) -> None:
+        """Two backends built by from_access() from a pod's service-account files, granted
+        exactly the manifest's Role: create, watch and update the map."""
+        [role] = [d for d in yaml.safe_load_all(RBAC.read_text()) if d and d["kind"] == "Role"]
+        pod = k8s_api.service_account_dir(k8s_namespace, "l5d", role["rules"],
+                                          tmp_path / "serviceaccount")
+        access = choose(None, None, None, None, None, pod.env)
+        assert access.mode == SERVICE_ACCOUNT and access.auto
+        access = Access(SERVICE_ACCOUNT, account_dir=str(pod.dir))
+        backends = [from_access(reactor, access, pod.env, random.Random(i), time.time,
+                                namespace=k8s_namespace, **FAST) for i in range(2)]
+        a, b = backends
+        try:
+            yield defer.gatherResults([a.start(), b.start()])
+            first = yield a.write("outgoing", ONE, None, "alice")
+            assert isinstance(first, Written), first
+            yield eventually(lambda: b.read("outgoing") == first.current)
+            second = yield b.write("outgoing", TWO, first.current.version, "bob")
+            assert isinstance(second, Written), second
+            yield eventually(lambda: a.read("outgoing") == second.current)
+            assert a.reflector.errors == b.reflector.errors == 0, a.reflector.last_error
+        finally:
+            yield defer.gatherResults([a.stop(), b.stop()])
 
 
 class RefusedTests:
