@@ -299,6 +299,15 @@ class RefusedTests:
             yield node.backend.stop()
 
     @pytest_twisted.inlineCallbacks
+    def test_a_label_that_is_no_configmap_key_is_refused(self, nodes) -> None:
+        """The API's 422 (an invalid data key) is a Refused with its message."""
+        a = nodes()
+        yield a.backend.start()
+        out = yield a.backend.write("in/out", ONE, None, "alice")
+        assert isinstance(out, Refused) and "422" in out.reason and "in/out" in out.reason, out
+        assert a.backend.read("in/out") is None
+
+    @pytest_twisted.inlineCallbacks
     def test_unreachable_api_starts_and_refuses(self, k8s_namespace: str) -> None:
         """start() fires (the config's dtabs apply), a write is Refused, nothing is read."""
         api = ApiClient(reactor, f"http://127.0.0.1:{free_port()}",
