@@ -327,6 +327,32 @@ class WatchRecoveryTests:
     """A watch cut off for longer than etcd keeps history relists (410) and catches up."""
 
     @pytest_twisted.inlineCallbacks
+    def test_cut_off_node_refuses_writes_keeps_its_dtab_and_catches_up(
+            self, k8s_api: ApiServer, k8s_namespace: str, tmp_path: Path) -> None:
+        """While A cannot reach the API its writes are Refused and it keeps routing on what
+        it last saw; when the API is back it reconnects (backoff) and sees B's change."""
+        ns = k8s_namespace
+        with FaultProxy("127.0.0.1", k8s_api.port) as fault:
+            a = Node(kube_client(k8s_api, tmp_path / "a", port=fault.port), ns)
+            b = Node(kube_client(k8s_api, tmp_path / "b"), ns)
+            try:
+                yield defer.gatherResults([a.backend.start(), b.backend.start()])
+                first = yield b.backend.write("http", ONE, None, "bob")
+                yield eventually(lambda: a.backend.read("http") == first.current)
+                fault.refuse(True)
+                fault.cut()
+                out = yield a.backend.write("http", THREE, first.current.version, "alice")
+                assert isinstance(out, Refused), out
+                second = yield b.backend.write("http", TWO, first.current.version, "bob")
+                yield sleep(1.0)
+                assert a.backend.read("http") == first.current
+                fault.refuse(False)
+                yield eventually(lambda: a.backend.read("http") == second.current)
+                assert a.texts("http") == [ONE, TWO] and a.backend.reflector.errors >= 1
+            finally:
+                yield defer.gatherResults([a.backend.stop(), b.backend.stop()])
+
+    @pytest_twisted.inlineCallbacks
     def test_too_old_relists_and_sees_the_change_made_in_the_gap(
             self, k8s_api_compacting: ApiServer, tmp_path: Path) -> None:
         api = k8s_api_compacting
