@@ -532,9 +532,30 @@ class RbacTests:
             assert ds["metadata"]["namespace"] == sa["metadata"]["namespace"] == "default"
             assert ds["spec"]["template"]["spec"]["serviceAccountName"] == "l5d"
 
+    def test_dtab_store_role_is_one_configmap_in_l5d_namespace(self) -> None:
+        """Role l5d-dtabs (io.l5d.k8s.configMap): get/list/watch/update on ConfigMap
+        l5d-dtabs only, create (which cannot name an object) on configmaps; bound to the
+        l5d account in its own namespace, the default store name."""
+        from l5d.dtab_store.configmap import DEFAULT_NAME
+
+        sa = _one(self.PATH, "ServiceAccount", "l5d")
+        role = _one(self.PATH, "Role", "l5d-dtabs")
+        namespace = sa["metadata"]["namespace"]
+        assert role["metadata"]["namespace"] == namespace
+        assert role["rules"] == [
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [DEFAULT_NAME],
+             "verbs": ["get", "list", "watch", "update"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}]
+        binding = _one(self.PATH, "RoleBinding", "l5d-dtabs")
+        assert binding["metadata"]["namespace"] == namespace
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
+                                      "kind": "Role", "name": "l5d-dtabs"}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "l5d",
+                                        "namespace": namespace}]
+
     def test_only_rbac_objects(self) -> None:
         assert [d["kind"] for d in _load(self.PATH)] == [
-            "ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
+            "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
         assert {d["apiVersion"] for d in _load(self.PATH) if d["kind"] != "ServiceAccount"} \
             == {"rbac.authorization.k8s.io/v1"}
 

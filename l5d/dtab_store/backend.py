@@ -12,7 +12,7 @@ default), ``io.l5d.fs`` (:mod:`~l5d.dtab_store.fs`) and ``io.l5d.k8s.configMap``
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
 
@@ -20,10 +20,12 @@ from l5d.dtab_store.model import Change, Conflict, Refused, Versioned, Written
 
 __all__ = ["DtabBackend", "Subscriber"]
 
-#: called with (router label, its new Versioned) for every change a backend sees
-Subscriber = Callable[[str, Versioned], None]
+#: called with (router label, its new Versioned) for every change a backend sees; ``None``
+#: when nothing is stored for that router any more (a ConfigMap key removed)
+Subscriber = Callable[[str, "Versioned | None"], None]
 
 
+@runtime_checkable
 class DtabBackend(Protocol):
     """Where saved dtabs live.
 

@@ -85,13 +85,22 @@ class DtabStore:
         """``router``'s base dtab now: the stored one, else its config's (version
         ``"config"``).
 
+        The version is the backend's now (a ConfigMap's moves with every router's write,
+        while only a router whose text changed is told), the dtab the one in force.
+
         :raises KeyError: no router has that label.
         """
-        return self._current[router]
+        in_force = self._current[router]
+        stored = self.backend.read(router)
+        if stored is None:
+            return self._config[router] if in_force.version != CONFIG_VERSION else in_force
+        if stored.version != in_force.version and stored.dtab == in_force.dtab:
+            return Versioned(in_force.dtab, stored.version)
+        return stored
 
     def source(self, router: str) -> str:
         """``"store"`` when a saved edit applies, ``"config"`` otherwise."""
-        return "config" if self._current[router].version == CONFIG_VERSION else "store"
+        return "config" if self.current(router).version == CONFIG_VERSION else "store"
 
     def dtab_for(self, router: str) -> Callable[[], Dtab]:
         """A zero-argument callable returning ``router``'s base dtab now (for ``HttpRouter``)."""
@@ -114,7 +123,7 @@ class DtabStore:
             :class:`Invalid` or :class:`Refused`; nothing changes unless ``Written``.
         :raises KeyError: no router has that label.
         """
-        current = self._current[router]
+        current = self.current(router)
         parsed = parse_dtab_text(text)
         if isinstance(parsed, Invalid):
             return defer.succeed(parsed)
@@ -138,9 +147,13 @@ class DtabStore:
         return self.backend.write(router, normal, expected, who).addCallbacks(done, failed)
 
     # -- changes -------------------------------------------------------------
-    def _changed(self, router: str, new: Versioned) -> None:
-        """A backend saw a change (ours, or another node's)."""
+    def _changed(self, router: str, new: Versioned | None) -> None:
+        """A backend saw a change (ours, or another node's); ``None``: nothing is stored for
+        ``router`` any more (a ConfigMap key removed), so its config's dtab applies again."""
         if router not in self._config:
+            return
+        if new is None:
+            self._take(router, self._config[router], None)
             return
         history = self.backend.history(router)
         change = next((c for c in history if c.version == new.version), None)

@@ -4,7 +4,8 @@
 ``kubectl proxy`` (Linkerd's way), or HTTPS with a bearer token and the cluster CA
 (see :mod:`l5d.k8s.access` for where those come from). Two calls:
 
-* :meth:`ApiClient.get` -> ``(status, JSON body or None)``, bounded by a timeout;
+* :meth:`ApiClient.get` -> ``(status, JSON body or None)``, bounded by a timeout
+  (:meth:`ApiClient.send` the same for a write: ``POST``/``PUT`` with a JSON body);
 * :meth:`ApiClient.watch` streams a watch: the body is read unbuffered (treq would
   otherwise keep the whole endless stream), split on newlines (events may arrive
   merged or split across chunks; a last line without a newline still counts), each
@@ -35,6 +36,8 @@ from twisted.web.http import PotentialDataLoss
 __all__ = ["ApiClient", "WatchStream"]
 
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+#: what the API server records as the field manager of l5d's writes
+USER_AGENT = b"l5d"
 #: longest watch line kept while waiting for its newline (a whole object, JSON)
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
@@ -156,7 +159,7 @@ class ApiClient:
         return f"{self.base_url}{path}{query}"
 
     def _headers(self) -> dict[bytes, list[bytes]]:
-        headers = {b"Accept": [b"application/json"]}
+        headers = {b"Accept": [b"application/json"], b"User-Agent": [USER_AGENT]}
         token = self._token()
         if token:
             headers[b"Authorization"] = [b"Bearer " + token.encode("latin-1")]
@@ -164,8 +167,20 @@ class ApiClient:
 
     def get(self, path: str, params: dict[str, str] | None = None) -> defer.Deferred:
         """``(status, decoded JSON or None)``; errors (connect, timeout) fail the Deferred."""
-        d = self._http.request("GET", self.url(path, params), headers=self._headers(),
-                               unbuffered=False, reactor=self._reactor)
+        return self._request("GET", self.url(path, params), self._headers(), None)
+
+    def send(self, method: str, path: str, body: Any) -> defer.Deferred:
+        """``method`` (``POST``, ``PUT``) with ``body`` as JSON: ``(status, decoded JSON or
+        None)``, as :meth:`get`; errors (connect, timeout) fail the Deferred."""
+        headers = self._headers()
+        headers[b"Content-Type"] = [b"application/json"]
+        return self._request(method, self.url(path), headers,
+                             json.dumps(body).encode("utf-8"))
+
+    def _request(self, method: str, url: str, headers: dict[bytes, list[bytes]],
+                 data: bytes | None) -> defer.Deferred:
+        d = self._http.request(method, url, headers=headers, data=data, unbuffered=False,
+                               reactor=self._reactor)
 
         def body(response: Any) -> defer.Deferred:
             return treq.content(response).addCallback(lambda raw: (response.code, _json(raw)))

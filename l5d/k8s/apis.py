@@ -29,8 +29,8 @@ class K8sApis:
     def __init__(self, reactor: Any, env: Mapping[str, str], rng: random.Random,
                  **watch_options: Any) -> None:
         self._reactor = reactor
-        self._env = env
-        self._rng = rng
+        self._env = self.env = env
+        self._rng = self.rng = rng
         self._options = watch_options
         self.by_access: dict[Access, Any] = {}
 

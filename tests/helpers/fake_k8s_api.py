@@ -1,6 +1,6 @@
 """An in-memory stand-in for :class:`l5d.k8s.api.ApiClient` (unit tests only).
 
-Every ``get`` and ``watch`` is recorded with a Deferred or stream the test
+Every ``get``, ``send`` (POST/PUT) and ``watch`` is recorded with a Deferred or stream the test
 completes by hand, so reflector and namer state machines can be driven step by
 step on a ``task.Clock``. The real client is tested against a real server and a
 real kube-apiserver in ``tests/integration``.
@@ -23,6 +23,8 @@ class Call:
     deferred: defer.Deferred | None = None
     stream: WatchStream | None = None
     on_event: Callable[[Any], None] | None = None
+    method: str = "GET"
+    body: Any = None
 
     def answer(self, status: int, body: Any) -> None:
         assert self.deferred is not None
@@ -47,6 +49,7 @@ class FakeApi:
     description: str = "fake"
     gets: list[Call] = field(default_factory=list)
     watches: list[Call] = field(default_factory=list)
+    sends: list[Call] = field(default_factory=list)
 
     def url(self, path: str, params: dict | None = None) -> str:
         return self.base_url + path
@@ -55,6 +58,14 @@ class FakeApi:
         call = Call(path, dict(params or {}), deferred=defer.Deferred())
         self.gets.append(call)
         return call.deferred  # type: ignore[return-value]
+
+    def send(self, method: str, path: str, body: Any) -> defer.Deferred:
+        call = Call(path, {}, deferred=defer.Deferred(), method=method, body=body)
+        self.sends.append(call)
+        return call.deferred  # type: ignore[return-value]
+
+    def close(self) -> defer.Deferred:
+        return defer.succeed(None)
 
     def watch(self, path: str, params: dict, on_event: Callable[[Any], None],
               idle_s: float) -> WatchStream:

@@ -12,7 +12,8 @@ POST must answer 201 Created, and a GET must give back everything that was sent 
 server adds defaults, never drops or changes a field).
 
 Then the l5d ServiceAccount's own token is used: it may get, list and watch what the
-io.l5d.k8s namer and the daemonset transformer read, in any namespace, and nothing else.
+io.l5d.k8s namer and the daemonset transformer read, in any namespace, keep the dtab
+ConfigMap ``l5d-dtabs`` of io.l5d.k8s.configMap in its own namespace, and nothing else.
 
 The server has no controllers or kubelets: the DaemonSet and Deployments are stored,
 never run.
@@ -252,6 +253,47 @@ def test_l5d_account_can_do_nothing_else(k8s_api: ApiServer, l5d_session: reques
     reply = l5d_session.request(method, k8s_api.url + path.format(other="default"),
                                 json=body, headers=headers, timeout=TIMEOUT_S)
     assert reply.status_code == 403, reply.text
+
+
+def test_l5d_account_keeps_only_the_dtab_configmap(
+        k8s_api: ApiServer, created: tuple[dict[str, Created], dict[str, str]],
+        l5d_session: requests.Session) -> None:
+    """Role l5d-dtabs (io.l5d.k8s.configMap): in its own namespace the account creates,
+    reads, lists and watches (by name) and updates ConfigMap l5d-dtabs; it cannot read,
+    list or change any other ConfigMap, nor l5d-dtabs in another namespace."""
+    ns = created[1]["daemonset/l5d-rbac.yml"]
+    other = _fresh_namespace(k8s_api, "other")
+    url = f"{k8s_api.url}/api/v1/namespaces/{ns}/configmaps"
+    by_name = {"fieldSelector": "metadata.name=l5d-dtabs"}
+    k8s_api.post(f"/api/v1/namespaces/{ns}/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l5d-config"}})
+    made = l5d_session.post(url, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "l5d-dtabs"}, "data": {"outgoing": "/svc=>/#/io.l5d.k8s/default/http"}},
+        timeout=TIMEOUT_S)
+    assert made.status_code == 201, made.text
+    got = l5d_session.get(f"{url}/l5d-dtabs", timeout=TIMEOUT_S)
+    assert got.status_code == 200, got.text
+    assert l5d_session.get(url, params=by_name, timeout=TIMEOUT_S).status_code == 200
+    watch = l5d_session.get(url, params=dict(by_name, watch="1", timeoutSeconds="1"),
+                            timeout=TIMEOUT_S)
+    assert watch.status_code == 200, watch.text
+    changed = dict(got.json(), data={"outgoing": "/svc=>/#/io.l5d.k8s/prod/http"})
+    put = l5d_session.put(f"{url}/l5d-dtabs", json=changed, timeout=TIMEOUT_S)
+    assert put.status_code == 200, put.text
+    denied = [
+        l5d_session.get(url, timeout=TIMEOUT_S),  # a list of every ConfigMap
+        l5d_session.get(url, params={"fieldSelector": "metadata.name=l5d-config"},
+                        timeout=TIMEOUT_S),
+        l5d_session.get(f"{url}/l5d-config", timeout=TIMEOUT_S),
+        l5d_session.put(f"{url}/l5d-config", json=k8s_api.get(
+            f"/api/v1/namespaces/{ns}/configmaps/l5d-config"), timeout=TIMEOUT_S),
+        l5d_session.get(f"{k8s_api.url}/api/v1/namespaces/{other}/configmaps/l5d-dtabs",
+                        timeout=TIMEOUT_S),
+        l5d_session.post(f"{k8s_api.url}/api/v1/namespaces/{other}/configmaps", json={
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l5d-dtabs"}},
+            timeout=TIMEOUT_S),
+    ]
+    assert [r.status_code for r in denied] == [403] * len(denied), [r.text for r in denied]
 
 
 # --- the DaemonSet's own config, resolving with the l5d account -------------------------

@@ -83,13 +83,10 @@ class LinkerStoreTests(SynchronousTestCase):
         self.successResultOf(linker.dtab_store.start())
         self.assertTrue(directory.is_dir())
 
-    def test_the_configmap_kind_is_refused_while_it_is_not_built(self) -> None:
-        import importlib.util
-
-        if importlib.util.find_spec("l5d.dtab_store.configmap") is not None:
-            self.skipTest("l5d/dtab_store/configmap.py exists")
-        from l5d.config import ConfigError
-
-        with self.assertRaises(ConfigError) as caught:
-            self.linker("dtabStore: {kind: io.l5d.k8s.configMap}")
-        self.assertIn("dtabStore: io.l5d.k8s.configMap is not available", str(caught.exception))
+    def test_the_configmap_kind_builds_a_backend_on_its_map(self) -> None:
+        """io.l5d.k8s.configMap builds its backend (no I/O) on the ConfigMap it names."""
+        linker = self.linker("dtabStore: {kind: io.l5d.k8s.configMap, host: 127.0.0.1, "
+                             "port: 8001, namespace: mesh, name: routing}")
+        backend = linker.dtab_store.backend
+        self.assertEqual("io.l5d.k8s.configMap", linker.dtab_store.kind)
+        self.assertEqual(("mesh", "routing"), (backend.namespace, backend.name))

@@ -159,3 +159,59 @@ def test_parse_dtab_text_positions() -> None:
     assert parse_dtab_text("/a=>/b;\n# comment\n/c=>/d") == Dtab.read("/a=>/b;/c=>/d")
     bad = parse_dtab_text("/a=>/b\n/c=>/d")  # a newline does not end a dentry: ';' does
     assert isinstance(bad, Invalid) and (bad.line, bad.column, bad.offset) == (2, 1, 7)
+
+
+class SharedVersionBackend(InMemoryBackend):
+    """Like a ConfigMap: one version for every router, moved by any router's write, and
+    only the router whose text changed is told."""
+
+    def __init__(self) -> None:
+        super().__init__(Wall())
+        self.version = 0
+        self.stored: dict[str, Dtab] = {}
+        self.told: list[Any] = []
+
+    def subscribe(self, callback: Any) -> None:
+        self.told.append(callback)
+
+    def read(self, router: str) -> Versioned | None:
+        d = self.stored.get(router)
+        return None if d is None else Versioned(d, str(self.version))
+
+    def put(self, router: str, text: str | None) -> None:
+        """Another node's write (``None``: the router's key removed)."""
+        self.version += 1
+        if text is None:
+            self.stored.pop(router, None)
+        else:
+            self.stored[router] = Dtab.read(text)
+        for callback in self.told:
+            callback(router, self.read(router))
+
+
+def test_a_version_shared_by_routers_is_read_from_the_backend() -> None:
+    """Another router's write moves this router's version without changing its dtab: the
+    store answers the backend's version (so a write naming it is not stale), and the dtab
+    in force keeps its identity (no binding cache is dropped)."""
+    backend = SharedVersionBackend()
+    store = make_store(backend)
+    backend.put("http", "/svc=>/a")
+    in_force = store.dtab_for("http")()
+    assert store.current("http") == Versioned(Dtab.read("/svc=>/a"), "1")
+    backend.stored["other"] = Dtab.read("/x=>/y")  # the other router's key, silently
+    backend.version += 1
+    assert store.current("http").version == "2"
+    assert store.current("http").dtab is in_force
+    assert store.dtab_for("http")() is in_force
+
+
+def test_a_removed_key_brings_the_config_dtab_back() -> None:
+    """A backend telling ``None`` (a ConfigMap key removed): the config's dtab applies."""
+    backend = SharedVersionBackend()
+    store = make_store(backend)
+    backend.put("http", "/svc=>/a")
+    assert store.dtab_for("http")() == Dtab.read("/svc=>/a")
+    backend.put("http", None)
+    assert store.current("http") == Versioned(CONFIG, CONFIG_VERSION)
+    assert store.dtab_for("http")() is CONFIG
+    assert store.source("http") == "config"
