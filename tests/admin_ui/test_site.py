@@ -95,6 +95,7 @@ class AdminSiteTests(SynchronousTestCase):
         self.assertEqual(405, self.request(b"POST", b"/admin/ping").code)
 
     def test_unknown_paths_are_404(self) -> None:
-        """Everything not listed is 404, including the directories and trailing slashes."""
-        for path in (b"/", b"/admin", b"/admin/", b"/nope", b"/admin/ping/x", b"/config.json/"):
+        """Everything not listed is 404, including the directories and trailing slashes (``/``
+        and ``/admin`` are the UI's dashboard and index: tests/admin_ui/test_ui.py)."""
+        for path in (b"/nope", b"/static/", b"/static/nope.js", b"/admin/ping/x", b"/config.json/"):
             self.assertEqual(404, self.request(b"GET", path).code, path)
