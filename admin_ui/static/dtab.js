@@ -53,6 +53,11 @@
     $("writable").textContent = !state.api ? "" : c.writable === false ? "read-only: writes are off" : "";
   }
 
+  /** A dtab's text one dentry a line, each ending in ";" (so a line can be added below). */
+  function lines(text) {
+    return text.split(";").map(s => s.trim()).filter(Boolean).map(s => s + ";").join("\n");
+  }
+
   async function load() {
     state.router = routerSel.value;
     const cfg = boot.routers.find(r => r.label === state.router) || {dtab: ""};
@@ -60,7 +65,7 @@
       state.current = await getJson("/admin/dtab/" + encodeURIComponent(state.router) + ".json");
       state.api = true;
     } catch (e) {
-      state.current = {router: state.router, dtab: cfg.dtab.split(";").join(";\n"), version: null, source: "config", writable: false};
+      state.current = {router: state.router, dtab: lines(cfg.dtab), version: null, source: "config", writable: false};
       state.api = false;
     }
     editor.value = state.current.dtab;

@@ -38,7 +38,7 @@
       el("td", {class: "uri", title: r.uri, text: r.uri}), el("td", {text: r.service}),
       el("td", {text: r.client}), el("td", {text: r.endpoint}),
       el("td", {class: r.status < 0 ? "st-err" : "st-" + String(r.status)[0], text: r.status < 0 ? "cut" : r.status}),
-      el("td", {text: r.latency_ms.toFixed(1)}), el("td", {class: "st-err", text: r.error}),
+      el("td", {text: r.latency_ms.toFixed(1)}), el("td", {class: "st-err err", title: r.error, text: r.error}),
       el("td", {}, el("a", {href: playground(r), class: "trace", title: "trace this request in the dtab playground", text: "trace ›"})))));
     setText(statusEl, keep.length + " of " + rows.length + " requests");
   }
