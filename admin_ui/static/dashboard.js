@@ -16,9 +16,12 @@
   const routers = new Map();
   let filter = "";
   let prevT = null;
+  //: a section with more cards than this starts with them folded (the user's choice per
+  //: card, kept in localStorage, wins)
+  const AUTO_FOLD = 40;
   let stored = [];
-  try { stored = JSON.parse(localStorage.getItem("l5d.collapsed") || "[]"); } catch (e) { /* none */ }
-  const collapsed = new Set(stored);
+  try { stored = JSON.parse(localStorage.getItem("l5d.folds") || "[]"); } catch (e) { /* none */ }
+  const folds = new Map(stored);
   const onScreen = new Set();
   const observer = new IntersectionObserver((entries) => {
     for (const e of entries) {
@@ -31,7 +34,7 @@
   function delta(cur, prev) { return prev === undefined || cur < prev ? cur : cur - prev; }
   function rate(d, dt) { return dt > 0 ? d / dt : null; }
   function push(hist, v, n) { hist.push(v); if (hist.length > n) hist.shift(); }
-  function saveCollapsed() { localStorage.setItem("l5d.collapsed", JSON.stringify([...collapsed])); }
+  function saveCollapsed() { localStorage.setItem("l5d.folds", JSON.stringify([...folds])); }
 
   function metric(key, cls) {
     const v = el("div", {class: "v", text: "–"});
@@ -85,11 +88,11 @@
     card.node.classList.toggle("collapsed", value);
     card.head.setAttribute("aria-expanded", String(!value));
     setText(card.tw, value ? "▸" : "▾");
-    if (value) collapsed.add(card.key); else collapsed.delete(card.key);
+    folds.set(card.key, value);
     if (!value && card.dirty && onScreen.has(card)) paint(card);
   }
 
-  function makeCard(view, kind, id) {
+  function makeCard(view, kind, id, many) {
     const key = view.label + "|" + kind + "|" + id;
     const tw = el("span", {class: "tw"});
     const sum = el("span", {class: "sum"});
@@ -118,7 +121,9 @@
       hist: [], prev: null, row: null, rps: null, sr: null, dirty: true};
     node._card = card;
     head.addEventListener("click", () => { setCollapsed(card, !card.node.classList.contains("collapsed")); saveCollapsed(); });
-    setCollapsed(card, collapsed.has(key));
+    card.node.classList.toggle("collapsed", folds.has(key) ? folds.get(key) : many);
+    head.setAttribute("aria-expanded", String(!card.node.classList.contains("collapsed")));
+    setText(tw, card.node.classList.contains("collapsed") ? "▸" : "▾");
     node.hidden = !matches(card);
     observer.observe(node);
     return card;
@@ -163,7 +168,11 @@
       const id = row[0];
       seen.add(id);
       let card = cards.get(id);
-      if (!card) { card = makeCard(view, kind, id); cards.set(id, card); fragment.append(card.node); }
+      if (!card) {
+        card = makeCard(view, kind, id, rows.length > AUTO_FOLD);
+        cards.set(id, card);
+        fragment.append(card.node);
+      }
       card.f = f;
       const prev = card.row;
       const dreq = delta(row[f.requests], prev ? prev[f.requests] : undefined);
