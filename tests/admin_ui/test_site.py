@@ -30,6 +30,20 @@ class Response:
             self.headers[name.strip().lower()] = value.strip()
 
 
+def exchange(site, reactor, method: bytes, path: bytes, body: bytes = b"",
+             headers: bytes = b"") -> Response:
+    """One request (``headers``: raw header lines) over an in-memory connection to ``site``;
+    the reactor is advanced once so that deferred answers are written."""
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(
+        method + b" " + path + b" HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n"
+        + headers + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    reactor.advance(0)
+    return Response(transport.value())
+
+
 class AdminSiteTests(SynchronousTestCase):
     """Routes, methods and status codes of the admin site."""
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from admin_ui.site import build_admin_site
 from admin_ui.templating import StaticFiles
 from l5d.config import parse_config
 from l5d.linker import Env, build
-from tests.admin_ui.test_site import Response
+from tests.admin_ui.test_site import Response, exchange
 
 CONFIG = """\
 routers:
@@ -39,14 +38,7 @@ class UiTests(SynchronousTestCase):
 
     def request(self, method: bytes, path: bytes, body: bytes = b"",
                 headers: bytes = b"Content-Type: application/json\r\n") -> Response:
-        protocol = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        protocol.dataReceived(
-            method + b" " + path + b" HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n"
-            + headers + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.reactor.advance(0)
-        return Response(transport.value())
+        return exchange(self.site, self.reactor, method, path, body, headers)
 
     def test_every_page_renders_in_the_frame(self) -> None:
         """Each page is HTML with the nav (its own entry marked), a CSP and no caching."""
