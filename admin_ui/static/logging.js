@@ -10,7 +10,7 @@
 
   async function change(logger, level, select) {
     const {status, body: rsp} = await write("PUT", "/logging.json", {logger, level});
-    if (status === 200) { setText(statusEl, logger + " is now " + level); return; }
+    if (status === 200) { select.dataset.level = level; setText(statusEl, logger + " is now " + level); return; }
     select.value = select.dataset.level;
     statusEl.replaceChildren(el("span", {class: "st-err", text: "not changed: " + (rsp && rsp.error ? rsp.error : "HTTP " + status) + " "}),
       status === 401 || status === 403 ? el("a", {href: loginUrl(), text: "log in"}) : "");

@@ -188,3 +188,40 @@ def test_without_the_api_the_config_dtab_is_shown_read_only(l5d_and_browser) -> 
     page.locator("#dtab-meta", has_text="from the config").wait_for(timeout=TIMEOUT_MS)
     assert page.input_value("#editor") == BASE
     assert page.locator("#save").is_disabled()
+
+
+def test_logging_levels_are_listed_filtered_and_changed(l5d_and_browser) -> None:
+    """/logging lists the contract's GET /logging.json; choosing a level PUTs {logger, level}
+    as JSON with the CSRF header; a refused PUT puts the old level back and links to the
+    login."""
+    l5d, browser = l5d_and_browser
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    puts: list[dict] = []
+    answers = [200, 401]
+
+    def logging_json(route) -> None:
+        if route.request.method == "GET":
+            doc = {"loggers": [{"name": "", "level": "WARNING"}, {"name": "l5d", "level": "INFO"},
+                               {"name": "l5d.access_log", "level": "INFO"}],
+                   "levels": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]}
+            return FakeStore._json(route, 200, doc)
+        puts.append({"body": json.loads(route.request.post_data),
+                     "csrf": route.request.headers.get("x-l5d-csrf")})
+        code = answers.pop(0)
+        FakeStore._json(route, code, {"ok": True} if code == 200 else {"error": "log in"})
+
+    page.route("**/logging.json", logging_json)
+    page.route("**/admin/session.json", FakeStore().handle)
+    page.goto(f"http://127.0.0.1:{l5d.admin_port}/logging")
+    select = page.get_by_label("level of l5d", exact=True)
+    select.wait_for(timeout=TIMEOUT_MS)
+    page.fill("#filter", "access")
+    assert page.locator("#loggers tbody tr").count() == 1
+    page.fill("#filter", "")
+    select.select_option("DEBUG")
+    page.locator("#status", has_text="l5d is now DEBUG").wait_for(timeout=TIMEOUT_MS)
+    assert puts == [{"body": {"logger": "l5d", "level": "DEBUG"}, "csrf": "csrf-1"}]
+    shot(page, "logging")
+    select.select_option("ERROR")
+    page.locator("#status a[href^='/admin/login']").wait_for(timeout=TIMEOUT_MS)
+    assert select.input_value() == "DEBUG"
