@@ -69,6 +69,7 @@
       state.api = false;
     }
     editor.value = state.current.dtab;
+    $("config-dtab-text").textContent = lines(cfg.dtab);
     showCurrent();
     loadHistory();
   }
@@ -213,6 +214,12 @@
 
   routerSel.addEventListener("change", () => { load().then(rerun); });
   $("save").addEventListener("click", () => save(editor.value, state.current.version));
+  editor.addEventListener("keydown", (e) => {  // Ctrl+S / Cmd+S saves
+    if ((e.ctrlKey || e.metaKey) && e.key === "s") {
+      e.preventDefault();
+      if (!$("save").disabled) save(editor.value, state.current.version);
+    }
+  });
   $("revert").addEventListener("click", () => { editor.value = state.current.dtab; say("", ""); msg.replaceChildren(); rerun(); });
 
   load().then(() => {
