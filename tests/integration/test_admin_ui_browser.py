@@ -224,3 +224,28 @@ def test_the_other_pages_render(site, path: str, ready: str) -> None:
     time.sleep(0.5)
     shot(page, path.strip("/"))
     assert page.js_errors == []
+
+
+def test_the_playground_shows_transformer_steps(tmp_path) -> None:
+    """Through an io.l5d.fs namer and an io.l5d.port transformer, the tree shows the
+    transformer's step (its name and the addresses it started from) above the leaf with the
+    transformed address."""
+    disco = tmp_path / "disco"
+    disco.mkdir()
+    (disco / "web").write_text("127.0.0.1 7777\n")
+    cfg = config_text("/svc=>/#/io.l5d.fs", router="""\
+        interpreter:
+          transformers:
+          - kind: io.l5d.port
+            port: 4141
+        """, namers=f"namers:\n- kind: io.l5d.fs\n  rootDir: {disco}\n")
+    with L5d(config=cfg) as l5d, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://127.0.0.1:{l5d.admin_port}/dtab?path=/svc/web")
+        step = page.locator("#tree-live .dnode.transformation")
+        step.wait_for(timeout=TIMEOUT_MS)
+        assert "PortTransformer" in step.inner_text()
+        assert "127.0.0.1:7777" in step.inner_text()
+        leaf = page.locator("#tree-live .dnode.leaf.primary")
+        assert "127.0.0.1:4141" in leaf.inner_text()
+        shot(page, "dtab-transformer")
