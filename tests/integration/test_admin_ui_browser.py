@@ -226,7 +226,7 @@ def test_the_other_pages_render(site, path: str, ready: str) -> None:
     assert page.js_errors == []
 
 
-def test_the_playground_shows_transformer_steps(tmp_path) -> None:
+def test_the_playground_shows_transformer_steps(site, tmp_path) -> None:
     """Through an io.l5d.fs namer and an io.l5d.port transformer, the tree shows the
     transformer's step (its name and the addresses it started from) above the leaf with the
     transformed address."""
@@ -239,8 +239,8 @@ def test_the_playground_shows_transformer_steps(tmp_path) -> None:
           - kind: io.l5d.port
             port: 4141
         """, namers=f"namers:\n- kind: io.l5d.fs\n  rootDir: {disco}\n")
-    with L5d(config=cfg) as l5d, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with L5d(config=cfg) as l5d:
+        page = site[1].new_page(viewport={"width": 1400, "height": 900})  # the module's browser
         page.goto(f"http://127.0.0.1:{l5d.admin_port}/dtab?path=/svc/web")
         step = page.locator("#tree-live .dnode.transformation")
         step.wait_for(timeout=TIMEOUT_MS)
