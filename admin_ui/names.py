@@ -4,8 +4,10 @@
 * ``/delegator.json``: the delegation of a path through a router's dtab (plus an
   optional override), as a tree. ``GET ?namespace=<router label>&path=<path>&dtab=<text>``
   or ``POST`` a JSON object with the same keys (``Content-Type: application/json``,
-  else 415). A bad dtab or path is a 400 (``Invalid dtab: ...``, ``Invalid path: ...``);
-  an unknown router 404; a namer still pending after 2 s, 503 ``Request timed out.``;
+  else 415). ``dtab`` is appended to the router's dtab; with ``replace`` (``1``/``true``)
+  it stands instead of it (the dtab page's preview of an unsaved edit). A bad dtab or path
+  is a 400 (``Invalid dtab: ...``, ``Invalid path: ...``); an unknown router 404;
+  a namer still pending after 2 s, 503 ``Request timed out.``;
 * ``/namer_state/<prefix>.json``: a k8s namer's watches (its state and watch record per
   object);
 * ``/client_state.json``: per client (bound id), its address state and addresses;
@@ -94,7 +96,8 @@ class _Delegator(Page):
             override = Dtab.read(str(params.get("dtab") or ""))
         except DtabParseError as err:
             return _text(request, 400, f"Invalid dtab: {err}")
-        dtab = router.base_dtab() + override
+        replace = str(params.get("replace", "")).lower() in ("1", "true", "yes")
+        dtab = override if replace else router.base_dtab() + override
         deadline = self._reactor.seconds() + DELEGATE_TIMEOUT_S
         answer = self._answer(router, dtab, path)
         if answer is not None:

@@ -35,13 +35,19 @@ class Page(resource.Resource):
 
 
 class PathDir(resource.Resource):
-    """A path segment with children and no page of its own: 404 for itself
-    and for unknown children."""
+    """A path segment with children: ``index`` (when set) is its own page (``/admin`` and
+    ``/admin/``), else 404 for itself; 404 for unknown children."""
+
+    index: resource.Resource | None = None
 
     def getChild(self, path: bytes, request: IRequest) -> resource.IResource:
+        if path == b"" and self.index is not None:
+            return self.index
         return pages.notFound()
 
     def render(self, request: IRequest) -> bytes:
+        if self.index is not None:
+            return self.index.render(request)
         return pages.notFound().render(request)
 
 

@@ -20,7 +20,10 @@ A first, minimal cut of Linkerd's admin interface:
 * the JSON pages about names of :mod:`admin_ui.names` (``/delegator.json``,
   ``/namer_state/<prefix>.json``, ``/client_state.json``, ``/bound-names.json``).
 
-Everything else is 404. The dashboard and the dtab editor come later. ``admin_ui`` may
+* the UI of :mod:`admin_ui.ui`: the dashboard at ``/``, ``/dtab``, ``/requests`` ... and
+  their static files and helper APIs.
+
+Everything else is 404. ``admin_ui`` may
 import ``l5d`` and ``dtab``; ``l5d`` never imports
 ``admin_ui`` (``l5d/main.py`` wires the two together).
 """
@@ -40,6 +43,7 @@ from admin_ui.logging_api import LoggingPage
 from admin_ui.names import add_name_pages
 from admin_ui.pages import JsonPage, Page, PathDir, TEXT_PLAIN, mount
 from admin_ui.security import AdminSecurity, add_security_pages, json_response
+from admin_ui.ui import add_ui_pages
 from l5d.config import LinkerConfig
 from l5d.telemetry.flat import flat_metrics, resolve, tree_metrics
 from l5d.telemetry.telemeter import PageArgs
@@ -207,4 +211,6 @@ def build_admin_site(
                 mount(root, path, _TelemeterPage(page))
         add_name_pages(root, linker, reactor)
         admin.putChild(b"dtab", DtabDir(linker.dtab_store, security))
+    # the UI: pages, /static, /admin/dashboard.json, /admin/identify.json (admin_ui.ui)
+    add_ui_pages(root, admin, config, linker)
     return _AdminSite(root, security, reactor=reactor)

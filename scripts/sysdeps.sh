@@ -16,9 +16,10 @@ K8S_CACHE=${L5D_K8S_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/l5d
 # the node simulation in examples/k8s-sim; prometheus (its server and promtool) to scrape
 # and lint l5d's Prometheus output and check the alerting rules in docs/telemetry.md;
 # influxdb (an InfluxDB 1.x server) to ingest io.l5d.influxdb's line protocol; tcpdump to
-# capture statsd datagrams on loopback.
+# capture statsd datagrams on loopback; chromium (headless, driven by Python playwright with
+# executable_path: no browser download) for the admin UI's browser tests.
 RUNTIME_PKGS=(curl ca-certificates etcd-server openssl iproute2 util-linux prometheus influxdb
-              tcpdump)
+              tcpdump chromium)
 # Only needed to build kube-apiserver from Debian's `kubernetes` source package.
 BUILD_PKGS=(golang-go make rsync golang-github-modern-go-reflect2-dev dpkg-dev)
 

@@ -12,8 +12,8 @@ Pages:
 * ``/requests.json``: the kept requests, newest first, as JSON objects (see
   :func:`request_json`); ``?router=<label>`` keeps one router's, ``?limit=<n>`` the
   ``n`` newest;
-* ``/requests``: the same as a plain HTML table (Linkerd's page; the admin UI's own page
-  comes with the dashboard).
+* ``/requests``: the same as a plain HTML table (Linkerd's page); the admin UI mounts its
+  own ``/requests`` over it (filterable, linking to the playground: docs/admin.md).
 
 Reactor-thread only.
 """

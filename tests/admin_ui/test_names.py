@@ -16,7 +16,7 @@ from admin_ui.site import build_admin_site
 from dtab import PENDING, Path
 from l5d.config import parse_config
 from l5d.linker import Env, build
-from tests.admin_ui.test_site import Response
+from tests.admin_ui.test_site import Response, exchange
 
 CONFIG = """\
 namers:
@@ -56,15 +56,8 @@ class NamePagesTests(SynchronousTestCase):
 
     def request(self, method: bytes, path: bytes, body: bytes = b"",
                 content_type: bytes = b"application/json") -> Response:
-        protocol = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        protocol.dataReceived(
-            method + b" " + path + b" HTTP/1.1\r\nHost: 127.0.0.1:9991\r\nConnection: close\r\n"
-            b"Content-Type: " + content_type + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
-            + body)
-        self.reactor.advance(0)
-        return Response(transport.value())
+        return exchange(self.site, self.reactor, method, path, body,
+                        b"Content-Type: " + content_type + b"\r\n")
 
     def test_delegator_get_through_the_routers_transformer(self) -> None:
         r = self.request(b"GET", b"/delegator.json?namespace=out&path=/svc/web")

@@ -31,6 +31,20 @@ class Response:
             self.headers[name.strip().lower()] = value.strip()
 
 
+def exchange(site, reactor, method: bytes, path: bytes, body: bytes = b"",
+             headers: bytes = b"") -> Response:
+    """One request (``headers``: raw header lines) over an in-memory connection to ``site``;
+    the reactor is advanced once so that deferred answers are written."""
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(
+        method + b" " + path + b" HTTP/1.1\r\nHost: 127.0.0.1:9990\r\nConnection: close\r\n"
+        + headers + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    reactor.advance(0)
+    return Response(transport.value())
+
+
 class AdminSiteTests(SynchronousTestCase):
     """Routes, methods and status codes of the admin site."""
 
@@ -132,6 +146,7 @@ class AdminSiteTests(SynchronousTestCase):
         self.assertEqual(405, self.request(b"POST", b"/admin/ping").code)
 
     def test_unknown_paths_are_404(self) -> None:
-        """Everything not listed is 404, including the directories and trailing slashes."""
-        for path in (b"/", b"/admin", b"/admin/", b"/nope", b"/admin/ping/x", b"/config.json/"):
+        """Everything not listed is 404, including the directories and trailing slashes (``/``
+        and ``/admin`` are the UI's dashboard and index: tests/admin_ui/test_ui.py)."""
+        for path in (b"/nope", b"/static/", b"/static/nope.js", b"/admin/ping/x", b"/config.json/"):
             self.assertEqual(404, self.request(b"GET", path).code, path)

@@ -4,6 +4,9 @@ A real client (``http.client``, one keep-alive connection) sends 8 requests thro
 to a real backend: 200s, a 500 and an unroutable name (l5d's 502). With ``sampleRate``
 1.0 and ``capacity`` 5, the admin server shows the last 5, newest first, each with the
 source the client sent from, the logical name, the client, the endpoint and the status.
+``/requests`` is the admin UI's page (fed by ``/requests.json``: its browser test is
+tests/integration/test_admin_ui_browser.py); the telemeter's own plain table
+(:func:`~l5d.telemetry.recent_requests.requests_html`) is checked over the same rows.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import http.client
 
 import requests
 
+from l5d.telemetry.recent_requests import requests_html
 from tests.helpers.l5d_process import L5d, config_text
 from tests.helpers.resilience import Scripted
 
@@ -79,5 +83,7 @@ def test_the_last_five_requests_with_their_names_and_statuses() -> None:
     assert [r["uri"] for r in limited] == ["/ok6", "/ok5"]
     assert other == []
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-    assert html.text.count("<tr>") == 6  # the heading and 5 requests
-    assert f"<td>{endpoint}</td>" in html.text and "<td>/svc/nowhere</td>" in html.text
+    assert "/static/requests.js" in html.text  # the admin UI's page
+    table = requests_html(rows)
+    assert table.count("<tr>") == 6  # the heading and 5 requests
+    assert f"<td>{endpoint}</td>" in table and "<td>/svc/nowhere</td>" in table

@@ -51,7 +51,7 @@ def make_store(backend: Any, caplog: Any = None) -> DtabStore:
 
 
 class StoreTests:
-    """The contract's DtabStore, over each backend."""
+    """DtabStore's behaviour, over each backend."""
 
     def test_config_dtab_until_something_is_saved(self, backend: Any) -> None:
         store = make_store(backend)
