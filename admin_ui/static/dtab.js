@@ -84,9 +84,11 @@
     list.replaceChildren(...hist.map((ch, i) => {
       const when = new Date(ch.at * 1000).toLocaleString();
       const current = ch.version === state.current.version;
+      // undoing the first save brings the config's dtab back (nothing was stored before it)
+      const before = ch.previous !== null && ch.previous !== undefined ? ch.previous
+        : lines((boot.routers.find(r => r.label === state.router) || {dtab: ""}).dtab);
       const restore = current
-        ? (ch.previous !== null && ch.previous !== undefined
-          ? el("button", {type: "button", class: "rollback", onclick: () => save(ch.previous, state.current.version, "undo"), text: "undo"}) : null)
+        ? el("button", {type: "button", class: "rollback", onclick: () => save(before, state.current.version, "undo"), text: "undo"})
         : el("button", {type: "button", class: "rollback", onclick: () => save(ch.dtab, state.current.version, "restore"), text: "restore"});
       return el("li", {"data-version": ch.version, title: ch.dtab},
         el("code", {text: ch.version}), current ? " (current) " : " ",

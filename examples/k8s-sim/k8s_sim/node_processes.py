@@ -8,6 +8,7 @@ a private mount namespace, so the host's own directory, if any, is never touched
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -91,6 +92,17 @@ def sa_mount_args(sa_dir: Path) -> list[str]:
             "l5dsim-mount", str(sa_dir), target, tmpfs_at]
 
 
+def admin_token(st: State) -> str:
+    """The cluster's admin token (``STATE/admin-token``, made once, mode 0600): what the
+    DaemonSet's Secret ``l5d-admin`` holds, given to every l5d as ``L5D_ADMIN_TOKEN``."""
+    path = st.dir / "admin-token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(24))
+    return path.read_text().strip()
+
+
 def start_l5d(st: State, n: int, *, service_account: bool = True) -> None:
     """Start l5d on node ``n`` with ``st.config``, as the DaemonSet's pod there.
 
@@ -100,6 +112,7 @@ def start_l5d(st: State, n: int, *, service_account: bool = True) -> None:
     ndir = st.dir / node
     logf = st.dir / "logs" / f"l5d-{node}.log"
     env = pod_env(n, l5d_ip(n))
+    env["L5D_ADMIN_TOKEN"] = admin_token(st)  # the Secret l5d-admin of daemonset/l5d.yml
     argv = [st.python, "-m", "l5d", st.config]
     if service_account:
         env.update(KUBERNETES_SERVICE_HOST=API_HOST, KUBERNETES_SERVICE_PORT=str(API_PORT),

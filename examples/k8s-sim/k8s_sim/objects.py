@@ -1,6 +1,7 @@
 """The cluster's API objects in namespace ``default``, and the l5d config they carry.
 
-* the ServiceAccount ``l5d`` with the rules of ``daemonset/l5d-rbac.yml``'s ClusterRole,
+* the ServiceAccount ``l5d`` with the rules of ``daemonset/l5d-rbac.yml``'s ClusterRole
+  (and of its Role in the sim's namespace),
   and per node its token, ``ca.crt`` and ``namespace`` files;
 * the ``l5d-config`` ConfigMap of ``daemonset/l5d.yml``;
 * Services and Endpoints ``hello``, ``world-v1`` (headless) and ``l5d``, each address
@@ -85,6 +86,21 @@ def rbac_rules() -> list[dict]:
     return DEFAULT_RULES
 
 
+def role_rules() -> list[dict]:
+    """The rules of the Roles in ``daemonset/l5d-rbac.yml`` for the sim's namespace (the
+    dtab store's ConfigMap ``l5d-dtabs``).
+
+    :return: those rules (none when the manifest has no Role).
+    """
+    rules: list[dict] = []
+    if RBAC_MANIFEST.exists():
+        for doc in load_yaml_docs(RBAC_MANIFEST):
+            if (doc.get("kind") == "Role" and doc.get("rules")
+                    and doc.get("metadata", {}).get("namespace", NAMESPACE) == NAMESPACE):
+                rules += doc["rules"]
+    return rules
+
+
 def address(pod_or_ip: Any, n: int, name: str) -> dict:
     """:return: an Endpoints address: a pod's (or an IP's) on node ``n``, as pod ``name``."""
     ip = pod_or_ip.ip if isinstance(pod_or_ip, Pod) else pod_or_ip
@@ -148,6 +164,9 @@ def write_objects(api: Any, st: State, configmap: dict) -> None:
     for n in range(1, st.nodes + 1):
         api.service_account_dir(NAMESPACE, SA_NAME, rules,
                                 st.dir / node_name(n) / "serviceaccount", cluster_wide=True)
+    namespaced = role_rules()
+    if namespaced:  # the Role and RoleBinding of the manifest, in the sim's namespace
+        api.grant(NAMESPACE, SA_NAME, namespaced)
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
           "metadata": {"name": "l5d-config", "namespace": NAMESPACE},
           "data": configmap.get("data", {})}
