@@ -421,8 +421,17 @@ class DaemonSetTests:
         """POD_IP, NODE_NAME and POD_NAMESPACE come from the downward API fields l5d
         expects, and nothing else is set."""
         env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in
-               _env(_container(path))}
+               _env(_container(path)) if "fieldRef" in e["valueFrom"]}
         assert env == DOWNWARD_API
+
+    @pytest.mark.parametrize("path", L5D_FILES, ids=_rel)
+    def test_the_admin_token_comes_from_an_optional_secret(self, path: Path) -> None:
+        """L5D_ADMIN_TOKEN (admin.tokenEnv's default) is the Secret l5d-admin's ``token``,
+        optional: without the Secret the admin starts read-only."""
+        [token] = [e for e in _env(_container(path)) if "secretKeyRef" in e["valueFrom"]]
+        assert token == {"name": "L5D_ADMIN_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": "l5d-admin", "key": "token", "optional": True}}}
+        assert _config(path).admin.token_env == "L5D_ADMIN_TOKEN"
 
     @pytest.mark.parametrize("path", L5D_FILES, ids=_rel)
     def test_runs_l5d_on_the_mounted_config(self, path: Path) -> None:

@@ -232,13 +232,18 @@ def build_backend(config: Any, reactor: Any, k8s: Any,
     (:func:`l5d.dtab_store.build.build_backend`'s hook): the API reached as its ``host``,
     ``port``... say, as the ``io.l5d.k8s`` namer reaches it.
 
-    :param k8s: the linker's :class:`~l5d.k8s.apis.K8sApis` (its environment and rng).
+    :param k8s: the linker's :class:`~l5d.k8s.apis.K8sApis`: the backend shares the API
+        client of the namers that reach the API the same way (one client, one set of
+        credentials, per way).
     """
     a = config.access
     access = choose(a.host, a.port, a.service_account, a.kubeconfig, a.context, k8s.env,
                     a.account_dir)
-    return from_access(reactor, access, k8s.env, k8s.rng, wall, namespace=config.namespace,
-                       name=config.name, history_size=config.history_size)
+    # the API client of the namers and transformers that reach the API the same way
+    api = k8s.watches(access).api
+    return ConfigMapBackend(reactor, api, k8s.rng, wall, namespace=config.namespace,
+                            name=config.name, history_size=config.history_size,
+                            owns_api=False)
 
 
 def _message(body: Any) -> str:
