@@ -3,7 +3,7 @@
 The admin (port 9990) serves reads to anyone who reaches it and writes (a dtab PUT,
 ``/admin/shutdown``, ``PUT /logging.json``) to an operator only. These functions decide;
 :mod:`admin_ui.security` applies them to ``twisted.web`` requests. See ``docs/admin.md``,
-"Security", and ``../shared/reference/reliability.md`` section 4 for the threats:
+"Security", for the threats:
 
 * **DNS rebinding**: every request's ``Host`` must be an IP literal, ``localhost`` or one of
   ``admin.allowedHosts`` (:func:`host_allowed`);

@@ -28,6 +28,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
 from admin_ui.auth_model import (
@@ -43,7 +44,12 @@ COOKIE = b"l5d_session"
 CSRF_HEADER = b"x-l5d-csrf"
 SESSION_TTL_S = 12 * 3600.0
 MAX_SESSIONS = 256
+#: wrong tokens (login or bearer) one client address may send per FAILURE_WINDOW_S; more
+#: get 429 until the window has passed (a guessed token is logged, and cannot be tried fast)
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 60.0
 MAX_LOGIN_BODY = 8192
+_log = Logger()
 _USER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -75,6 +81,7 @@ class AdminSecurity:
         self._clock = clock
         self._token_bytes = token_bytes
         self._sessions: dict[str, Session] = {}
+        self._failures: dict[str, list[float]] = {}  # client address -> times of wrong tokens
 
     @property
     def writable(self) -> bool:
@@ -94,7 +101,7 @@ class AdminSecurity:
     def authorize(self, request: IRequest, *, json_body: bool = True) -> Allowed | Denied:
         """May ``request`` write? (``json_body``: it carries a JSON document.)"""
         session = self.session(request)
-        peer = getattr(request.getClientAddress(), "host", "?")
+        peer = _peer(request)
         return decide_write(WriteRequest(
             host=_header(request, b"host"), origin=_header(request, b"origin"),
             authorization=_header(request, b"authorization"),
@@ -107,10 +114,38 @@ class AdminSecurity:
     def guard(self, request: IRequest, *, json_body: bool = True) -> Allowed | bytes:
         """:class:`Allowed` (with who) when ``request`` may write, else the JSON error
         answer to return (its status set)."""
+        peer = _peer(request)
+        if self.throttled(peer):
+            return _too_many(request)
         decision = self.authorize(request, json_body=json_body)
         if isinstance(decision, Denied):
+            if decision.status == 401 and _header(request, b"authorization") is not None:
+                self.failed(peer)
             return json_response(request, decision.status, {"error": decision.message})
         return decision
+
+    # -- wrong tokens --------------------------------------------------------
+    def throttled(self, peer: str) -> bool:
+        """Whether ``peer`` sent :data:`MAX_FAILURES` wrong tokens in the last
+        :data:`FAILURE_WINDOW_S` (its writes and logins get 429 meanwhile)."""
+        times = self._failures.get(peer)
+        if not times:
+            return False
+        cutoff = self._clock() - FAILURE_WINDOW_S
+        times[:] = [t for t in times if t > cutoff]
+        if not times:
+            del self._failures[peer]
+            return False
+        return len(times) >= MAX_FAILURES
+
+    def failed(self, peer: str) -> None:
+        """``peer`` sent a wrong token (logged; counted for :meth:`throttled`)."""
+        if len(self._failures) >= MAX_SESSIONS and peer not in self._failures:
+            self._failures.pop(next(iter(self._failures)))
+        times = self._failures.setdefault(peer, [])
+        times.append(self._clock())
+        _log.warn("admin: wrong admin token from {peer} ({n} in {window:.0f} s)", peer=peer,
+                  n=len(times), window=FAILURE_WINDOW_S)
 
     # -- sessions ------------------------------------------------------------
     def session(self, request: IRequest) -> Session | None:
@@ -163,6 +198,17 @@ def _clean_user(user: str | None) -> str | None:
         return None
     kept = "".join(c for c in user.strip() if c in _USER_CHARS)[:64]
     return kept or None
+
+
+def _peer(request: IRequest) -> str:
+    return getattr(request.getClientAddress(), "host", "?")
+
+
+def _too_many(request: IRequest) -> bytes:
+    request.setHeader(b"retry-after", b"%d" % int(FAILURE_WINDOW_S))
+    return json_response(request, 429, {"error": f"too many wrong admin tokens from this "
+                                                  f"address; try again in "
+                                                  f"{FAILURE_WINDOW_S:.0f} s"})
 
 
 def _header(request: IRequest, name: bytes) -> str | None:
@@ -221,8 +267,12 @@ class LoginPage(Page):
             if as_json:
                 return json_response(request, 403, {"error": sec.off_reason})
             return self._form(request, 403, target, sec.off_reason)
+        peer = _peer(request)
+        if sec.throttled(peer):
+            return _too_many(request)
         made = sec.login(fields.get("token") or "", fields.get("user"))
         if made is None:
+            sec.failed(peer)
             if as_json:
                 return json_response(request, 401, {"error": "invalid admin token"})
             return self._form(request, 401, target, "invalid admin token")

@@ -12,7 +12,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import LogLevel, LogLevelFilterPredicate
 from twisted.trial.unittest import SynchronousTestCase
 
-from admin_ui.security import SESSION_TTL_S
+from admin_ui.security import FAILURE_WINDOW_S, MAX_FAILURES, SESSION_TTL_S
 from admin_ui.site import build_admin_site
 from dtab import Dtab
 from l5d.config import parse_config
@@ -137,6 +137,22 @@ class WritesTests(SynchronousTestCase):
         self.assertEqual(401, self.login("nope").code)
         self.assertEqual(403, self.login(Origin=b"http://evil.example").code)
         self.assertNotIn(b"set-cookie", self.login("nope").headers)
+
+    def test_wrong_tokens_from_one_address_are_throttled(self) -> None:
+        """MAX_FAILURES wrong tokens (login or bearer) in FAILURE_WINDOW_S: that address
+        gets 429 with Retry-After, even with the right token, until the window passes;
+        other addresses are not affected."""
+        wrong = {b"Authorization": b"Bearer guess"}
+        for _ in range(MAX_FAILURES - 1):
+            self.assertEqual(401, self.put_dtab("/svc=>/a", "config", headers=wrong).code)
+        self.assertEqual(401, self.login("guess").code)
+        blocked = self.put_dtab("/svc=>/a", "config")
+        self.assertEqual((429, [b"%d" % FAILURE_WINDOW_S]),
+                         (blocked.code, blocked.headers[b"retry-after"]))
+        self.assertEqual(429, self.login().code)
+        self.assertEqual(200, self.put_dtab("/svc=>/b", "config", peer="10.0.0.7").code)
+        self.reactor.advance(FAILURE_WINDOW_S)
+        self.assertEqual(303, self.login().code)
 
     def session_cookie(self) -> bytes:
         cookie = self.login().headers[b"set-cookie"][0].split(b";")[0]
