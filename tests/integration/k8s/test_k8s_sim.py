@@ -258,7 +258,6 @@ def test_endpoints_changes_take_effect(cluster: Path, capsys: pytest.CaptureFixt
     assert status["endpoints"]["world-v1"] == ["10.244.3.2@node-3"]
 
 
-@pytest.mark.parametrize("pod_env", ["service account", "no in-cluster env"])
 def admin_write(node: int, page: str, document: dict, token: str) -> tuple[int, dict]:
     """A PUT to node ``node``'s admin with the bearer token, as the dtab page sends it."""
     conn = http.client.HTTPConnection(l5d_ip(node), L5D_PORTS["admin"], timeout=10)
@@ -344,6 +343,7 @@ def test_a_dtab_saved_on_one_node_routes_every_node(
             assert first_answer(n, HELLO, time.monotonic(), until) is not None
 
 
+@pytest.mark.parametrize("pod_env", ["service account", "no in-cluster env"])
 def test_linkerd_daemonset_config(cluster: Path, tmp_path: Path, pod_env: str) -> None:
     """Linkerd's own config, with a kubectl proxy on each node's localhost:8001: hello ->
     world works through it too. With a pod's environment (KUBERNETES_SERVICE_HOST and the
