@@ -6,6 +6,8 @@ A first, minimal cut of Linkerd's admin interface:
 * ``GET /config.json`` → the parsed config with every default filled in;
 * ``POST /admin/shutdown`` → graceful shutdown (other methods: 405), a write: it needs the
   admin token or a login session (:mod:`admin_ui.security`);
+* ``POST /admin/reload`` → reload the config file (a write too), answering what changed or
+  every error of the refused config (docs/reload.md);
 * the dtab store's ``/admin/dtab/<router>.json`` and ``.../history.json``
   (:mod:`admin_ui.dtab_api`), ``/logging.json`` (:mod:`admin_ui.logging_api`), and the
   login pages (``/admin/login``, ``/admin/logout``, ``/admin/session.json``);
@@ -82,6 +84,27 @@ class _Shutdown(Page):
 
     def _finished(self, _: object) -> None:
         self._reactor.callLater(0, self._on_shutdown)
+
+
+class _Reload(Page):
+    """``POST /admin/reload``: reload the config file now (a write: token or session).
+    Answers ``on_reload(who)``'s JSON: 200 with what changed, or 400 with every error of
+    the refused config (nothing changed)."""
+
+    methods = (b"POST",)
+
+    def __init__(self, on_reload: Callable[[str], dict], security: AdminSecurity) -> None:
+        super().__init__()
+        self._on_reload = on_reload
+        self._security = security
+
+    def respond(self, request: IRequest) -> bytes:
+        allowed = self._security.guard(request, json_body=False)
+        if isinstance(allowed, bytes):
+            return allowed
+        outcome = self._on_reload(f"POST /admin/reload by {allowed.who}")
+        return json_response(request, 400 if outcome.get("outcome") == "refused" else 200,
+                             outcome)
 
 
 class _Metrics(Page):
@@ -176,6 +199,7 @@ def build_admin_site(
     config: LinkerConfig, reactor: IReactorTime, on_shutdown: Callable[[], object],
     linker: Any = None, *, token: str | None = None, log_levels: Any = None,
     token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    on_reload: Callable[[str], dict] | None = None, security: AdminSecurity | None = None,
 ) -> server.Site:
     """The admin site for ``config``.
 
@@ -190,16 +214,21 @@ def build_admin_site(
     :param log_levels: a :class:`~l5d.telemetry.log_levels.LogLevels` for
         ``/logging.json`` (``None``: no such page).
     :param token_bytes: randomness for session ids and CSRF values.
+    :param on_reload: ``who -> outcome JSON``: ``POST /admin/reload`` (``None``: no page).
+    :param security: the running site's (a reload keeps its sessions and throttling).
     """
     admin_cfg = config.admin
-    security = AdminSecurity(token, admin_cfg.read_only, admin_cfg.allowed_hosts,
-                             reactor.seconds, token_bytes,
-                             f"admin.tokenFile, or ${admin_cfg.token_env}")
+    if security is None:
+        security = AdminSecurity(token, admin_cfg.read_only, admin_cfg.allowed_hosts,
+                                 reactor.seconds, token_bytes,
+                                 f"admin.tokenFile, or ${admin_cfg.token_env}")
     root = PathDir()
     admin = PathDir()
     root.putChild(b"admin", admin)
     admin.putChild(b"ping", _Ping())
     admin.putChild(b"shutdown", _Shutdown(reactor, on_shutdown, security))
+    if on_reload is not None:
+        admin.putChild(b"reload", _Reload(on_reload, security))
     add_security_pages(admin, security)
     if log_levels is not None:
         root.putChild(b"logging.json", LoggingPage(log_levels, security))

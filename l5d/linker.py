@@ -39,6 +39,7 @@ from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
 from l5d.k8s.apis import K8sApis
 from l5d.namers.build import build_namer
+from l5d.reload.plan import server_key
 from l5d.router.build import build_identifier
 from l5d.transformers.build import build_transformer
 from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
@@ -46,7 +47,7 @@ from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
 
-__all__ = ["Env", "Linker", "Listener", "build"]
+__all__ = ["Env", "Linker", "Listener", "Reuse", "build"]
 
 log = logging.getLogger("l5d.linker")
 
@@ -115,6 +116,26 @@ class _Server:
     router: HttpRouter
     params: ServerParams
     factory: HttpServerFactory
+    key: tuple = ()  # :func:`l5d.reload.plan.server_key`
+    port: Any = None  # its listening port, once started
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """What a reload's new :class:`Linker` takes over from the running one
+    (:mod:`l5d.reload.swap`) instead of building it.
+
+    :param namers: index in the new config's ``namers`` -> the running namer.
+    :param telemeters: the running telemeters, or ``None`` to build them.
+    :param routers: label -> ``(router, its servers, its access log writer and runner)``.
+    """
+
+    stats: Stats
+    k8s: K8sApis
+    dtab_store: DtabStore
+    namers: Mapping[int, Any] = field(default_factory=dict)
+    telemeters: tuple | None = None
+    routers: Mapping[str, tuple] = field(default_factory=dict)
 
 
 class Linker:
@@ -133,24 +154,29 @@ class Linker:
     def __init__(self, config: LinkerConfig, env: Env, reactor: Any,
                  now: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
                  wall: Callable[[], float] = time.time,
-                 run_blocking: Callable[[str], Run] | None = None) -> None:
+                 run_blocking: Callable[[str], Run] | None = None, *,
+                 reuse: Reuse | None = None) -> None:
         self.config = config
         self.env = env
         self._reactor = reactor
         self._now = now
+        self._wall = wall
         self._rng = rng if rng is not None else random.Random()
         self._state = _State.BUILT
         self._serving = False  # started, listeners open: stop() says what it does
         self._listeners: list[Listener] = []
-        self.stats = Stats()
-        if env.process is not None:
+        self.stats = reuse.stats if reuse is not None else Stats()
+        if env.process is not None and reuse is None:
             env.process.register(self.stats)
         self._snapshot_call: Any = None
-        self.k8s = K8sApis(reactor, env.variables, self._rng)
+        self.k8s = reuse.k8s if reuse is not None else K8sApis(reactor, env.variables, self._rng)
+        #: a reload's retired parts still finishing their work (:mod:`l5d.reload.swap`)
+        self.retired: list[Any] = []
         self.namers: list[tuple[Any, Any]] = []
         for i, ncfg in enumerate(config.namers):
             where = f"namers[{i}]"
-            namer = _building(where, lambda: build_namer(
+            kept = reuse.namers.get(i) if reuse is not None else None
+            namer = kept if kept is not None else _building(where, lambda: build_namer(
                 ncfg, reactor, self.k8s, env.variables,
                 lambda cfgs: self._transformers(cfgs, f"{where}.transformers")))
             self.namers.append((ncfg.dtab_prefix, namer))
@@ -158,8 +184,10 @@ class Linker:
             if register is not None:  # namer stats: #/io.l5d.k8s/...
                 register(self.stats.scope(ncfg.dtab_prefix.show().lstrip("/")))
         ctx = TelemetryContext(reactor, self.stats, self.read_metrics, now, wall, self._rng)
-        self.telemeters = [_building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
-                           for i, tcfg in enumerate(config.telemetry)]
+        self.telemeters = list(reuse.telemeters) if reuse is not None and \
+            reuse.telemeters is not None else [
+                _building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
+                for i, tcfg in enumerate(config.telemetry)]
         #: what every router's finished requests' records go to (plus its access log):
         #: (share of requests, sink); a tracer's take the records of sampled traces
         #: (``trace_sinks``)
@@ -176,17 +204,30 @@ class Linker:
             threads = hasattr(reactor, "callFromThread")
             run_blocking = (lambda name: ThreadRunner(reactor, name)) if threads \
                 else (lambda name: run_now)
+        self._run_blocking = run_blocking
         #: the routers' ``httpAccessLog`` writers
         self.access_logs: list[AccessLogWriter] = []
         self._runners: list[Any] = []
+        #: router label -> (its access log writer, its runner), for the routers with one
+        self.access_by_label: dict[str, tuple[Any, Any]] = {}
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
-        self.dtab_store = DtabStore(
+        self.dtab_store = reuse.dtab_store if reuse is not None else DtabStore(
             _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,
                                                           wall)),
             {rcfg.label: rcfg.dtab for rcfg in config.routers}, wall)
         for i, rcfg in enumerate(config.routers):
+            kept_router = reuse.routers.get(rcfg.label) if reuse is not None else None
+            if kept_router is not None:
+                router, servers, access = kept_router
+                self.routers.append(router)
+                self._servers.extend(servers)
+                if access is not None:
+                    self.access_logs.append(access[0])
+                    self._runners.append(access[1])
+                    self.access_by_label[rcfg.label] = access
+                continue
             transformers = self._transformers(rcfg.interpreter.transformers,
                                               f"routers[{i}].interpreter.transformers")
             interpreter = Interpreter(self.namers, transformers=transformers)
@@ -198,6 +239,7 @@ class Linker:
                     rcfg.access_log, rcfg.label, reactor, runner,
                     RateLimitedLog(logging.getLogger("l5d.access_log"), reactor, now))
                 self.access_logs.append(writer)
+                self.access_by_label[rcfg.label] = (writer, runner)
                 sinks = sinks + ((1.0, writer.record),)
             router = HttpRouter(
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
@@ -218,12 +260,13 @@ class Linker:
                 trace_sample_rate=self.trace_sample_rate,
             )
             self.routers.append(router)
-            for scfg in rcfg.servers:
+            for j, scfg in enumerate(rcfg.servers):
                 params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth)
                 factory = HttpServerFactory(router.exchange_factory(params), reactor,
                                             server_limits(rcfg, scfg))
                 router.watch_server(params, factory.load)
-                self._servers.append(_Server(router, params, factory))
+                self._servers.append(_Server(router, params, factory,
+                                             server_key(rcfg.label, j, scfg.ip, scfg.port)))
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
         """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
@@ -294,8 +337,8 @@ class Linker:
         if self._state is not _State.RUNNING:
             raise RuntimeError("start: the linker was stopped while starting")
         for srv in self._servers:
-            port = listen_tcp(self._reactor, srv.params.port, srv.factory,
-                              interface=srv.params.ip)
+            port = srv.port = listen_tcp(self._reactor, srv.params.port, srv.factory,
+                                         interface=srv.params.ip)
             self._listeners.append(Listener(srv.router.label, port))
         admin = self.config.admin
         port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
@@ -307,6 +350,16 @@ class Linker:
         self._schedule_snapshot()
         self._serving = True
         return list(self._listeners)
+
+    def reload(self, config: LinkerConfig) -> Any:
+        """Swap ``config`` in while serving (:func:`l5d.reload.swap.reload`): a
+        :class:`~l5d.reload.swap.Reloaded`, or a :class:`~l5d.reload.swap.Refused` that
+        changed nothing."""
+        from l5d.reload.swap import Refused, reload
+
+        if self._state is not _State.RUNNING or not self._serving:
+            return Refused(("l5d is not serving (starting or stopping)",))
+        return reload(self, config)
 
     def reopen_access_logs(self) -> None:
         """Reopen every access log file at its path (SIGHUP, ``httpAccessLogRollPolicy:
@@ -351,25 +404,28 @@ class Linker:
         self._listeners = []
         stopping = [defer.maybeDeferred(lst.port.stopListening) for lst in router_listeners]
         serving, self._serving = self._serving, False
+        retired, self.retired = self.retired, []
+        servers = self._servers + [srv for r in retired for srv in r.servers]
+        routers = self.routers + [router for r in retired for router in r.routers]
         grace = self.config.admin.shutdown_grace_s
         if serving:
-            conns = sum(len(srv.factory.connections) for srv in self._servers)
-            in_flight = sum(len(r.in_flight) for r in self.routers)
+            conns = sum(len(srv.factory.connections) for srv in servers)
+            in_flight = sum(len(r.in_flight) for r in routers)
             log.info("stopping: draining %d connections with %d requests in flight "
                      "(shutdownGraceMs %d)", conns, in_flight, round(grace * 1000))
-        for srv in self._servers:
+        for srv in servers:
             for conn in list(srv.factory.connections):
                 conn.drain()
         done: defer.Deferred[None] = defer.Deferred()
         deadline = self._now() + grace
 
         def poll() -> None:
-            open_conns = [c for srv in self._servers for c in srv.factory.connections]
+            open_conns = [c for srv in servers for c in srv.factory.connections]
             if open_conns and self._now() < deadline:
                 self._reactor.callLater(DRAIN_POLL_S, poll)
                 return
             if open_conns:
-                in_flight = sum(len(r.in_flight) for r in self.routers)
+                in_flight = sum(len(r.in_flight) for r in routers)
                 log.warning("stopping: shutdownGraceMs (%d) is over: cutting %d connections "
                             "with %d requests in flight", round(grace * 1000), len(open_conns),
                             in_flight)
@@ -380,7 +436,7 @@ class Linker:
                 cut_deadline = self._now() + CUT_WAIT_S
 
                 def closed() -> None:
-                    if any(srv.factory.connections for srv in self._servers) \
+                    if any(srv.factory.connections for srv in servers) \
                             and self._now() < cut_deadline:
                         self._reactor.callLater(DRAIN_POLL_S, closed)
                     else:
@@ -395,6 +451,7 @@ class Linker:
         def finish(_: Any) -> "defer.Deferred[Any]":
             for router in self.routers:
                 router.stop()
+            ending = [r.finish() for r in retired]
             for _, namer in self.namers:
                 stop = getattr(namer, "stop", None)
                 if stop is not None:
@@ -404,7 +461,7 @@ class Linker:
                 [defer.maybeDeferred(lst.port.stopListening) for lst in admin_listeners]
                 + [defer.maybeDeferred(self.dtab_store.stop)]
                 + [defer.maybeDeferred(t.stop) for t in self.telemeters]
-                + [w.stop() for w in self.access_logs],
+                + [w.stop() for w in self.access_logs] + ending,
                 consumeErrors=True)
 
         def stopped(_: Any) -> None:

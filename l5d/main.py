@@ -13,7 +13,9 @@ exits 1 with nothing started. A running linker stops on SIGTERM, SIGINT or
 ``POST /admin/shutdown`` and exits 0. While it runs, log lines (Python ``logging``,
 Twisted's own warnings bridged into it) go to stderr as
 ``2024-05-01T12:00:00.123Z WARNING l5d.router: ...`` (UTC); see docs/logging.md.
-With ``httpAccessLogRollPolicy: sighup`` SIGHUP reopens the access logs.
+SIGHUP, ``POST /admin/reload`` and (with ``configReload.watch``) a change of the file
+reload the config while serving (docs/reload.md); with ``httpAccessLogRollPolicy: sighup``
+SIGHUP also reopens the access logs.
 """
 
 from __future__ import annotations
@@ -219,6 +221,47 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         except ReactorNotRunning:
             pass
 
+    holder: dict = {}
+    watch = _Watch(path, reactor, lambda: do_reload("a change of the config file"))
+
+    def do_reload(who: str) -> dict:
+        """Read, parse and swap in the config file; log and return the outcome's JSON."""
+        from l5d.reload.swap import Refused
+
+        if path == "-":
+            outcome: object = Refused(("the config came from stdin: there is no file to "
+                                       "reload (run l5d with a file)",))
+        else:
+            text, outcome = _read_config(path)
+            if text is not None:
+                watch.seen = text
+                outcome = linker.reload(outcome)
+        doc = outcome.to_json()  # type: ignore[attr-defined]
+        if isinstance(outcome, Refused):
+            log.warning("reload (%s) refused, the running config stays: %s", who,
+                        "; ".join(outcome.errors))
+            return doc
+        if doc["outcome"] == "unchanged":
+            log.info("reload (%s): the config is unchanged", who)
+            return doc
+        site = holder["site"]
+        site.resource = make_site(linker.config, site._security).resource
+        for listener in outcome.listeners:  # type: ignore[attr-defined]
+            print(f"l5d: {listener.name} listening on {listener.url}", file=stdout, flush=True)
+        log.info("reload (%s): %s", who, "; ".join(doc["changes"]) or "rebuilt")
+        watch.configure(linker.config.config_reload)
+        return doc
+
+    def make_site(cfg: LinkerConfig, security: object = None):
+        return build_admin_site(cfg, reactor, stop_reactor, linker, token=token,
+                                log_levels=log_levels, on_reload=do_reload, security=security)
+
+    def sighup() -> None:
+        if any(r.access_log is not None and r.access_log.roll_policy.kind is RollKind.SIGHUP
+               for r in linker.config.routers):
+            linker.reopen_access_logs()
+        do_reload("SIGHUP")
+
     def announce(listeners: list) -> None:
         for listener in listeners:
             print(f"l5d: {listener.name} listening on {listener.url}", file=stdout, flush=True)
@@ -231,10 +274,8 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
                  ", ".join(f"{lst.name} on {lst.url}" for lst in listeners),
                  "".join(f"; rt/{w.label} access log {os.path.abspath(w.path)}"
                          for w in linker.access_logs))
-        if any(r.access_log is not None and r.access_log.roll_policy.kind is RollKind.SIGHUP
-               for r in config.routers):
-            signal.signal(signal.SIGHUP,
-                          lambda *_: reactor.callFromThread(linker.reopen_access_logs))
+        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(sighup))
+        watch.configure(config.config_reload)
 
     def failed(failure) -> None:
         nonlocal exit_code
@@ -243,14 +284,82 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         stop_reactor()
 
     def start() -> None:
-        site = build_admin_site(config, reactor, stop_reactor, linker, token=token,
-                                log_levels=log_levels)
+        site = holder["site"] = make_site(config)
         linker.start(site).addCallbacks(announce, failed)
 
+    reactor.addSystemEventTrigger("before", "shutdown", watch.stop)
     reactor.addSystemEventTrigger("before", "shutdown", linker.stop)
     reactor.callWhenRunning(start)
     reactor.run()
     return exit_code
+
+
+def _read_config(path: str) -> tuple[str | None, object]:
+    """``(text, LinkerConfig)`` of the file, or ``(None, Refused)`` naming every error."""
+    from l5d.reload.swap import Refused
+
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8-sig")
+    except OSError as err:
+        return None, Refused((f"cannot read config {path}: {err.strerror or err}",))
+    except UnicodeDecodeError as err:
+        return None, Refused((f"{path}: not UTF-8 text (byte {err.start})",))
+    try:
+        return text, parse_config(text, path)
+    except ConfigError as err:
+        several = getattr(err, "errors", None)
+        return None, Refused(tuple(str(e) for e in several) if several else (str(err),))
+
+
+class _Watch:
+    """``configReload.watch``: read the config file every ``intervalMs``; when its text is
+    not the one last loaded (a ConfigMap's symlink swap included), reload."""
+
+    def __init__(self, path: str, reactor: object, on_change) -> None:
+        self._path = path
+        self._reactor = reactor
+        self._on_change = on_change
+        self._loop = None
+        self._interval = None
+        self.seen: str | None = None
+        if path != "-":
+            try:
+                with open(path, "rb") as f:
+                    self.seen = f.read().decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                pass
+
+    def configure(self, cfg) -> None:
+        from twisted.internet.task import LoopingCall
+
+        interval = cfg.interval_s if cfg.watch and self._path != "-" else None
+        if interval == self._interval:
+            return
+        self.stop()
+        self._interval = interval
+        if interval is not None:
+            log.info("configReload: watching %s every %d ms", os.path.abspath(self._path),
+                     round(interval * 1000))
+            self._loop = LoopingCall(self._check)
+            self._loop.clock = self._reactor
+            self._loop.start(interval, now=False)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+        self._interval = None
+
+    def _check(self) -> None:
+        try:
+            with open(self._path, "rb") as f:
+                text = f.read().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            return  # mid-swap or gone for now: the next read decides
+        if text != self.seen:
+            self.seen = text
+            self._on_change()
 
 
 def admin_token(config: LinkerConfig, environ: Mapping[str, str],

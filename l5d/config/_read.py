@@ -51,6 +51,7 @@ from l5d.config.model import (
 from l5d.config._kinds import make as _make, read_plugin
 from l5d.config.access_log import KEYS as ACCESS_LOG_KEYS, read_access_log
 from l5d.config.client_policy import read_client
+from l5d.config.config_reload import ConfigReloadConfig, read_config_reload
 from l5d.config.dtab_store import DtabStoreConfig, read_dtab_store
 from l5d.config.plugins import Plugins
 from l5d.config.service_policy import read_service
@@ -64,7 +65,7 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     if not node.is_mapping:
         raise ctx.error(f"expected a mapping at the top level, got {describe(node)}", "", node)
     f = ctx.fields(node, "").expect("admin", "routers", "namers", "telemetry", "usage",
-                                    "dtabStore")
+                                    "dtabStore", "configReload")
     admin_fields = f.mapping("admin")
     admin = AdminConfig() if admin_fields is None else _admin(admin_fields)
     if f.raw("routers") is None:
@@ -80,8 +81,12 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     usage = UsageConfig() if usage_fields is None else _usage(usage_fields)
     store_fields = f.mapping("dtabStore")
     dtab_store = DtabStoreConfig() if store_fields is None else read_dtab_store(store_fields)
+    reload_fields = f.mapping("configReload")
+    config_reload = (ConfigReloadConfig() if reload_fields is None
+                     else read_config_reload(reload_fields))
     return _make(f, LinkerConfig, admin=admin, routers=routers, namers=namers,
-                 telemetry=telemetry, usage=usage, dtab_store=dtab_store)
+                 telemetry=telemetry, usage=usage, dtab_store=dtab_store,
+                 config_reload=config_reload)
 
 
 def _admin(f: Fields) -> AdminConfig:

@@ -20,6 +20,7 @@ from typing import Any
 from dtab import Dtab, Path
 from l5d.config.access_log import AccessLogConfig
 from l5d.config.client_policy import ClientConfig, GlobalClientConfig
+from l5d.config.config_reload import ConfigReloadConfig
 from l5d.config.dtab_store import DtabStoreConfig
 from l5d.config.identifiers import HeaderTokenIdentifierConfig, IdentifierConfig
 from l5d.config.namers import NamerConfig
@@ -435,6 +436,7 @@ class LinkerConfig:
     telemetry: tuple[TelemeterConfig, ...] = ()
     usage: UsageConfig = field(default_factory=UsageConfig)
     dtab_store: DtabStoreConfig = field(default_factory=DtabStoreConfig)
+    config_reload: ConfigReloadConfig = field(default_factory=ConfigReloadConfig)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -444,4 +446,5 @@ class LinkerConfig:
             "telemetry": [t.to_json() for t in self.telemetry],
             "usage": self.usage.to_json(),
             "dtabStore": self.dtab_store.to_json(),
+            "configReload": self.config_reload.to_json(),
         }

@@ -81,6 +81,25 @@ class DtabStore:
     def stop(self) -> "defer.Deferred[None]":
         return self.backend.stop()
 
+    def reconfigure(self, config_dtabs: Mapping[str, Dtab]) -> None:
+        """A reload: the routers and their config dtabs are now ``config_dtabs``. A router
+        whose config dtab is in force takes the new one at once; one with an edit saved in
+        the store keeps that (the saved edit still wins); a new router takes what the store
+        has for it, else its config's."""
+        old_config = self._config
+        self._config = {label: Versioned(d, CONFIG_VERSION) for label, d in config_dtabs.items()}
+        for label, versioned in self._config.items():
+            current = self._current.get(label)
+            if current is None or current.version == CONFIG_VERSION:
+                stored = self.backend.read(label) if label not in old_config else None
+                current = stored if stored is not None else versioned
+            self._current[label] = current
+            cell = self._cells.get(label)
+            if cell is None:
+                self._cells[label] = _Cell(current.dtab)
+            else:
+                cell.dtab = current.dtab
+
     def current(self, router: str) -> Versioned:
         """``router``'s base dtab now: the stored one, else its config's (version
         ``"config"``).

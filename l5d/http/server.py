@@ -370,6 +370,16 @@ class HttpServerFactory(Factory):
         load.connects += 1
         return conn
 
+    def retarget(self, new_exchange: Callable, limits: ServerLimits) -> None:
+        """A reload: the next requests of this server's connections, open ones included, go
+        to ``new_exchange`` (exchanges in flight finish where they started); connections
+        accepted from now on get ``limits`` (open ones keep theirs)."""
+        self._new_exchange = new_exchange
+        self.limits = limits
+        self.heads = HeadMemo()  # heads read under the old router (and limits) are forgotten
+        for conn in self.connections:
+            conn._new_exchange = new_exchange
+
     def _closed(self, conn: HttpServerConnection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
