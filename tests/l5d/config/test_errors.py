@@ -138,8 +138,8 @@ CASES = [
         'routers: []\nrouter: []\n',
         ConfigError,
         (
-            'linkerd.yaml:2: router: unknown key "router" (known keys: admin, dtabStore, namers, '
-            'routers, telemetry, usage)'
+            'linkerd.yaml:2: router: unknown key "router" (known keys: admin, configReload, '
+            'dtabStore, namers, routers, telemetry, usage)'
         ),
     ),
     Case(

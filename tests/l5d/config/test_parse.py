@@ -323,6 +323,7 @@ class ToJsonTests:
             "telemetry": [],
             "usage": {"enabled": True},
             "dtabStore": {"kind": "io.l5d.inMemory", "historySize": 20},
+            "configReload": {"watch": False, "intervalMs": 2000},
         }
 
     @pytest.mark.parametrize("text", [MINIMAL, FULL], ids=["minimal", "full"])
