@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -341,6 +342,120 @@ def test_a_dtab_saved_on_one_node_routes_every_node(
         until = time.monotonic() + 30
         for n in (1, 2, 3):
             assert first_answer(n, HELLO, time.monotonic(), until) is not None
+
+
+def admin_post(node: int, page: str, token: str) -> tuple[int, dict]:
+    """A POST to node ``node``'s admin with the bearer token."""
+    conn = http.client.HTTPConnection(l5d_ip(node), L5D_PORTS["admin"], timeout=60)
+    try:
+        conn.request("POST", page, headers={"Authorization": f"Bearer {token}"})
+        rsp = conn.getresponse()
+        return rsp.status, json.loads(rsp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+class _HelloLoad:
+    """hello through each node's :4140 in a loop, one keep-alive connection per node
+    (reopened only when l5d closes it), until stopped; every outcome counted."""
+
+    def __init__(self, nodes: tuple[int, ...]) -> None:
+        self.ok = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(n,)) for n in nodes]
+
+    def _run(self, n: int) -> None:
+        conn = None
+        while not self._stop.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection(l5d_ip(n), L5D_PORTS["outgoing"], timeout=15)
+            try:
+                conn.request("GET", "http://hello/")
+                rsp = conn.getresponse()
+                body = rsp.read().decode(errors="replace")
+                if rsp.status == 200 and HELLO.fullmatch(body):
+                    self.ok += 1
+                else:
+                    self.failures.append(f"node-{n}: {rsp.status} {body[:200]}")
+                if rsp.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as err:
+                self.failures.append(f"node-{n}: {err!r}")
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> "_HelloLoad":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
+def test_a_reload_of_every_node_under_load_loses_no_request(
+        cluster: Path, capsys: pytest.CaptureFixture) -> None:
+    """hello -> world flows through every node on keep-alive connections while each node's
+    l5d reloads its config twice (POST /admin/reload with the token): first with a client
+    policy on the outgoing router and a second outgoing server on :4150 (bound; hello
+    answers through it), then back to the original (4150 stops listening). No request
+    fails; the figures are printed."""
+    token = (cluster / "admin-token").read_text().strip()
+    config = Path(State.load(cluster).config)
+    original = config.read_text()
+    server = re.search(r"^( *)- port: 4140\n( *)ip: 0\.0\.0\.0\n", original, re.M)
+    label = re.search(r"^( *)label: outgoing\n", original, re.M)
+    assert server and label, original
+    changed = (original[:label.end()]
+               + f"{label.group(1)}client: {{requestAttemptTimeoutMs: 9000}}\n"
+               + original[label.end():server.end()]
+               + f"{server.group(1)}- port: 4150\n{server.group(2)}ip: 0.0.0.0\n"
+               + original[server.end():])
+    answers = {}
+    try:
+        with _HelloLoad((1, 2, 3)) as load:
+            until = time.monotonic() + 60
+            while load.ok < 60 and time.monotonic() < until:
+                time.sleep(0.05)
+            config.write_text(changed)
+            for n in (1, 2, 3):
+                status, answers[n] = admin_post(n, "/admin/reload", token)
+                assert status == 200, answers[n]
+                assert answers[n]["servers"]["bound"] == ["0.0.0.0:4150"], answers[n]
+                assert "rt/outgoing: client" in answers[n]["changes"], answers[n]
+            before = load.ok
+            while load.ok < before + 60 and time.monotonic() < until + 60:
+                time.sleep(0.05)
+            for n in (1, 2, 3):
+                _, _, body = http_get(l5d_ip(n), 4150, "http://hello/")
+                assert HELLO.fullmatch(body.decode(errors="replace")), (n, body)
+                routers = admin_json(n, "/config.json")["routers"]
+                assert routers[0]["client"]["requestAttemptTimeoutMs"] == 9000
+            config.write_text(original)
+            for n in (1, 2, 3):
+                status, answer = admin_post(n, "/admin/reload", token)
+                assert status == 200 and answer["servers"]["unbound"] == ["0.0.0.0:4150"]
+            before = load.ok
+            while load.ok < before + 60 and time.monotonic() < until + 120:
+                time.sleep(0.05)
+        with capsys.disabled():
+            print(f"\ntwo reloads of every node under load: {load.ok} hello answers, "
+                  f"{len(load.failures)} failed")
+        assert load.failures == [], load.failures[:5]
+        st = State.load(cluster)
+        for n in (1, 2, 3):
+            log = Path(st.l5d[f"node-{n}"]["log"]).read_text()
+            assert "reload (POST /admin/reload by token@" in log, n
+    finally:
+        config.write_text(original)
+        for n in (1, 2, 3):
+            admin_post(n, "/admin/reload", token)
 
 
 @pytest.mark.parametrize("pod_env", ["service account", "no in-cluster env"])
