@@ -51,6 +51,7 @@ APIS = (
     ("GET /admin/session.json", "whether this browser is logged in and may write"),
     ("POST /admin/login, /admin/logout", "the login form for writes (token)"),
     ("GET|PUT /logging.json", "log levels; PUT {logger, level} (a write)"),
+    ("POST /admin/reload", "reload the config file: what changed, or every error (a write)"),
     ("POST /admin/shutdown", "drain and stop (a write)"),
 )
 
