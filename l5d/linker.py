@@ -128,6 +128,8 @@ class Reuse:
     :param namers: index in the new config's ``namers`` -> the running namer.
     :param telemeters: the running telemeters, or ``None`` to build them.
     :param routers: label -> ``(router, its servers, its access log writer and runner)``.
+    :param owner: the running linker: the new routers ask it which addresses are its own
+        (its listeners), and the new telemeters read its metrics.
     """
 
     stats: Stats
@@ -136,6 +138,7 @@ class Reuse:
     namers: Mapping[int, Any] = field(default_factory=dict)
     telemeters: tuple | None = None
     routers: Mapping[str, tuple] = field(default_factory=dict)
+    owner: Any = None
 
 
 class Linker:
@@ -183,7 +186,8 @@ class Linker:
             register = getattr(namer, "register_stats", None)
             if register is not None:  # namer stats: #/io.l5d.k8s/...
                 register(self.stats.scope(ncfg.dtab_prefix.show().lstrip("/")))
-        ctx = TelemetryContext(reactor, self.stats, self.read_metrics, now, wall, self._rng)
+        owner = reuse.owner if reuse is not None and reuse.owner is not None else self
+        ctx = TelemetryContext(reactor, self.stats, owner.read_metrics, now, wall, self._rng)
         self.telemeters = list(reuse.telemeters) if reuse is not None and \
             reuse.telemeters is not None else [
                 _building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
@@ -253,7 +257,7 @@ class Linker:
                 max_header_bytes=rcfg.max_headers_kb * 1024,
                 client_config=rcfg.client, service_config=rcfg.service,
                 replay_limit=rcfg.stream_after_content_length_kb * 1024, wall=wall,
-                is_own_address=self.is_own_address, sinks=sinks,
+                is_own_address=owner.is_own_address, sinks=sinks,
                 record_stats=env.variables.get("L5D_STATS", "on") != "off",
                 trace_sinks=self.trace_sinks,
                 trace_propagator=rcfg.trace_propagator,

@@ -144,3 +144,12 @@ class SwapTests(SynchronousTestCase):
         self.linker.reload(parse_config(WITH_CLIENT))
         assert self.linker.stats is stats
         assert stats.counter("rt", "http", "server", "127.0.0.1/4140", "requests") is counter
+
+    def test_rebuilt_routers_know_the_running_linkers_own_ports(self) -> None:
+        """The loop guard: a router built by a reload asks the running linker (whose
+        listeners are the real ones) which addresses are its own."""
+        self.linker.reload(parse_config(WITH_CLIENT))
+        router = self.linker.routers[0]
+        assert router.is_own_address("127.0.0.1", 4140) == "http"
+        assert router.is_own_address("127.0.0.1", 9990) == "admin"
+        assert router.is_own_address("127.0.0.1", 8080) is None
