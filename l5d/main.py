@@ -234,7 +234,8 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         else:
             text, outcome = _read_config(path)
             if text is not None:
-                watch.seen = text
+                watch.seen = text  # a text refused once is not retried by the watch
+            if isinstance(outcome, LinkerConfig):
                 outcome = linker.reload(outcome)
         doc = outcome.to_json()  # type: ignore[attr-defined]
         if isinstance(outcome, Refused):
@@ -295,7 +296,8 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
 
 
 def _read_config(path: str) -> tuple[str | None, object]:
-    """``(text, LinkerConfig)`` of the file, or ``(None, Refused)`` naming every error."""
+    """``(text, LinkerConfig)`` of the file, or ``(text or None, Refused)`` naming every
+    error."""
     from l5d.reload.swap import Refused
 
     try:
@@ -309,7 +311,7 @@ def _read_config(path: str) -> tuple[str | None, object]:
         return text, parse_config(text, path)
     except ConfigError as err:
         several = getattr(err, "errors", None)
-        return None, Refused(tuple(str(e) for e in several) if several else (str(err),))
+        return text, Refused(tuple(str(e) for e in several) if several else (str(err),))
 
 
 class _Watch:

@@ -178,8 +178,14 @@ class ReloadTests:
                     return True
 
             assert wait_for(refused, 10)
+            # a bad text is refused once (not every interval), and traffic goes on
+            l5d.config_path.write_text(_config(b.port, [port], extra=watch + "bogus: 1\n"))
+            assert wait_for(lambda: "refused, the running config stays" in l5d.output(), 10)
+            n = load.count("b")
+            assert wait_for(lambda: load.count("b") >= n + 50, 20)
         assert load.failures == [], load.failures[:5]
         assert "reload (a change of the config file)" in l5d.output()
+        assert l5d.output().count('unknown key "bogus"') == 1, l5d.output()
 
     def test_saved_dtab_edit_survives_a_reload(self) -> None:
         port = _free_port()
