@@ -15,8 +15,9 @@ from tests.helpers.backends import ScriptedBackend, read_head
 from tests.helpers.l5d_process import L5d, wait_for
 
 
-def _named(name: bytes):
-    """A keep-alive backend answering ``name``; ``/slow`` waits 0.5 s first."""
+def _named(name: bytes, gate: tuple[threading.Event, threading.Event] | None = None):
+    """A keep-alive backend answering ``name``; ``/slow`` waits 0.5 s first, or with
+    ``gate = (started, release)`` sets ``started`` and waits for ``release``."""
     def handler(conn: socket.socket, log: list) -> None:
         buf = b""
         while True:
@@ -24,7 +25,11 @@ def _named(name: bytes):
             if not head:
                 return
             if b" /slow " in head.split(b"\r\n", 1)[0]:
-                time.sleep(0.5)
+                if gate is None:
+                    time.sleep(0.5)
+                else:
+                    gate[0].set()
+                    gate[1].wait(15)
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(name), name))
     return handler
 
@@ -117,6 +122,36 @@ class ReloadTests:
             assert len(cfg["routers"][0]["servers"]) == 2
         assert load.failures == [], load.failures[:5]
         assert "reload (POST /admin/reload by" in l5d.output()
+
+    def test_a_request_in_flight_finishes_on_the_old_routing_and_its_connection_moves_on(
+            self) -> None:
+        """A request held by its backend during the reload gets the old backend's answer;
+        the next request on the same keep-alive connection takes the new routing."""
+        port = _free_port()
+        started, release = threading.Event(), threading.Event()
+        with ScriptedBackend(_named(b"a", (started, release))) as a, \
+                ScriptedBackend(_named(b"b")) as b, L5d(config=_config(a.port, [port])) as l5d:
+            session = requests.Session()
+            result: dict = {}
+
+            def slow() -> None:
+                result["text"] = session.get(f"http://127.0.0.1:{port}/slow",
+                                             headers={"Host": "svc"}, timeout=20).text
+
+            t = threading.Thread(target=slow)
+            t.start()
+            assert started.wait(10)
+            l5d.config_path.write_text(_config(b.port, [port],
+                                               client="{requestAttemptTimeoutMs: 5000}"))
+            assert _post_reload(l5d).json()["outcome"] == "reloaded"
+            release.set()
+            t.join(20)
+            assert result.get("text") == "a"
+            assert session.get(f"http://127.0.0.1:{port}/", headers={"Host": "svc"},
+                               timeout=10).text == "b"
+            assert l5d.metric(f"rt/http/server/127.0.0.1/{port}/connects") == 1
+            assert wait_for(lambda: "reload: the replaced routers and servers finished "
+                                    "(rt/http)" in l5d.output(), 10)
 
     def test_bad_config_is_refused_with_every_error_while_traffic_flows(self) -> None:
         port = _free_port()
