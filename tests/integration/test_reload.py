@@ -153,6 +153,42 @@ class ReloadTests:
             assert wait_for(lambda: "reload: the replaced routers and servers finished "
                                     "(rt/http)" in l5d.output(), 10)
 
+    def test_namers_and_telemetry_are_rebuilt_under_load(self) -> None:
+        """An io.l5d.fs namer moved to another directory (the new one names b) and a
+        telemeter added: no failed request, b answers, the telemeter's page is served."""
+        port = _free_port()
+        l5d = L5d(config="")
+
+        def config(root: str, extra: str = "") -> str:
+            return (_config(0, [port]).replace("/svc=>/$/inet/127.0.0.1/0",
+                                                "/svc=>/#/io.l5d.fs/svc")
+                    + f"namers:\n- {{kind: io.l5d.fs, rootDir: {l5d.dir / root}}}\n" + extra)
+
+        with ScriptedBackend(_named(b"a")) as a, ScriptedBackend(_named(b"b")) as b:
+            for name, backend in (("one", a), ("two", b)):
+                (l5d.dir / name).mkdir()
+                (l5d.dir / name / "svc").write_text(f"127.0.0.1 {backend.port}\n")
+            l5d.config_path.write_text(config("one"))
+            with l5d:
+                self._namers_and_telemetry(l5d, port, config)
+
+    @staticmethod
+    def _namers_and_telemetry(l5d: L5d, port: int, config) -> None:
+        prometheus = f"http://127.0.0.1:{l5d.admin_port}/admin/metrics/prometheus"
+        assert requests.get(prometheus, timeout=10).status_code == 404
+        with _Load(port) as load:
+            assert wait_for(lambda: load.count("a") >= 20, 20), load.failures
+            l5d.config_path.write_text(config("two",
+                                              "telemetry:\n- {kind: io.l5d.prometheus}\n"))
+            doc = _post_reload(l5d).json()
+            assert doc["outcome"] == "reloaded", doc
+            assert {"namers: /#/io.l5d.fs changed", "telemetry changed"} <= set(
+                doc["changes"]), doc
+            assert wait_for(lambda: load.count("b") >= 20, 20), load.failures
+        assert load.failures == [], load.failures[:5]
+        rsp = requests.get(prometheus, timeout=10)
+        assert rsp.status_code == 200 and '{rt="http"' in rsp.text
+
     def test_bad_config_is_refused_with_every_error_while_traffic_flows(self) -> None:
         port = _free_port()
         with ScriptedBackend(_named(b"a")) as a, \
