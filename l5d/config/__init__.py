@@ -38,6 +38,7 @@ from l5d.config.client_policy import (
 from l5d.config.dtab_store import DtabStoreConfig
 from l5d.config.errors import (
     ConfigError,
+    ConfigErrors,
     ConflictingLabels,
     ConflictingNamers,
     ConflictingPorts,
@@ -88,6 +89,7 @@ __all__ = [
     "ClientPolicy",
     "ClientSessionConfig",
     "ConfigError",
+    "ConfigErrors",
     "ConflictingLabels",
     "ConflictingNamers",
     "ConflictingPorts",

@@ -222,16 +222,17 @@ class ClientPolicy:
         return make(
             f, cls,
             prefix=read_prefix(f) if with_prefix else "/",
-            load_balancer=None if lb is None else read_plugin(
-                LOAD_BALANCERS, f.ctx, lb, f.key_path("loadBalancer")),
-            failure_accrual=None if accrual is None else read_plugin(
-                FAILURE_ACCRUALS, f.ctx, accrual, f.key_path("failureAccrual")),
-            requeue_budget=read_budget(f, "requeueBudget"),
+            load_balancer=None if lb is None else f.ctx.attempt(lambda: read_plugin(
+                LOAD_BALANCERS, f.ctx, lb, f.key_path("loadBalancer")), None),
+            failure_accrual=None if accrual is None else f.ctx.attempt(lambda: read_plugin(
+                FAILURE_ACCRUALS, f.ctx, accrual, f.key_path("failureAccrual")), None),
+            requeue_budget=f.ctx.attempt(lambda: read_budget(f, "requeueBudget"), None),
             request_attempt_timeout_s=_optional_ms(f, "requestAttemptTimeoutMs"),
-            host_connection_pool=None if pool is None else HostConnectionPoolConfig.from_fields(
-                pool),
+            host_connection_pool=None if pool is None else f.ctx.attempt(
+                lambda: HostConnectionPoolConfig.from_fields(pool), None),
             fail_fast=f.boolean("failFast", None),
-            client_session=None if session is None else ClientSessionConfig.from_fields(session),
+            client_session=None if session is None else f.ctx.attempt(
+                lambda: ClientSessionConfig.from_fields(session), None),
         )
 
     def params_json(self) -> dict[str, Any]:

@@ -138,7 +138,8 @@ CASES = [
         'routers: []\nrouter: []\n',
         ConfigError,
         (
-            'linkerd.yaml:2: router: unknown key "router" (known keys: admin, dtabStore, namers, '
+            'linkerd.yaml:2: router: unknown key "router"; did you mean "routers"? (known keys: '
+            'admin, dtabStore, namers, '
             'routers, telemetry, usage)'
         ),
     ),
@@ -156,7 +157,8 @@ CASES = [
         'unknown-admin',
         'admin:\n  portt: 1\nrouters: []\n',
         ConfigError,
-        'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: allowedHosts, ip, metricsSnapshotIntervalMs, port, '
+        'linkerd.yaml:2: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
+        'allowedHosts, ip, metricsSnapshotIntervalMs, port, '
         'readOnly, shutdownGraceMs, tokenEnv, tokenFile)',
     ),
     Case(
@@ -224,15 +226,17 @@ CASES = [
         'routers:\n- protocol: http\n  interpreter: {kind: io.l5d.namerd}\n  servers: [{}]\n',
         ConfigError,
         (
-            'linkerd.yaml:3: routers[0].interpreter.kind: unknown kind "io.l5d.namerd" (known '
-            'kinds: default)'
+            'linkerd.yaml:3: routers[0].interpreter.kind: kind "io.l5d.namerd" is not supported '
+            'by l5d (namerd is not part of l5d; use the default interpreter with a dtab; '
+            'see docs/compat.md)'
         ),
     ),
     Case(
         'unsupported-protocol',
         'routers:\n- protocol: h2\n  servers: [{}]\n',
         ConfigError,
-        'linkerd.yaml:2: routers[0].protocol: unsupported protocol "h2" (supported: http)',
+        'linkerd.yaml:2: routers[0].protocol: protocol "h2" is not supported by l5d '
+        '(l5d routes HTTP/1.1 only; see docs/compat.md)',
     ),
     Case(
         'empty-servers',

@@ -147,7 +147,8 @@ class ThirdPartyKindTests:
             parse_config(MINIMAL + "namers: [{kind: test.echo, wrod: x}]", "c.yaml",
                          plugins=Plugins(namers=registry))
         assert str(info.value) == (
-            'c.yaml:2: namers[0].wrod: unknown key "wrod" (known keys: kind, word)'
+            'c.yaml:2: namers[0].wrod: unknown key "wrod"; did you mean "word"? '
+            '(known keys: kind, word)'
         )
 
 
