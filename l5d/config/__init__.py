@@ -48,6 +48,7 @@ from l5d.config.errors import (
 from l5d.config.identifiers import (
     IDENTIFIERS,
     HeaderIdentifierConfig,
+    HeaderPathIdentifierConfig,
     HeaderTokenIdentifierConfig,
     IdentifierConfig,
     MethodAndHostIdentifierConfig,
@@ -64,7 +65,7 @@ from l5d.config.model import (
     ServerSessionConfig,
     UsageConfig,
 )
-from l5d.config.namers import NAMERS, FsNamerConfig, NamerConfig
+from l5d.config.namers import NAMERS, FsNamerConfig, NamerConfig, RewriteNamerConfig
 from l5d.config.parse import parse_config
 from l5d.config.plugins import DEFAULT_PLUGINS, Plugins, load_installed_plugins
 from l5d.config.registry import PluginConfig, Registry, load_entry_points
@@ -100,9 +101,11 @@ __all__ = [
     "EwmaConfig",
     "FailureAccrualConfig",
     "FsNamerConfig",
+    "RewriteNamerConfig",
     "GlobalClientConfig",
     "GlobalServiceConfig",
     "HeaderIdentifierConfig",
+    "HeaderPathIdentifierConfig",
     "HeaderTokenIdentifierConfig",
     "HeapConfig",
     "HostConnectionPoolConfig",

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_HEADER_TOKEN_HEADER",
     "DEFAULT_PATH_SEGMENTS",
     "HeaderIdentifierConfig",
+    "HeaderPathIdentifierConfig",
     "HeaderTokenIdentifierConfig",
     "IDENTIFIERS",
     "IdentifierConfig",
@@ -33,6 +34,7 @@ IDENTIFIERS = Registry("identifiers", "l5d.identifiers")
 DEFAULT_HEADER_TOKEN_HEADER = "Host"
 DEFAULT_HEADER_IDENTIFIER_HEADER = "l5d-name"
 DEFAULT_PATH_SEGMENTS = 1
+DEFAULT_HEADER_PATH_HEADER = ":path"
 
 
 class IdentifierConfig(PluginConfig, registry=IDENTIFIERS):
@@ -117,6 +119,36 @@ class PathIdentifierConfig(IdentifierConfig):
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "segments": self.segments, "consume": self.consume}
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderPathIdentifierConfig(IdentifierConfig):
+    """``io.l5d.header.path``: the path in ``header`` (default ``:path``, the request
+    URI's path), cut to its first ``segments`` segments when given (all otherwise).
+    ``GET /users/42?x=1`` is ``/svc/users/42``, or ``/svc/users`` with ``segments: 1``.
+    """
+
+    kind: ClassVar[str] = "io.l5d.header.path"
+    header: str = DEFAULT_HEADER_PATH_HEADER
+    segments: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_header(self.header)
+        if self.segments is not None and (isinstance(self.segments, bool)
+                                          or not isinstance(self.segments, int)
+                                          or self.segments < 1):
+            raise ValueError(f"segments: expected an integer >= 1, got {self.segments!r}")
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "HeaderPathIdentifierConfig":
+        return cls(header=f.string("header", DEFAULT_HEADER_PATH_HEADER),
+                   segments=f.integer("segments", None, minimum=1))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "header": self.header}
+        if self.segments is not None:
+            out["segments"] = self.segments
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dtab import Path
 from l5d.config.identifiers import (
     HeaderIdentifierConfig, HeaderTokenIdentifierConfig, MethodAndHostIdentifierConfig,
-    PathIdentifierConfig, StaticIdentifierConfig,
+    HeaderPathIdentifierConfig, PathIdentifierConfig, StaticIdentifierConfig,
 )
 from l5d.router import identifier as ident
 
@@ -22,6 +22,8 @@ def build_identifier(configs, prefix: Path) -> ident.Identifier:
             built.append(ident.method_and_host(prefix, cfg.http_uri_in_dst))
         elif isinstance(cfg, PathIdentifierConfig):
             built.append(ident.path_segments(prefix, cfg.segments, cfg.consume))
+        elif isinstance(cfg, HeaderPathIdentifierConfig):
+            built.append(ident.header_path_segments(prefix, cfg.header, cfg.segments))
         elif isinstance(cfg, StaticIdentifierConfig):
             built.append(ident.static(prefix, cfg.path))
         else:  # a third-party identifier kind brings its own build()

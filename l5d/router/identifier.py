@@ -154,6 +154,34 @@ def path_segments(prefix: Path, segments: int = 1, consume: bool = False) -> Ide
     return identify
 
 
+def header_path_segments(prefix: Path, header: str = ":path",
+                         segments: int | None = None) -> Identifier:
+    """``io.l5d.header.path``: the path in ``header`` (``:path``, the default, is the
+    request URI's path), its first ``segments`` segments or all of them; the query is
+    not part of the name and the URI is forwarded unchanged."""
+    key = None if header == ":path" else header.lower().encode("latin-1")
+
+    def identify(req: RequestView) -> Identification:
+        if key is None:
+            text = req.uri
+        else:
+            value = req.header(key)
+            if not value:
+                return Unidentified(f"{header} header is absent")
+            text = value.decode("latin-1")
+        segs = _uri_segments(text)
+        if segments is not None:
+            if len(segs) < segments:
+                return Unidentified("not enough segments in path")
+            segs = segs[:segments]
+        try:
+            return Identified(prefix + Path(tuple(segs)), req.uri)
+        except ValueError as e:
+            return Unidentified(str(e))
+
+    return identify
+
+
 def static(prefix: Path, path: Path) -> Identifier:
     """``io.l5d.static``: always the same name."""
 
