@@ -33,7 +33,9 @@ from dtab import EMPTY_DTAB, Interpreter, Path
 from l5d.config import ConfigError, LinkerConfig, RouterConfig, ServerConfig, check_config
 from l5d.dtab_store.build import build_backend
 from l5d.dtab_store.store import DtabStore
+from l5d.config.socket_options import SocketOptionsConfig
 from l5d.http.fasttcp import listen_tcp
+from l5d.http.forwarded import Forwarder
 from l5d.http.framing import MAX_FIXED_BODY
 from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
@@ -115,6 +117,15 @@ class _Server:
     router: HttpRouter
     params: ServerParams
     factory: HttpServerFactory
+    socket_options: SocketOptionsConfig | None = None
+
+
+def _listen_options(sockets: SocketOptionsConfig | None) -> dict[str, Any]:
+    """``socketOptions`` as :func:`listen_tcp`'s keywords (its defaults when left out)."""
+    if sockets is None:
+        return {}
+    return {"backlog": sockets.listen_backlog, "keep_alive": sockets.keep_alive,
+            "reuse_port": sockets.reuse_port}
 
 
 class Linker:
@@ -219,11 +230,14 @@ class Linker:
             )
             self.routers.append(router)
             for scfg in rcfg.servers:
-                params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth)
+                forwarded = None if scfg.add_forwarded_header is None else Forwarder(
+                    scfg.add_forwarded_header, rcfg.label, self._rng)
+                params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth,
+                                      forwarded)
                 factory = HttpServerFactory(router.exchange_factory(params), reactor,
                                             server_limits(rcfg, scfg))
                 router.watch_server(params, factory.load)
-                self._servers.append(_Server(router, params, factory))
+                self._servers.append(_Server(router, params, factory, scfg.socket_options))
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
         """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
@@ -294,8 +308,9 @@ class Linker:
         if self._state is not _State.RUNNING:
             raise RuntimeError("start: the linker was stopped while starting")
         for srv in self._servers:
+            sockets = srv.socket_options
             port = listen_tcp(self._reactor, srv.params.port, srv.factory,
-                              interface=srv.params.ip)
+                              interface=srv.params.ip, **_listen_options(sockets))
             self._listeners.append(Listener(srv.router.label, port))
         admin = self.config.admin
         port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)

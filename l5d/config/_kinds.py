@@ -47,6 +47,9 @@ def unknown_kind(f: Fields, family: str, kind: str, known: tuple[str, ...] | lis
         guess = did_you_mean(kind, known)
         hint = f'; did you mean "{guess}"?' if guess else ""
         message = f'unknown kind "{kind}"{hint} (known kinds: {", ".join(known) or "none"})'
+        if not guess and not kind.startswith("io.l5d.") and "." in kind:
+            message += ("; a third-party Linkerd plugin needs an l5d port, registered under "
+                        f"the entry point group l5d.{family} (see docs/compat.md)")
     return f.error(message, "kind")
 
 

@@ -23,6 +23,7 @@ from l5d.config.model import (
     DEFAULT_BINDING_IDLE_TTL_S,
     DEFAULT_BINDING_TIMEOUT_S,
     DEFAULT_BODY_IDLE_TIME_S,
+    DEFAULT_COMPRESSION_LEVEL,
     DEFAULT_DST_PREFIX,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HTTP_PORT,
@@ -56,6 +57,8 @@ from l5d.config.compat import UNSUPPORTED_PROTOCOLS, unsupported_message
 from l5d.config.access_log import KEYS as ACCESS_LOG_KEYS, read_access_log
 from l5d.config.client_policy import GlobalClientConfig, read_client
 from l5d.config.dtab_store import DtabStoreConfig, read_dtab_store
+from l5d.config.forwarded import read_forwarded
+from l5d.config.socket_options import read_socket_options
 from l5d.config.plugins import Plugins
 from l5d.config.service_policy import GlobalServiceConfig, read_service
 from l5d.config.transformers import read_transformers
@@ -105,7 +108,10 @@ def _each(ctx: Context, items: tuple[tuple[Node, str], ...],
 
 def _admin(f: Fields) -> AdminConfig:
     f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs", "tokenFile",
-             "tokenEnv", "readOnly", "allowedHosts")
+             "tokenEnv", "readOnly", "allowedHosts", "socketOptions", "workerThreads")
+    # checked for Linkerd configs; without effect on the admin (docs/compat.md)
+    f.ctx.attempt(lambda: read_socket_options(f), None)
+    f.integer("workerThreads", None, minimum=1)
     return _make(
         f, AdminConfig,
         ip=f.ip("ip", DEFAULT_ADMIN_IP),
@@ -135,7 +141,7 @@ def _host_names(f: Fields, key: str) -> tuple[str, ...]:
 def _server(f: Fields) -> ServerConfig:
     f.expect("port", "ip", "maxCallDepth", "clearContext", "maxConcurrentRequests",
              "serverSession", "headerTimeoutMs", "bodyIdleTimeMs", "sendTimeoutMs",
-             "maxConnections")
+             "maxConnections", "socketOptions", "addForwardedHeader")
     session_fields = f.mapping("serverSession")
     session = ServerSessionConfig() if session_fields is None else _server_session(session_fields)
     return _make(
@@ -150,6 +156,8 @@ def _server(f: Fields) -> ServerConfig:
         body_idle_time_s=_positive_millis(f, "bodyIdleTimeMs", DEFAULT_BODY_IDLE_TIME_S),
         send_timeout_s=_positive_millis(f, "sendTimeoutMs", DEFAULT_SEND_TIMEOUT_S),
         max_connections=f.integer("maxConnections", None, minimum=1),
+        socket_options=f.ctx.attempt(lambda: read_socket_options(f), None),
+        add_forwarded_header=f.ctx.attempt(lambda: read_forwarded(f), None),
     )
 
 
@@ -183,7 +191,8 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         "protocol", "label", "servers", "dtab", "dstPrefix", "identifier", "interpreter",
         "bindingTimeoutMs", "bindingCache", "maxHeadersKB", "maxInitialLineKB",
         "maxErrResponseKB", "streamAfterContentLengthKB", "maxRequestKB",
-        "service", "client", *ACCESS_LOG_KEYS, "tracePropagator",
+        "service", "client", *ACCESS_LOG_KEYS, "tracePropagator", "experimental",
+        "originator", "compressionLevel",
     )
     label = f.string("label", protocol)
     servers = _each(ctx, f.sequence("servers", REQUIRED, non_empty=True), _server)
@@ -222,6 +231,10 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
         client=ctx.attempt(lambda: read_client(f), GlobalClientConfig()),
         access_log=ctx.attempt(lambda: read_access_log(f), None),
         trace_propagator=ctx.attempt(lambda: _trace_propagator(f), DEFAULT_TRACE_PROPAGATOR),
+        experimental=f.boolean("experimental", False),
+        originator=f.boolean("originator", False),
+        compression_level=f.integer("compressionLevel", DEFAULT_COMPRESSION_LEVEL, minimum=-1,
+                                    maximum=9),
     )
 
 

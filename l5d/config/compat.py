@@ -77,6 +77,12 @@ UNSUPPORTED_KEYS: dict[str, str] = {
 }
 
 
+#: keys Linkerd itself renamed: the old name is an error that gives the new one
+RENAMED_KEYS: dict[str, str] = {
+    "baseDtab": "dtab",
+}
+
+
 def unsupported_message(what: str, reason: str) -> str:
     """``kind "io.l5d.consul" is not supported by l5d (no Consul namer; see docs/compat.md)``."""
     return f"{what} is not supported by l5d ({reason}; see {COMPAT_DOC})"
@@ -89,6 +95,11 @@ def unsupported_kind(family: str, kind: str) -> str | None:
 
 
 def unsupported_key(key: str) -> str | None:
-    """The message for a known Linkerd key l5d does not implement, or ``None``."""
+    """The message for a known Linkerd key l5d does not implement (or an old name of a
+    key), or ``None``."""
+    new = RENAMED_KEYS.get(key)
+    if new is not None:
+        return (f'key "{key}" is the name Linkerd 0.x used for "{new}"; write "{new}" '
+                f'(see {COMPAT_DOC})')
     reason = UNSUPPORTED_KEYS.get(key)
     return None if reason is None else unsupported_message(f'key "{key}"', reason)

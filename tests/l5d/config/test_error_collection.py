@@ -57,7 +57,7 @@ class ErrorCollectionTests:
         assert errors_of(SEVERAL) == [
             'l5d.yaml:2: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
             'allowedHosts, ip, metricsSnapshotIntervalMs, port, readOnly, shutdownGraceMs, '
-            'tokenEnv, tokenFile)',
+            'socketOptions, tokenEnv, tokenFile, workerThreads)',
             'l5d.yaml:6: routers[0].servers[0].port: expected an integer, got "41a0"',
             'l5d.yaml:8: routers[0].servers[1].ip: expected an IP address, got "nowhere"',
             'l5d.yaml:9: routers[0].identifier.segmets: unknown key "segmets"; did you mean '
@@ -117,11 +117,12 @@ class ErrorCollectionTests:
             """
         assert errors_of(text) == [
             'l5d.yaml:7: routers[1].dstPrefx: unknown key "dstPrefx"; did you mean '
-            '"dstPrefix"? (known keys: bindingCache, bindingTimeoutMs, client, dstPrefix, dtab, '
-            'httpAccessLog, httpAccessLogAppend, httpAccessLogRollPolicy, '
-            'httpAccessLogRotateCount, identifier, interpreter, label, maxErrResponseKB, '
-            'maxHeadersKB, maxInitialLineKB, maxRequestKB, protocol, servers, service, '
-            'streamAfterContentLengthKB, tracePropagator)',
+            '"dstPrefix"? (known keys: bindingCache, bindingTimeoutMs, client, '
+            'compressionLevel, dstPrefix, dtab, experimental, httpAccessLog, '
+            'httpAccessLogAppend, httpAccessLogRollPolicy, httpAccessLogRotateCount, identifier, '
+            'interpreter, label, maxErrResponseKB, maxHeadersKB, maxInitialLineKB, '
+            'maxRequestKB, originator, protocol, servers, service, streamAfterContentLengthKB, '
+            'tracePropagator)',
         ]
 
 
