@@ -158,6 +158,7 @@ class Linker:
             env.process.register(self.stats)
         self._snapshot_call: Any = None
         self.k8s = K8sApis(reactor, env.variables, self._rng)
+        self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
         self.namers: list[tuple[Any, Any]] = []
         for i, ncfg in enumerate(config.namers):
             where = f"namers[{i}]"
@@ -213,7 +214,8 @@ class Linker:
             router = HttpRouter(
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
                 dtab=self.dtab_store.dtab_for(rcfg.label), interpreter=interpreter,
-                identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix), stats=self.stats,
+                identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix,
+                                            ingress=self._ingress), stats=self.stats,
                 binding_timeout_s=rcfg.binding_timeout_s,
                 binding_cache_size=rcfg.binding_cache.paths,
                 max_clients=rcfg.binding_cache.clients,
@@ -238,6 +240,22 @@ class Linker:
                                             server_limits(rcfg, scfg))
                 router.watch_server(params, factory.load)
                 self._servers.append(_Server(router, params, factory, scfg.socket_options))
+
+    def _ingress(self, cfg: Any, prefix: Any) -> Any:
+        """An ``io.l5d.ingress`` identifier on this linker's shared Kubernetes watches."""
+        from l5d.k8s.choice import choose
+        from l5d.router.ingress import ingress_identifier
+
+        a = cfg.access
+        access = choose(a.host, a.port, a.service_account, a.kubeconfig, a.context,
+                        self.env.variables, a.account_dir)
+        watches = self.k8s.watches(access)
+        path = ("/apis/networking.k8s.io/v1/ingresses" if cfg.namespace is None
+                else f"/apis/networking.k8s.io/v1/namespaces/{cfg.namespace}/ingresses")
+        # the watch starts with the linker (start()), or at the first request after it
+        self._ingress_watches.append(lambda: watches.reflector(path, {}, pin=True))
+        return ingress_identifier(prefix, self._ingress_watches[-1], lambda: watches.generation,
+                                  cfg.ingress_class, cfg.ignore_default_backends)
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
         """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
@@ -291,6 +309,8 @@ class Linker:
             for writer in self.access_logs:
                 writer.start()
             self.k8s.start()
+            for ingress_watch in self._ingress_watches:
+                ingress_watch()
             for _, namer in self.namers:
                 start = getattr(namer, "start", None)
                 if start is not None:

@@ -115,6 +115,8 @@ class HttpRouter(RouterOutcomes):
         self._dtab = dtab
         self.interpreter = interpreter
         self.identifier = identifier
+        #: whether a head's identification may be memoised (not with io.l5d.ingress)
+        self._memo_routes = not getattr(identifier, "volatile", False)
         self.stats = stats
         self.stats_scope = stats.scope("rt", label)
         self.binding_timeout_s = binding_timeout_s
@@ -211,7 +213,7 @@ class HttpRouter(RouterOutcomes):
             route = self._identify(ex, head)
             if route is None:
                 return  # answered
-            if known is not None:
+            if known is not None and self._memo_routes:
                 known.route = route
         else:
             head.headers = route.headers

@@ -192,7 +192,11 @@ def static(prefix: Path, path: Path) -> Identifier:
 
 
 def compose(identifiers: Sequence[Identifier]) -> Identifier:
-    """Try each in order; the first Identified wins, else the last reason."""
+    """Try each in order; the first Identified wins, else the last reason.
+
+    An identifier whose answer can change for the same request (``io.l5d.ingress``)
+    has the attribute ``volatile = True``; so has a composition holding one. The
+    router does not memoise what a volatile identifier said about a request head."""
     if len(identifiers) == 1:
         return identifiers[0]
 
@@ -204,4 +208,6 @@ def compose(identifiers: Sequence[Identifier]) -> Identifier:
                 return result
         return result
 
+    if any(getattr(i, "volatile", False) for i in identifiers):
+        identify.volatile = True  # type: ignore[attr-defined]
     return identify

@@ -204,7 +204,7 @@ CASES = [
         (
             'linkerd.yaml:5: routers[0].identifier[1].kind: unknown kind "io.l5d.nope" (known '
             'kinds: io.l5d.header, io.l5d.header.path, io.l5d.header.token, '
-            'io.l5d.methodAndHost, io.l5d.path, io.l5d.static)'
+            'io.l5d.ingress, io.l5d.methodAndHost, io.l5d.path, io.l5d.static)'
         ),
     ),
     Case(

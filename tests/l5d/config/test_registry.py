@@ -79,8 +79,8 @@ class BuiltinKindsTests:
     def test_identifier_kinds(self) -> None:
         """The HTTP identifiers, sorted."""
         assert IDENTIFIERS.kinds() == (
-            "io.l5d.header", "io.l5d.header.path", "io.l5d.header.token", "io.l5d.methodAndHost",
-            "io.l5d.path", "io.l5d.static",
+            "io.l5d.header", "io.l5d.header.path", "io.l5d.header.token", "io.l5d.ingress",
+            "io.l5d.methodAndHost", "io.l5d.path", "io.l5d.static",
         )
 
     def test_builtin_telemeters(self) -> None:
