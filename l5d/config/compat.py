@@ -74,6 +74,10 @@ UNSUPPORTED_KEYS: dict[str, str] = {
     "h2AccessLogRotateCount": "l5d routes HTTP/1.1 only",
     "announce": "l5d announces nothing to service discovery",
     "requestAuthorizers": "Istio support is not part of l5d",
+    "security": "l5d's admin has its own protection: a token for writes, readOnly, "
+                "allowedHosts",
+    "httpIdentifierPort": "no identifier test listener; use the admin's delegator",
+    "timestampHeader": "no timestamp header",
 }
 
 
