@@ -78,6 +78,9 @@ UNSUPPORTED_KEYS: dict[str, str] = {
                 "allowedHosts",
     "httpIdentifierPort": "no identifier test listener; use the admin's delegator",
     "timestampHeader": "no timestamp header",
+    "streamingEnabled": "l5d always streams bodies above streamAfterContentLengthKB",
+    "maxResponseKB": "removed in Linkerd 1.7; l5d streams responses of any size",
+    "maxChunkKB": "removed in Linkerd 1.6",
 }
 
 
