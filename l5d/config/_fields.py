@@ -154,7 +154,7 @@ def path_error(ctx: Context, node: Node, key_path: str, err: DtabParseError) -> 
 class Fields:
     """One config object being read (``where`` is its key path). Used once, then closed."""
 
-    __slots__ = ("node", "where", "ctx", "_entries", "_known", "_reported")
+    __slots__ = ("node", "where", "ctx", "_entries", "_known", "_reported", "errors_before")
 
     def __init__(self, node: Node, where: str, ctx: Context) -> None:
         self.node = node
@@ -165,6 +165,8 @@ class Fields:
         }
         self._known: list[str] = []
         self._reported: set[str] = set()
+        #: how many errors were reported before this object was opened
+        self.errors_before = len(ctx.errors)
 
     # -- plumbing ------------------------------------------------------------
     def key_path(self, key: str) -> str:

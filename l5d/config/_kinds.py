@@ -23,8 +23,8 @@ T = TypeVar("T")
 def make(f: Fields, make: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Construct a config object; a ``ValueError`` from its own checks becomes a ConfigError.
 
-    Once errors were reported, a constructor that fails is most likely failing
-    because of them (a value left out or defaulted), so it raises
+    Once errors were reported inside this object, a constructor that fails is most
+    likely failing because of them (a value left out or defaulted), so it raises
     :class:`~l5d.config._fields.Abandoned`, which is never shown.
     """
     try:
@@ -32,7 +32,7 @@ def make(f: Fields, make: Callable[..., T], *args: object, **kwargs: object) -> 
     except ConfigError:
         raise
     except ValueError as err:
-        if f.ctx.errors:
+        if len(f.ctx.errors) > f.errors_before:
             raise Abandoned(str(err)) from None
         raise f.error(str(err)) from None
 

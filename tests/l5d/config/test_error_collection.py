@@ -104,6 +104,21 @@ class ErrorCollectionTests:
             '(known keys: experimental, kind, prefix, rootDir, transformers)',
         ]
 
+    def test_an_objects_own_check_is_reported_next_to_other_errors(self) -> None:
+        """A check across an object's keys still runs when another object has errors."""
+        assert errors_of("""\
+            admin: {portt: 1}
+            namers:
+            - {kind: io.l5d.k8s, kubeconfig: /x, host: y}
+            routers: [{protocol: http, servers: [{}]}]
+            """) == [
+            'l5d.yaml:1: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
+            'allowedHosts, ip, metricsSnapshotIntervalMs, port, readOnly, shutdownGraceMs, '
+            'socketOptions, tokenEnv, tokenFile, workerThreads)',
+            'l5d.yaml:3: namers[0]: kubeconfig cannot be combined with host/port or '
+            'serviceAccount',
+        ]
+
     def test_cross_checks_wait_for_a_clean_read(self) -> None:
         """Whole-config checks (conflicting ports) run only once every key reads."""
         text = """\
