@@ -161,6 +161,7 @@ class StaticIdentifierConfig(IdentifierConfig):
 
     @classmethod
     def from_fields(cls, f: Fields) -> "StaticIdentifierConfig":
+        f.expect("kind", "path")
         return cls(path=f.path("path"))
 
     def to_json(self) -> dict[str, Any]:

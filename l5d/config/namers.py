@@ -107,6 +107,7 @@ class FsNamerConfig(NamerConfig):
 
     @classmethod
     def from_fields(cls, f: Fields) -> "FsNamerConfig":
+        f.expect("kind", "prefix", "experimental", "transformers", "rootDir")
         return cls(
             prefix=read_prefix(f, DEFAULT_FS_PREFIX),
             experimental=f.boolean("experimental", False),
