@@ -2,9 +2,19 @@
 
 :class:`Fields` wraps a mapping :class:`~l5d.config._node.Node` and hands out
 typed values with defaults. Every key asked for becomes a *known* key;
-:meth:`Fields.close` then rejects whatever is left, listing the known ones.
-All errors are :class:`~l5d.config.errors.ConfigError` with the source, the
-line and column of the offending node, and the key path.
+:meth:`Fields.close` then reports whatever is left, listing the known ones
+(with a "did you mean" for a near miss). All errors are
+:class:`~l5d.config.errors.ConfigError` with the source, the line and column of
+the offending node, and the key path.
+
+Errors are collected, as a compiler does: :meth:`Context.report` records one
+and reading goes on. A bad optional value is reported and its default used; an
+object that cannot be read at all (a required key missing or of the wrong type)
+raises, and the nearest recovery point (:meth:`Context.attempt`: each router,
+server, plugin, policy entry...) reports it and carries on with the next.
+:class:`Abandoned` marks an object given up only because of errors already
+reported, so a cascade is never shown. :func:`~l5d.config.parse.parse_config`
+raises them all at the end, in file order.
 
 This is the explicit, reflection-free ``from_dict`` the house style asks for:
 each config type calls these methods for its own keys (Linkerd's camelCase
@@ -228,10 +238,10 @@ class Fields:
         return self.ctx.attempt(lambda: check(node), default)  # type: ignore[arg-type]
 
     def expect(self, *keys: str) -> "Fields":
-        """Declare every key this object has, and reject any other one now.
+        """Declare every key this object has, and report any other one now.
 
         Checking up front means a misspelt key is reported as unknown rather
-        than as a missing required key.
+        than as a missing required key, even when reading stops at that key.
         """
         for key in keys:
             if key not in self._known:
