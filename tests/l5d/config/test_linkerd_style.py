@@ -180,6 +180,85 @@ routers:
 """
 
 
+#: the rest of the kinds: telemeters, transformers, balancers, accrual, classifiers,
+#: the namespace namer and a dtab store, as a single-node linker with several routers
+EVERYTHING_ELSE = """\
+admin: {ip: 127.0.0.1, port: 9990, shutdownGraceMs: 5000}
+dtabStore: {kind: io.l5d.fs, dir: dtabs, historySize: 5}
+namers:
+- kind: io.l5d.k8s.ns
+  envVar: POD_NAMESPACE
+  host: localhost
+  port: 8001
+  transformers:
+  - {kind: io.l5d.port, port: 4141}
+- kind: io.l5d.fs
+  rootDir: disco
+  transformers:
+  - {kind: io.l5d.localhost}
+  - {kind: io.l5d.specificHost, host: 127.0.0.1}
+telemetry:
+- kind: io.l5d.influxdb
+- kind: io.l5d.statsd
+  experimental: true
+  prefix: linkerd
+  hostname: 127.0.0.1
+  port: 8125
+  gaugeIntervalMs: 10000
+  sampleRate: 0.01
+- kind: io.l5d.tracelog
+  sampleRate: 0.2
+  level: DEBUG
+routers:
+- protocol: http
+  label: replace
+  tracePropagator: {kind: io.l5d.zipkin}
+  identifier: {kind: io.l5d.methodAndHost}
+  dtab: /svc => /#/io.l5d.fs
+  bindingTimeoutMs: 5000
+  bindingCache: {paths: 100, trees: 100, bounds: 100, clients: 10, idleTtlSecs: 60}
+  interpreter:
+    kind: default
+    transformers:
+    - {kind: io.l5d.replace, path: /$/inet/127.0.0.1/8080}
+  servers:
+  - port: 4150
+    serverSession: {idleTimeMs: 30000, lifeTimeMs: 600000}
+    maxConcurrentRequests: 100
+  service:
+    responseClassifier: {kind: io.l5d.http.retryableIdempotent5XX}
+    totalTimeoutMs: 3000
+  client:
+    loadBalancer: {kind: aperture, smoothWindowMs: 5000, lowLoad: 0.5, highLoad: 2.0,
+                   minAperture: 1}
+    failureAccrual:
+      kind: io.l5d.successRateWindowed
+      successRate: 0.9
+      window: 30
+      backoff: {kind: jittered, minMs: 5000, maxMs: 300000}
+    clientSession: {idleTimeMs: 10000}
+- protocol: http
+  label: const
+  dtab: /svc => /#/io.l5d.fs
+  interpreter:
+    transformers:
+    - {kind: io.l5d.const, path: /$/inet/127.0.0.1/8081}
+  servers: [{port: 4151}]
+  service:
+    kind: io.l5d.static
+    configs:
+    - {prefix: /svc/a, responseClassifier: {kind: io.l5d.http.retryableAll5XX}}
+    - {prefix: /svc/b, responseClassifier: {kind: io.l5d.http.allSuccessful}}
+    - {prefix: /svc/c, responseClassifier: {kind: io.l5d.http.nonRetryable5XX}}
+  client:
+    kind: io.l5d.static
+    configs:
+    - {prefix: /, loadBalancer: {kind: heap}, failureAccrual: {kind: none}, failFast: true}
+    - {prefix: "/#/io.l5d.fs/{svc}", loadBalancer: {kind: roundRobin, maxEffort: 3}}
+    - {prefix: "/#/io.l5d.fs/x", loadBalancer: {kind: p2c, enableProbation: false}}
+"""
+
+
 def parse_and_build(text: str):
     config = parse_config(textwrap.dedent(text), "l5d.yaml")
     reactor = MemoryReactor()
@@ -230,6 +309,21 @@ class LinkerdStyleConfigTests:
         first, second = config.routers[0].servers
         assert first.add_forwarded_header.by == LabelerConfig("static", "edge")
         assert second.add_forwarded_header.for_ == LabelerConfig("ip")
+
+    def test_every_other_kind(self) -> None:
+        """Telemeters, transformers, balancers, accrual, classifiers and a dtab store."""
+        config = parse_and_build(EVERYTHING_ELSE)
+        assert [t.kind for t in config.telemetry] == ["io.l5d.influxdb", "io.l5d.statsd",
+                                                      "io.l5d.tracelog"]
+        assert [t.kind for n in config.namers for t in n.transformers] == [
+            "io.l5d.port", "io.l5d.localhost", "io.l5d.specificHost"]
+        replace, const = config.routers
+        assert replace.trace_propagator == "io.l5d.zipkin"
+        assert replace.interpreter.transformers[0].kind == "io.l5d.replace"
+        assert const.interpreter.transformers[0].kind == "io.l5d.const"
+        assert [c.load_balancer.kind for c in const.client.configs] == ["heap", "roundRobin",
+                                                                        "p2c"]
+        assert config.dtab_store.to_json()["kind"] == "io.l5d.fs"
 
     @pytest.mark.parametrize("block, message", [
         ("addForwardedHeader: {by: {kind: static}}",
