@@ -33,7 +33,9 @@ from dtab import EMPTY_DTAB, Interpreter, Path
 from l5d.config import ConfigError, LinkerConfig, RouterConfig, ServerConfig, check_config
 from l5d.dtab_store.build import build_backend
 from l5d.dtab_store.store import DtabStore
+from l5d.config.socket_options import SocketOptionsConfig
 from l5d.http.fasttcp import listen_tcp
+from l5d.http.forwarded import Forwarder
 from l5d.http.framing import MAX_FIXED_BODY
 from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
@@ -118,6 +120,7 @@ class _Server:
     factory: HttpServerFactory
     key: tuple = ()  # :func:`l5d.reload.plan.server_key`
     port: Any = None  # its listening port, once started
+    socket_options: SocketOptionsConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,14 @@ class Reuse:
     telemeters: tuple | None = None
     routers: Mapping[str, tuple] = field(default_factory=dict)
     owner: Any = None
+
+
+def listen_options(sockets: SocketOptionsConfig | None) -> dict[str, Any]:
+    """``socketOptions`` as :func:`listen_tcp`'s keywords (its defaults when left out)."""
+    if sockets is None:
+        return {}
+    return {"backlog": sockets.listen_backlog, "keep_alive": sockets.keep_alive,
+            "reuse_port": sockets.reuse_port}
 
 
 class Linker:
@@ -175,6 +186,7 @@ class Linker:
         self.k8s = reuse.k8s if reuse is not None else K8sApis(reactor, env.variables, self._rng)
         #: a reload's retired parts still finishing their work (:mod:`l5d.reload.swap`)
         self.retired: list[Any] = []
+        self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
         self.namers: list[tuple[Any, Any]] = []
         for i, ncfg in enumerate(config.namers):
             where = f"namers[{i}]"
@@ -248,7 +260,8 @@ class Linker:
             router = HttpRouter(
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
                 dtab=self.dtab_store.dtab_for(rcfg.label), interpreter=interpreter,
-                identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix), stats=self.stats,
+                identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix,
+                                            ingress=self._ingress), stats=self.stats,
                 binding_timeout_s=rcfg.binding_timeout_s,
                 binding_cache_size=rcfg.binding_cache.paths,
                 max_clients=rcfg.binding_cache.clients,
@@ -265,12 +278,32 @@ class Linker:
             )
             self.routers.append(router)
             for j, scfg in enumerate(rcfg.servers):
-                params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth)
+                forwarded = None if scfg.add_forwarded_header is None else Forwarder(
+                    scfg.add_forwarded_header, rcfg.label, self._rng)
+                params = ServerParams(scfg.ip, scfg.port, scfg.clear_context, scfg.max_call_depth,
+                                      forwarded)
                 factory = HttpServerFactory(router.exchange_factory(params), reactor,
                                             server_limits(rcfg, scfg))
                 router.watch_server(params, factory.load)
                 self._servers.append(_Server(router, params, factory,
-                                             server_key(rcfg.label, j, scfg.ip, scfg.port)))
+                                             server_key(rcfg.label, j, scfg.ip, scfg.port),
+                                             socket_options=scfg.socket_options))
+
+    def _ingress(self, cfg: Any, prefix: Any) -> Any:
+        """An ``io.l5d.ingress`` identifier on this linker's shared Kubernetes watches."""
+        from l5d.k8s.choice import choose
+        from l5d.router.ingress import ingress_identifier
+
+        a = cfg.access
+        access = choose(a.host, a.port, a.service_account, a.kubeconfig, a.context,
+                        self.env.variables, a.account_dir)
+        watches = self.k8s.watches(access)
+        path = ("/apis/networking.k8s.io/v1/ingresses" if cfg.namespace is None
+                else f"/apis/networking.k8s.io/v1/namespaces/{cfg.namespace}/ingresses")
+        # the watch starts with the linker (start()), or at the first request after it
+        self._ingress_watches.append(lambda: watches.reflector(path, {}, pin=True))
+        return ingress_identifier(prefix, self._ingress_watches[-1], lambda: watches.generation,
+                                  cfg.ingress_class, cfg.ignore_default_backends)
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
         """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
@@ -324,6 +357,8 @@ class Linker:
             for writer in self.access_logs:
                 writer.start()
             self.k8s.start()
+            for ingress_watch in self._ingress_watches:
+                ingress_watch()
             for _, namer in self.namers:
                 start = getattr(namer, "start", None)
                 if start is not None:
@@ -342,7 +377,8 @@ class Linker:
             raise RuntimeError("start: the linker was stopped while starting")
         for srv in self._servers:
             port = srv.port = listen_tcp(self._reactor, srv.params.port, srv.factory,
-                                         interface=srv.params.ip)
+                                         interface=srv.params.ip,
+                                         **listen_options(srv.socket_options))
             self._listeners.append(Listener(srv.router.label, port))
         admin = self.config.admin
         port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)

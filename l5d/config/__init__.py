@@ -38,6 +38,7 @@ from l5d.config.client_policy import (
 from l5d.config.dtab_store import DtabStoreConfig
 from l5d.config.errors import (
     ConfigError,
+    ConfigErrors,
     ConflictingLabels,
     ConflictingNamers,
     ConflictingPorts,
@@ -47,6 +48,8 @@ from l5d.config.errors import (
 from l5d.config.identifiers import (
     IDENTIFIERS,
     HeaderIdentifierConfig,
+    HeaderPathIdentifierConfig,
+    IngressIdentifierConfig,
     HeaderTokenIdentifierConfig,
     IdentifierConfig,
     MethodAndHostIdentifierConfig,
@@ -63,7 +66,7 @@ from l5d.config.model import (
     ServerSessionConfig,
     UsageConfig,
 )
-from l5d.config.namers import NAMERS, FsNamerConfig, NamerConfig
+from l5d.config.namers import NAMERS, FsNamerConfig, NamerConfig, RewriteNamerConfig
 from l5d.config.parse import parse_config
 from l5d.config.plugins import DEFAULT_PLUGINS, Plugins, load_installed_plugins
 from l5d.config.registry import PluginConfig, Registry, load_entry_points
@@ -88,6 +91,7 @@ __all__ = [
     "ClientPolicy",
     "ClientSessionConfig",
     "ConfigError",
+    "ConfigErrors",
     "ConflictingLabels",
     "ConflictingNamers",
     "ConflictingPorts",
@@ -98,9 +102,12 @@ __all__ = [
     "EwmaConfig",
     "FailureAccrualConfig",
     "FsNamerConfig",
+    "RewriteNamerConfig",
     "GlobalClientConfig",
     "GlobalServiceConfig",
     "HeaderIdentifierConfig",
+    "HeaderPathIdentifierConfig",
+    "IngressIdentifierConfig",
     "HeaderTokenIdentifierConfig",
     "HeapConfig",
     "HostConnectionPoolConfig",

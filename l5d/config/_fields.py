@@ -2,9 +2,19 @@
 
 :class:`Fields` wraps a mapping :class:`~l5d.config._node.Node` and hands out
 typed values with defaults. Every key asked for becomes a *known* key;
-:meth:`Fields.close` then rejects whatever is left, listing the known ones.
-All errors are :class:`~l5d.config.errors.ConfigError` with the source, the
-line and column of the offending node, and the key path.
+:meth:`Fields.close` then reports whatever is left, listing the known ones
+(with a "did you mean" for a near miss). All errors are
+:class:`~l5d.config.errors.ConfigError` with the source, the line and column of
+the offending node, and the key path.
+
+Errors are collected, as a compiler does: :meth:`Context.report` records one
+and reading goes on. A bad optional value is reported and its default used; an
+object that cannot be read at all (a required key missing or of the wrong type)
+raises, and the nearest recovery point (:meth:`Context.attempt`: each router,
+server, plugin, policy entry...) reports it and carries on with the next.
+:class:`Abandoned` marks an object given up only because of errors already
+reported, so a cascade is never shown. :func:`~l5d.config.parse.parse_config`
+raises them all at the end, in file order.
 
 This is the explicit, reflection-free ``from_dict`` the house style asks for:
 each config type calls these methods for its own keys (Linkerd's camelCase
@@ -13,6 +23,7 @@ names), so the key → attribute translation is written out once per type.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 from dataclasses import dataclass, field
@@ -20,9 +31,10 @@ from typing import Callable, TypeVar
 
 from dtab import DtabParseError, Path
 from l5d.config._node import Node, describe, locate_in_string
+from l5d.config.compat import unsupported_key
 from l5d.config.errors import ConfigError
 
-__all__ = ["Context", "Fields", "REQUIRED"]
+__all__ = ["Abandoned", "Context", "Fields", "REQUIRED", "did_you_mean", "unknown_key_message"]
 
 T = TypeVar("T")
 
@@ -49,6 +61,28 @@ class Context:
 
     source: str = "<config>"
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+    lines: tuple[str, ...] = ()
+    """The source text's lines (for hints about what YAML dropped as a comment)."""
+
+    def report(self, err: ConfigError) -> None:
+        """Record ``err`` (once) and carry on reading: every error is reported at once."""
+        if isinstance(err, Abandoned) or any(e is err for e in self.errors):
+            return
+        self.errors.append(err)
+
+    def attempt(self, read: Callable[[], T], default: T) -> T:
+        """``read()``, or ``default`` after recording the error it raised.
+
+        The recovery points of the readers: an object that cannot be read is
+        left out (or replaced by ``default``) and reading goes on with its
+        siblings, so that one run reports every mistake in the file.
+        """
+        try:
+            return read()
+        except ConfigError as err:
+            self.report(err)
+            return default
 
     def error(
         self, message: str, key_path: str, node: Node | None, cls: type[ConfigError] = ConfigError
@@ -74,6 +108,31 @@ class Context:
             cut = max(path.rfind("."), path.rfind("["))
             path = path[:cut] if cut > 0 else ""
         return self.spans.get("", (0, 0))
+
+
+class Abandoned(ConfigError):
+    """An object that could not be built only because of errors already reported
+    (a compiler's "error recovery" cascade); never shown."""
+
+
+def did_you_mean(key: str, known: list[str] | tuple[str, ...]) -> str | None:
+    """The known key ``key`` is most likely a misspelling of, or ``None``.
+
+    A different case wins (``rootdir`` -> ``rootDir``); otherwise the closest
+    one by :func:`difflib.get_close_matches`.
+    """
+    for name in known:
+        if name.lower() == key.lower():
+            return name
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def unknown_key_message(key: str, known: list[str] | tuple[str, ...]) -> str:
+    listed = ", ".join(sorted(known)) or "none"
+    guess = did_you_mean(key, known)
+    hint = f'; did you mean "{guess}"?' if guess else ""
+    return f'unknown key "{key}"{hint} (known keys: {listed})'
 
 
 def join(path: str, key: str) -> str:
@@ -105,7 +164,7 @@ def path_error(ctx: Context, node: Node, key_path: str, err: DtabParseError) -> 
 class Fields:
     """One config object being read (``where`` is its key path). Used once, then closed."""
 
-    __slots__ = ("node", "where", "ctx", "_entries", "_known")
+    __slots__ = ("node", "where", "ctx", "_entries", "_known", "_reported", "errors_before")
 
     def __init__(self, node: Node, where: str, ctx: Context) -> None:
         self.node = node
@@ -115,6 +174,9 @@ class Fields:
             k.value: (k, v) for k, v in node.value  # type: ignore[union-attr]
         }
         self._known: list[str] = []
+        self._reported: set[str] = set()
+        #: how many errors were reported before this object was opened
+        self.errors_before = len(ctx.errors)
 
     # -- plumbing ------------------------------------------------------------
     def key_path(self, key: str) -> str:
@@ -139,25 +201,47 @@ class Fields:
         self.ctx.spans.setdefault(self.key_path(key), (entry[1].line, entry[1].column))
         return None if entry[1].value is None else entry[1]
 
+    def missing(self, key: str) -> ConfigError:
+        """``missing required key``, unless an unknown key already reported here is its
+        misspelling (``windowMs`` for ``window``): one mistake, one error."""
+        if key not in self._known:
+            self._known.append(key)
+        typos = [k for k in self._entries if k not in self._known or k in self._reported]
+        for typo in typos:
+            if did_you_mean(typo, [key]):
+                if typo not in self._reported:
+                    self._reported.add(typo)
+                    self.ctx.report(self.error(unknown_key_message(typo, self._known), typo,
+                                               at_key=True))
+                return Abandoned(f'missing required key "{key}"')
+        return self.error(f'missing required key "{key}"')
+
+    def entry(self, key: str) -> tuple[Node, Node] | None:
+        """The ``(key node, value node)`` of ``key`` as written, or ``None``."""
+        return self._entries.get(key)
+
     def written(self, key: str) -> bool:
         """Whether ``key`` appears in the document at all (even as ``null``)."""
         return key in self._entries
 
     def _get(self, key: str, default: object, check: Callable[[Node], T], what: str) -> T:
+        """The checked value; a bad optional value is reported and its default used."""
         node = self.raw(key)
         if node is None:
             if default is REQUIRED:
                 if self.written(key):  # present but null
                     raise self.error(f"expected {what}, got null", key)
-                raise self.error(f'missing required key "{key}"')
+                raise self.missing(key)
             return default  # type: ignore[return-value]
-        return check(node)
+        if default is REQUIRED:
+            return check(node)
+        return self.ctx.attempt(lambda: check(node), default)  # type: ignore[arg-type]
 
     def expect(self, *keys: str) -> "Fields":
-        """Declare every key this object has, and reject any other one now.
+        """Declare every key this object has, and report any other one now.
 
         Checking up front means a misspelt key is reported as unknown rather
-        than as a missing required key.
+        than as a missing required key, even when reading stops at that key.
         """
         for key in keys:
             if key not in self._known:
@@ -166,11 +250,24 @@ class Fields:
         return self
 
     def close(self) -> None:
-        """Reject keys nobody asked for (first one in document order)."""
+        """Report every key nobody asked for (with a "did you mean" for a near miss);
+        reading goes on."""
         for key in self._entries:
+            if key not in self._known and key not in self._reported:
+                self._reported.add(key)
+                message = unsupported_key(key) or unknown_key_message(key, self._known)
+                self.ctx.report(self.error(message, key, at_key=True))
+
+    def ignore(self, *keys: str) -> None:
+        """Mark ``keys`` as known without reading them (their object was refused already)."""
+        for key in keys:
             if key not in self._known:
-                known = ", ".join(sorted(self._known)) or "none"
-                raise self.error(f'unknown key "{key}" (known keys: {known})', key, at_key=True)
+                self._known.append(key)
+
+    def ignore_rest(self) -> None:
+        """Mark every key as known: the object was refused by its ``kind``, so its keys
+        are not checked (an unknown kind is named, not a key under it)."""
+        self.ignore(*self._entries)
 
     # -- typed getters -------------------------------------------------------
     def string(self, key: str, default: object = REQUIRED, *, allow_empty: bool = False) -> str:
@@ -279,9 +376,11 @@ class Fields:
         node = self.raw(key)
         if node is None:
             if default is REQUIRED:
-                raise self.error(f'missing required key "{key}"')
+                raise self.missing(key)
             return None
-        return self.ctx.fields(node, self.key_path(key))
+        if default is REQUIRED:
+            return self.ctx.fields(node, self.key_path(key))
+        return self.ctx.attempt(lambda: self.ctx.fields(node, self.key_path(key)), None)
 
     def sequence(self, key: str, default: object = (), *, one_or_many: bool = False,
                  non_empty: bool = False) -> tuple[tuple[Node, str], ...]:
@@ -296,15 +395,18 @@ class Fields:
             if default is REQUIRED:
                 if self.written(key):
                     raise self.error("expected a list, got null", key)
-                raise self.error(f'missing required key "{key}"')
+                raise self.missing(key)
             return default  # type: ignore[return-value]
         if one_or_many and node.is_mapping:
             return ((node, self.key_path(key)),)
-        if not node.is_sequence:
-            raise self.error(f"expected a list, got {describe(node)}", key)
+        if not node.is_sequence or (non_empty and not node.value):
+            what = "a non-empty list" if node.is_sequence else f"a list, got {describe(node)}"
+            err = self.error(f"expected {what}", key)
+            if default is REQUIRED:
+                raise err
+            self.ctx.report(err)
+            return default  # type: ignore[return-value]
         items = node.value  # type: ignore[assignment]
-        if non_empty and not items:
-            raise self.error("expected a non-empty list", key)
         base = self.key_path(key)
         out = []
         for i, item in enumerate(items):  # type: ignore[arg-type]

@@ -8,10 +8,13 @@ and read by the plugin class's own ``from_fields``.
 
 from __future__ import annotations
 
+from typing import Callable, TypeVar
+
 from dtab import Dtab, DtabParseError
 from l5d.config._fields import REQUIRED, Context, Fields, path_error
 from l5d.config._node import Node, describe
-from l5d.config.errors import NoRoutersSpecified
+from l5d.config._hints import dtab_comment_hint, null_value_hint
+from l5d.config.errors import ConfigError, NoRoutersSpecified
 from l5d.config.model import (
     DEFAULT_ADMIN_IP,
     DEFAULT_ADMIN_PORT,
@@ -20,6 +23,7 @@ from l5d.config.model import (
     DEFAULT_BINDING_IDLE_TTL_S,
     DEFAULT_BINDING_TIMEOUT_S,
     DEFAULT_BODY_IDLE_TIME_S,
+    DEFAULT_COMPRESSION_LEVEL,
     DEFAULT_DST_PREFIX,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HTTP_PORT,
@@ -48,16 +52,21 @@ from l5d.config.model import (
     ServerSessionConfig,
     UsageConfig,
 )
-from l5d.config._kinds import make as _make, read_plugin
+from l5d.config._kinds import make as _make, read_plugin, read_plugins, unknown_kind
+from l5d.config.compat import UNSUPPORTED_PROTOCOLS, unsupported_message
 from l5d.config.access_log import KEYS as ACCESS_LOG_KEYS, read_access_log
-from l5d.config.client_policy import read_client
+from l5d.config.client_policy import GlobalClientConfig, read_client
 from l5d.config.config_reload import ConfigReloadConfig, read_config_reload
 from l5d.config.dtab_store import DtabStoreConfig, read_dtab_store
+from l5d.config.forwarded import read_forwarded
+from l5d.config.socket_options import read_socket_options
 from l5d.config.plugins import Plugins
-from l5d.config.service_policy import read_service
+from l5d.config.service_policy import GlobalServiceConfig, read_service
 from l5d.config.transformers import read_transformers
 
 __all__ = ["read_linker", "read_plugin"]
+
+T = TypeVar("T")
 
 
 def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
@@ -67,31 +76,47 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     f = ctx.fields(node, "").expect("admin", "routers", "namers", "telemetry", "usage",
                                     "dtabStore", "configReload")
     admin_fields = f.mapping("admin")
-    admin = AdminConfig() if admin_fields is None else _admin(admin_fields)
+    admin = AdminConfig() if admin_fields is None else ctx.attempt(
+        lambda: _admin(admin_fields), AdminConfig())
     if f.raw("routers") is None:
         if f.written("routers"):
             raise f.error("expected a list, got null", "routers")
         raise f.error('missing required key "routers"', cls=NoRoutersSpecified)
-    routers = tuple(_router(ctx.fields(n, p), plugins) for n, p in f.sequence("routers"))
-    namers = tuple(read_plugin(plugins.namers, ctx, n, p) for n, p in f.sequence("namers"))
-    telemetry = tuple(
-        read_plugin(plugins.telemeters, ctx, n, p) for n, p in f.sequence("telemetry")
-    )
+    routers = _each(ctx, f.sequence("routers"), lambda g: _router(g, plugins))
+    namers = read_plugins(plugins.namers, ctx, f.sequence("namers"))
+    telemetry = read_plugins(plugins.telemeters, ctx, f.sequence("telemetry"))
     usage_fields = f.mapping("usage")
-    usage = UsageConfig() if usage_fields is None else _usage(usage_fields)
+    usage = UsageConfig() if usage_fields is None else ctx.attempt(
+        lambda: _usage(usage_fields), UsageConfig())
     store_fields = f.mapping("dtabStore")
-    dtab_store = DtabStoreConfig() if store_fields is None else read_dtab_store(store_fields)
+    dtab_store = DtabStoreConfig() if store_fields is None else ctx.attempt(
+        lambda: read_dtab_store(store_fields), DtabStoreConfig())
     reload_fields = f.mapping("configReload")
-    config_reload = (ConfigReloadConfig() if reload_fields is None
-                     else read_config_reload(reload_fields))
+    config_reload = ConfigReloadConfig() if reload_fields is None else ctx.attempt(
+        lambda: read_config_reload(reload_fields), ConfigReloadConfig())
     return _make(f, LinkerConfig, admin=admin, routers=routers, namers=namers,
                  telemetry=telemetry, usage=usage, dtab_store=dtab_store,
                  config_reload=config_reload)
 
 
+def _each(ctx: Context, items: tuple[tuple[Node, str], ...],
+          read: Callable[[Fields], T]) -> tuple[T, ...]:
+    """Every object of a list read with ``read``; one that cannot be read is reported
+    and left out, and reading goes on with the next."""
+    out = []
+    for node, path in items:
+        value = ctx.attempt(lambda: read(ctx.fields(node, path)), None)
+        if value is not None:
+            out.append(value)
+    return tuple(out)
+
+
 def _admin(f: Fields) -> AdminConfig:
     f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs", "tokenFile",
-             "tokenEnv", "readOnly", "allowedHosts")
+             "tokenEnv", "readOnly", "allowedHosts", "socketOptions", "workerThreads")
+    # checked for Linkerd configs; without effect on the admin (docs/compat.md)
+    f.ctx.attempt(lambda: read_socket_options(f), None)
+    f.integer("workerThreads", None, minimum=1)
     return _make(
         f, AdminConfig,
         ip=f.ip("ip", DEFAULT_ADMIN_IP),
@@ -121,7 +146,7 @@ def _host_names(f: Fields, key: str) -> tuple[str, ...]:
 def _server(f: Fields) -> ServerConfig:
     f.expect("port", "ip", "maxCallDepth", "clearContext", "maxConcurrentRequests",
              "serverSession", "headerTimeoutMs", "bodyIdleTimeMs", "sendTimeoutMs",
-             "maxConnections")
+             "maxConnections", "socketOptions", "addForwardedHeader")
     session_fields = f.mapping("serverSession")
     session = ServerSessionConfig() if session_fields is None else _server_session(session_fields)
     return _make(
@@ -136,6 +161,8 @@ def _server(f: Fields) -> ServerConfig:
         body_idle_time_s=_positive_millis(f, "bodyIdleTimeMs", DEFAULT_BODY_IDLE_TIME_S),
         send_timeout_s=_positive_millis(f, "sendTimeoutMs", DEFAULT_SEND_TIMEOUT_S),
         max_connections=f.integer("maxConnections", None, minimum=1),
+        socket_options=f.ctx.attempt(lambda: read_socket_options(f), None),
+        add_forwarded_header=f.ctx.attempt(lambda: read_forwarded(f), None),
     )
 
 
@@ -156,32 +183,36 @@ def _positive_millis(f: Fields, key: str, default_s: float) -> float:
 
 
 def _router(f: Fields, plugins: Plugins) -> RouterConfig:
+    ctx = f.ctx
+    protocol = f.string("protocol")
+    if protocol not in SUPPORTED_PROTOCOLS:
+        f.ignore_rest()  # the protocol is the error, not the keys of an h2 or thrift router
+        reason = UNSUPPORTED_PROTOCOLS.get(protocol)
+        if reason is not None:
+            raise f.error(unsupported_message(f'protocol "{protocol}"', reason), "protocol")
+        supported = ", ".join(SUPPORTED_PROTOCOLS)
+        raise f.error(f'unsupported protocol "{protocol}" (supported: {supported})', "protocol")
     f.expect(
         "protocol", "label", "servers", "dtab", "dstPrefix", "identifier", "interpreter",
         "bindingTimeoutMs", "bindingCache", "maxHeadersKB", "maxInitialLineKB",
         "maxErrResponseKB", "streamAfterContentLengthKB", "maxRequestKB",
-        "service", "client", *ACCESS_LOG_KEYS, "tracePropagator",
+        "service", "client", *ACCESS_LOG_KEYS, "tracePropagator", "experimental",
+        "originator", "compressionLevel",
     )
-    ctx = f.ctx
-    protocol = f.string("protocol")
-    if protocol not in SUPPORTED_PROTOCOLS:
-        supported = ", ".join(SUPPORTED_PROTOCOLS)
-        raise f.error(f'unsupported protocol "{protocol}" (supported: {supported})', "protocol")
     label = f.string("label", protocol)
-    servers = tuple(
-        _server(ctx.fields(n, p)) for n, p in f.sequence("servers", REQUIRED, non_empty=True)
-    )
-    dtab, dtab_text = _dtab(f)
+    servers = _each(ctx, f.sequence("servers", REQUIRED, non_empty=True), _server)
+    dtab, dtab_text = ctx.attempt(lambda: _dtab(f), (Dtab(), ""))
     dst_prefix = f.path("dstPrefix", DEFAULT_DST_PREFIX)
-    identifiers = tuple(
-        read_plugin(plugins.identifiers, ctx, n, p)
-        for n, p in f.sequence("identifier", None, one_or_many=True, non_empty=True) or ()
+    identifiers = read_plugins(
+        plugins.identifiers, ctx,
+        f.sequence("identifier", None, one_or_many=True, non_empty=True) or (),
     ) or DEFAULT_IDENTIFIERS
     interpreter_fields = f.mapping("interpreter")
     interpreter = InterpreterConfig() if interpreter_fields is None \
-        else _interpreter(interpreter_fields)
+        else ctx.attempt(lambda: _interpreter(interpreter_fields), InterpreterConfig())
     cache_fields = f.mapping("bindingCache")
-    binding_cache = BindingCacheConfig() if cache_fields is None else _binding_cache(cache_fields)
+    binding_cache = BindingCacheConfig() if cache_fields is None else ctx.attempt(
+        lambda: _binding_cache(cache_fields), BindingCacheConfig())
     return _make(
         f, RouterConfig,
         protocol=protocol,
@@ -201,10 +232,14 @@ def _router(f: Fields, plugins: Plugins) -> RouterConfig:
             "streamAfterContentLengthKB", DEFAULT_STREAM_AFTER_CONTENT_LENGTH_KB
         ),
         max_request_kb=f.integer("maxRequestKB", DEFAULT_MAX_REQUEST_KB, minimum=1),
-        service=read_service(f),
-        client=read_client(f),
-        access_log=read_access_log(f),
-        trace_propagator=_trace_propagator(f),
+        service=ctx.attempt(lambda: read_service(f), GlobalServiceConfig()),
+        client=ctx.attempt(lambda: read_client(f), GlobalClientConfig()),
+        access_log=ctx.attempt(lambda: read_access_log(f), None),
+        trace_propagator=ctx.attempt(lambda: _trace_propagator(f), DEFAULT_TRACE_PROPAGATOR),
+        experimental=f.boolean("experimental", False),
+        originator=f.boolean("originator", False),
+        compression_level=f.integer("compressionLevel", DEFAULT_COMPRESSION_LEVEL, minimum=-1,
+                                    maximum=9),
     )
 
 
@@ -225,20 +260,29 @@ def _dtab(f: Fields) -> tuple[Dtab, str]:
     """The base dtab, parsed; a parse error points into the YAML at the bad character."""
     node = f.raw("dtab")
     if node is None:
+        entry = f.entry("dtab")
+        hint = None if entry is None else null_value_hint(entry[0], f.ctx.lines)
+        if hint is not None:
+            raise f.error(hint, "dtab")
         return Dtab(), ""
     if not isinstance(node.value, str):
         raise f.error(f"expected a string, got {describe(node)}", "dtab")
     try:
         return Dtab.read(node.value), node.value
     except DtabParseError as err:
-        raise path_error(f.ctx, node, f.key_path("dtab"), err) from None
+        error = path_error(f.ctx, node, f.key_path("dtab"), err)
+        hint = dtab_comment_hint(node, err.position, f.ctx.lines)
+        if hint is not None:
+            error = ConfigError(f"{error.message} ({hint})", key_path=error.key_path,
+                                line=error.line, column=error.column, source=error.source)
+        raise error from None
 
 
 def _interpreter(f: Fields) -> InterpreterConfig:
-    f.expect("kind", "transformers")
     kind = f.string("kind", DEFAULT_INTERPRETER_KIND)
-    if kind != DEFAULT_INTERPRETER_KIND:
-        raise f.error(f'unknown kind "{kind}" (known kinds: {DEFAULT_INTERPRETER_KIND})', "kind")
+    if kind != DEFAULT_INTERPRETER_KIND:  # the kind first: a namerd interpreter's keys are not ours
+        raise unknown_kind(f, "interpreter", kind, (DEFAULT_INTERPRETER_KIND,))
+    f.expect("kind", "transformers")
     return _make(f, InterpreterConfig, transformers=read_transformers(f))
 
 

@@ -17,6 +17,7 @@ from dtab import Path
 from l5d.config._check import check_int, check_optional_seconds, check_seconds, ms, require
 from l5d.config._fields import Fields
 from l5d.config._kinds import make, read_plugin
+from l5d.config.socket_options import read_socket_options
 from l5d.config.accrual import DEFAULT_FAILURE_ACCRUAL, FAILURE_ACCRUALS, FailureAccrualConfig
 from l5d.config.balancers import DEFAULT_LOAD_BALANCER, LOAD_BALANCERS, LoadBalancerConfig
 from l5d.config.policy import (
@@ -54,7 +55,7 @@ DEFAULT_POOL_IDLE_TIME_S = 60.0
 
 #: the parameter keys of a client block (``prefix`` added in static entries)
 CLIENT_KEYS = ("loadBalancer", "failureAccrual", "requeueBudget", "requestAttemptTimeoutMs",
-               "hostConnectionPool", "failFast", "clientSession")
+               "hostConnectionPool", "failFast", "clientSession", "socketOptions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +216,8 @@ class ClientPolicy:
     def from_fields(cls, f: Fields, with_prefix: bool) -> "ClientPolicy":
         if with_prefix:
             f.expect("prefix", *CLIENT_KEYS)
+        # checked for Linkerd configs; without effect on a client (docs/compat.md)
+        f.ctx.attempt(lambda: read_socket_options(f), None)
         lb = f.raw("loadBalancer")
         accrual = f.raw("failureAccrual")
         pool = f.mapping("hostConnectionPool")
@@ -222,16 +225,17 @@ class ClientPolicy:
         return make(
             f, cls,
             prefix=read_prefix(f) if with_prefix else "/",
-            load_balancer=None if lb is None else read_plugin(
-                LOAD_BALANCERS, f.ctx, lb, f.key_path("loadBalancer")),
-            failure_accrual=None if accrual is None else read_plugin(
-                FAILURE_ACCRUALS, f.ctx, accrual, f.key_path("failureAccrual")),
-            requeue_budget=read_budget(f, "requeueBudget"),
+            load_balancer=None if lb is None else f.ctx.attempt(lambda: read_plugin(
+                LOAD_BALANCERS, f.ctx, lb, f.key_path("loadBalancer")), None),
+            failure_accrual=None if accrual is None else f.ctx.attempt(lambda: read_plugin(
+                FAILURE_ACCRUALS, f.ctx, accrual, f.key_path("failureAccrual")), None),
+            requeue_budget=f.ctx.attempt(lambda: read_budget(f, "requeueBudget"), None),
             request_attempt_timeout_s=_optional_ms(f, "requestAttemptTimeoutMs"),
-            host_connection_pool=None if pool is None else HostConnectionPoolConfig.from_fields(
-                pool),
+            host_connection_pool=None if pool is None else f.ctx.attempt(
+                lambda: HostConnectionPoolConfig.from_fields(pool), None),
             fail_fast=f.boolean("failFast", None),
-            client_session=None if session is None else ClientSessionConfig.from_fields(session),
+            client_session=None if session is None else f.ctx.attempt(
+                lambda: ClientSessionConfig.from_fields(session), None),
         )
 
     def params_json(self) -> dict[str, Any]:

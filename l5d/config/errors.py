@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ConfigErrors",
     "ConflictingLabels",
     "ConflictingNamers",
     "ConflictingPorts",
@@ -75,6 +76,36 @@ class ConfigError(ValueError):
 
 def _rebuild(cls, message, key_path, line, column, source):
     return cls(message, key_path=key_path, line=line, column=column, source=source)
+
+
+class ConfigErrors(ConfigError):
+    """Several mistakes in one file, all reported at once, in file order.
+
+    Behaves as its first error (``message``, ``key_path``, ``line``...) for code
+    that handles one; ``errors`` holds them all and ``str()`` is one line each,
+    the way a compiler lists them.
+
+    :param errors: two or more errors, in the order they are shown.
+    """
+
+    def __init__(self, errors: "list[ConfigError] | tuple[ConfigError, ...]") -> None:
+        self.errors = tuple(errors)
+        first = self.errors[0]
+        super().__init__(first.message, key_path=first.key_path, line=first.line,
+                         column=first.column, source=first.source)
+
+    def _render(self) -> str:
+        return "\n".join(str(e) for e in getattr(self, "errors", ()))
+
+    def __reduce__(self):
+        return (ConfigErrors, (self.errors,))
+
+
+def collected(errors: "list[ConfigError]") -> ConfigError:
+    """The one error to raise for ``errors`` (non-empty), sorted into file order:
+    the error itself when there is one (keeping its class), else :class:`ConfigErrors`."""
+    ordered = sorted(errors, key=lambda e: (e.line or 1 << 30, e.column))
+    return ordered[0] if len(ordered) == 1 else ConfigErrors(ordered)
 
 
 class ConflictingPorts(ConfigError):

@@ -22,10 +22,12 @@ from l5d.config.access_log import AccessLogConfig
 from l5d.config.client_policy import ClientConfig, GlobalClientConfig
 from l5d.config.config_reload import ConfigReloadConfig
 from l5d.config.dtab_store import DtabStoreConfig
+from l5d.config.forwarded import ForwardedHeaderConfig
 from l5d.config.identifiers import HeaderTokenIdentifierConfig, IdentifierConfig
 from l5d.config.namers import NamerConfig
 from l5d.config.policy import DEFAULT_GLOBAL_KIND
 from l5d.config.service_policy import GlobalServiceConfig, ServiceConfig
+from l5d.config.socket_options import SocketOptionsConfig
 from l5d.config.telemeters import TelemeterConfig
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_HEADER_TIMEOUT_S",
     "DEFAULT_HTTP_PORT",
     "DEFAULT_IDENTIFIERS",
+    "DEFAULT_COMPRESSION_LEVEL",
     "DEFAULT_INTERPRETER_KIND",
     "DEFAULT_MAX_CALL_DEPTH",
     "DEFAULT_MAX_ERR_RESPONSE_KB",
@@ -96,6 +99,7 @@ TRACE_PROPAGATORS = (DEFAULT_TRACE_PROPAGATOR, "io.l5d.zipkin")
 DEFAULT_DST_PREFIX = Path.of("svc")
 DEFAULT_IDENTIFIERS: tuple[IdentifierConfig, ...] = (HeaderTokenIdentifierConfig(),)
 DEFAULT_INTERPRETER_KIND = "default"
+DEFAULT_COMPRESSION_LEVEL = -1
 DEFAULT_BINDING_TIMEOUT_S = 10.0
 DEFAULT_BINDING_CACHE_SIZE = 1000
 DEFAULT_BINDING_IDLE_TTL_S = 600.0
@@ -250,6 +254,8 @@ class ServerConfig:
     body_idle_time_s: float = DEFAULT_BODY_IDLE_TIME_S
     send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
     max_connections: int | None = None
+    socket_options: SocketOptionsConfig | None = None
+    add_forwarded_header: ForwardedHeaderConfig | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -274,6 +280,10 @@ class ServerConfig:
         out["sendTimeoutMs"] = _ms(self.send_timeout_s)
         if self.max_connections is not None:
             out["maxConnections"] = self.max_connections
+        if self.socket_options is not None:
+            out["socketOptions"] = self.socket_options.to_json()
+        if self.add_forwarded_header is not None:
+            out["addForwardedHeader"] = self.add_forwarded_header.to_json()
         return out
 
 
@@ -342,6 +352,11 @@ class RouterConfig:
     :param access_log: ``httpAccessLog`` and its roll keys
         (:mod:`l5d.config.access_log`), or ``None``: no access log.
     :param trace_propagator: ``tracePropagator``'s ``kind`` (:data:`TRACE_PROPAGATORS`).
+    :param experimental: ``experimental`` (Linkerd's gate for experimental protocols;
+        nothing l5d routes needs it, so it is kept only for ``/config.json``).
+    :param originator: ``originator``; kept for ``/config.json`` (no gauge; docs/compat.md).
+    :param compression_level: ``compressionLevel`` (-1 to 9); l5d forwards bodies as they
+        come and never compresses, so it has no effect (docs/compat.md).
     """
 
     protocol: str
@@ -363,6 +378,9 @@ class RouterConfig:
     access_log: AccessLogConfig | None = None
     trace_propagator: str = DEFAULT_TRACE_PROPAGATOR
     dtab_text: str = field(default="", compare=False)
+    experimental: bool = False
+    originator: bool = False
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
 
     def __post_init__(self) -> None:
         _require(self.protocol in SUPPORTED_PROTOCOLS, "protocol", self.protocol, "http")
@@ -380,6 +398,9 @@ class RouterConfig:
         for name in ("max_headers_kb", "max_initial_line_kb", "max_err_response_kb",
                      "stream_after_content_length_kb", "max_request_kb"):
             _check_count(name, getattr(self, name))
+        _require(isinstance(self.compression_level, int)
+                 and -1 <= self.compression_level <= 9, "compression_level",
+                 self.compression_level, "an integer from -1 to 9")
         if not self.dtab_text and self.dtab:
             object.__setattr__(self, "dtab_text", self.dtab.show())
 
@@ -403,6 +424,9 @@ class RouterConfig:
             "client": self.client.to_json(),
             **(self.access_log.to_json() if self.access_log is not None else {}),
             "tracePropagator": {"kind": self.trace_propagator},
+            "experimental": self.experimental,
+            "originator": self.originator,
+            "compressionLevel": self.compression_level,
         }
 
 

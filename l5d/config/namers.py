@@ -14,18 +14,20 @@ EndpointSlices (``discovery``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dtab import DtabParseError, Path
 from l5d.config._fields import Fields, path_error
 from l5d.config.registry import PluginConfig, Registry
+from l5d.router import pathmatch
 from l5d.config.transformers import (
     ACCESS_KEYS, DISCOVERY_KINDS, K8sAccessConfig, TransformerConfig, read_transformers,
 )
 
 __all__ = ["FsNamerConfig", "K8sNamerConfig", "K8sNsNamerConfig", "NAMERS", "NAMER_ROOT",
-           "NamerConfig", "read_prefix"]
+           "NamerConfig", "RewriteNamerConfig", "read_prefix"]
 
 NAMERS = Registry("namers", "l5d.namers")
 """Namer kinds (config key ``namers``)."""
@@ -105,6 +107,7 @@ class FsNamerConfig(NamerConfig):
 
     @classmethod
     def from_fields(cls, f: Fields) -> "FsNamerConfig":
+        f.expect("kind", "prefix", "experimental", "transformers", "rootDir")
         return cls(
             prefix=read_prefix(f, DEFAULT_FS_PREFIX),
             experimental=f.boolean("experimental", False),
@@ -207,3 +210,56 @@ class K8sNsNamerConfig(NamerConfig):
         if self.label_selector is not None:
             out["labelSelector"] = self.label_selector
         return out
+
+
+DEFAULT_REWRITE_PREFIX = Path.of("io.l5d.rewrite")
+
+
+def _check_rewrite(pattern: object, name: object) -> None:
+    try:
+        pathmatch.compile(pattern)
+    except ValueError as err:
+        raise ValueError(f"pattern: {err}") from None
+    if not isinstance(name, str) or not name.startswith("/"):
+        raise ValueError(f"name: expected a path such as /svc/{{service}}, got {name!r}")
+    # every capture stands for one label: the name must read as a path with them in
+    try:
+        Path.read(re.sub(r"\{[^{}/]*\}", "x", name))
+    except DtabParseError as err:
+        raise ValueError(f"name: {err}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteNamerConfig(NamerConfig):
+    """``io.l5d.rewrite``: a path that matches ``pattern`` becomes ``name`` with the
+    pattern's ``{captures}`` put in (Linkerd's ``RewritingNamer``). The result is a
+    path, bound on through the dtab; a path that does not match is a negative answer.
+    ``/#/io.l5d.rewrite/default/http/hello`` with pattern ``/{ns}/http/{svc}`` and
+    name ``/svc/{svc}.{ns}`` is ``/svc/hello.default``; what follows the matched
+    labels is dropped, as in Linkerd.
+    """
+
+    kind: ClassVar[str] = "io.l5d.rewrite"
+    pattern: str
+    name: str
+    prefix: Path = DEFAULT_REWRITE_PREFIX
+    experimental: bool = False
+    transformers: tuple[TransformerConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_common(self.prefix, self.experimental, self.transformers)
+        _check_rewrite(self.pattern, self.name)
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> "RewriteNamerConfig":
+        f.expect("kind", "prefix", "experimental", "transformers", "pattern", "name")
+        return cls(
+            prefix=read_prefix(f, DEFAULT_REWRITE_PREFIX),
+            experimental=f.boolean("experimental", False),
+            transformers=read_transformers(f),
+            pattern=f.string("pattern"),
+            name=f.string("name"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.common_json(), "pattern": self.pattern, "name": self.name}

@@ -25,7 +25,7 @@ from l5d.config._fields import Context, join
 from l5d.config._node import Node, describe
 from l5d.config._read import read_linker
 from l5d.config.checks import check_config
-from l5d.config.errors import ConfigError
+from l5d.config.errors import ConfigError, collected
 from l5d.config.model import LinkerConfig
 from l5d.config.plugins import DEFAULT_PLUGINS, Plugins
 
@@ -42,10 +42,17 @@ def parse_config(
     :param text: the YAML or JSON text.
     :param source: the name errors start with (a file name, ``<stdin>``).
     :param plugins: the plugin registries to resolve ``kind`` with.
-    :raises ConfigError: at the first problem, with its line and key path.
+    :raises ConfigError: every problem in the file, each with its line and key path
+        (:class:`~l5d.config.errors.ConfigErrors` when there are several; the
+        whole-config cross-checks run only on a config that reads cleanly).
     """
-    ctx = Context(source)
-    config = read_linker(compose(text, source), ctx, plugins)
+    ctx = Context(source, lines=tuple(text.splitlines()))
+    try:
+        config = read_linker(compose(text, source), ctx, plugins)
+    except ConfigError as err:
+        ctx.report(err)
+    if ctx.errors:
+        raise collected(ctx.errors)
     check_config(config, source=source, locate=ctx.locate)
     return config
 

@@ -107,7 +107,10 @@ def read_policy(f: Fields, key: str, keys: tuple[str, ...],
     if kind == STATIC_KIND:
         sub.expect("kind", "configs")
         items = sub.sequence("configs", REQUIRED)
-        return make_static(tuple(read_entry(sub.ctx.fields(node, path), True)
-                                 for node, path in items))
+        ctx = sub.ctx
+        entries = (ctx.attempt(lambda: read_entry(ctx.fields(node, path), True), None)
+                   for node, path in items)
+        return make_static(tuple(e for e in entries if e is not None))
+    sub.ignore_rest()
     known = ", ".join(POLICY_KINDS)
     raise sub.error(f'unknown kind "{kind}" (known kinds: {known})', "kind")

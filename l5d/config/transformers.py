@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from dtab import Path
 from l5d.config._fields import Fields
-from l5d.config._kinds import read_plugin
+from l5d.config._kinds import read_plugins
 from l5d.config.registry import PluginConfig, Registry
 
 __all__ = ["ConstTransformerConfig", "DaemonSetTransformerConfig", "K8sAccessConfig",
@@ -312,5 +312,4 @@ class ConstTransformerConfig(TransformerConfig):
 
 def read_transformers(f: Fields, key: str = "transformers") -> tuple[TransformerConfig, ...]:
     """A list of transformer objects (in the order they apply)."""
-    return tuple(read_plugin(TRANSFORMERS, f.ctx, node, path)  # type: ignore[misc]
-                 for node, path in f.sequence(key))
+    return read_plugins(TRANSFORMERS, f.ctx, f.sequence(key))  # type: ignore[return-value]

@@ -27,6 +27,7 @@ the reactor's own methods for reactors that are not socket-based (test fakes).
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from twisted.internet import tcp
@@ -104,9 +105,23 @@ class FastClient(_ImmediateWriteMixin, tcp.Client):
 
 
 class FastPort(tcp.Port):
-    """A listening port whose accepted connections are :class:`FastServer`."""
+    """A listening port whose accepted connections are :class:`FastServer`.
+
+    ``keep_alive`` and ``reuse_port`` (``socketOptions``) are set on the listening
+    socket; Linux hands SO_KEEPALIVE down to every accepted connection.
+    """
 
     transport = FastServer
+    keep_alive = False
+    reuse_port = False
+
+    def createInternetSocket(self) -> Any:
+        skt = super().createInternetSocket()
+        if self.keep_alive:
+            skt.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if self.reuse_port:
+            skt.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        return skt
 
 
 class FastConnector(tcp.Connector):
@@ -117,11 +132,17 @@ class FastConnector(tcp.Connector):
 
 
 def listen_tcp(
-    reactor: Any, port: int, factory: Any, backlog: int = 511, interface: str = ""
+    reactor: Any, port: int, factory: Any, backlog: int = 511, interface: str = "",
+    *, keep_alive: bool = False, reuse_port: bool = False,
 ) -> Any:
-    """``reactor.listenTCP`` with :class:`FastServer` connections on socket reactors."""
+    """``reactor.listenTCP`` with :class:`FastServer` connections on socket reactors.
+
+    :param keep_alive: SO_KEEPALIVE on accepted connections (``socketOptions.keepAlive``).
+    :param reuse_port: SO_REUSEPORT on the listening socket (``socketOptions.reusePort``).
+    """
     if isinstance(reactor, PosixReactorBase):
         p = FastPort(port, factory, backlog, interface, reactor)
+        p.keep_alive, p.reuse_port = keep_alive, reuse_port
         p.startListening()
         return p
     return reactor.listenTCP(port, factory, backlog=backlog, interface=interface)

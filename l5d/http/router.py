@@ -55,6 +55,8 @@ class ServerParams:
     port: int
     clear_context: bool = False
     max_call_depth: int = 1000
+    #: ``addForwardedHeader``: a :class:`~l5d.http.forwarded.Forwarder`, or ``None``
+    forwarded: Any = None
 
     @property
     def stats_label(self) -> tuple[str]:
@@ -113,6 +115,8 @@ class HttpRouter(RouterOutcomes):
         self._dtab = dtab
         self.interpreter = interpreter
         self.identifier = identifier
+        #: whether a head's identification may be memoised (not with io.l5d.ingress)
+        self._memo_routes = not getattr(identifier, "volatile", False)
         self.stats = stats
         self.stats_scope = stats.scope("rt", label)
         self.binding_timeout_s = binding_timeout_s
@@ -187,8 +191,12 @@ class HttpRouter(RouterOutcomes):
         outcome = (srv_stats.counter("success"), srv_stats.counter("failures"),
                    srv_stats.statuses(), srv_stats.stat("request_latency_ms", scale=1000))
 
+        forwarded = server.forwarded
+
         def new_exchange(conn: Any, head: Any) -> Exchange:
             c_requests.value += 1  # Counter.incr, inlined (once per request)
+            if forwarded is not None:
+                _add_forwarded(forwarded, conn, head)
             ex = Exchange(conn, head, self, server)
             ex.server_stats = outcome
             return ex
@@ -205,7 +213,7 @@ class HttpRouter(RouterOutcomes):
             route = self._identify(ex, head)
             if route is None:
                 return  # answered
-            if known is not None:
+            if known is not None and self._memo_routes:
                 known.route = route
         else:
             head.headers = route.headers
@@ -403,3 +411,15 @@ class HttpRouter(RouterOutcomes):
         addrs = [f"{p.host}:{p.port}" for p in client.pools] if client else []
         return connect_failed_message(f"{pool.host}:{pool.port}", ex.dst,
                                       client.id if client else Path(), addrs)
+
+
+def _add_forwarded(forwarded: Any, conn: Any, head: Any) -> None:
+    """Append the server's ``Forwarded`` header to ``head`` (``addForwardedHeader``). The
+    value differs per connection or request, so the head is not memoised."""
+    info = head.info if head.info is not None else scan(head.headers)
+    absolute = head.absolute
+    host = absolute.authority if absolute is not None and absolute.authority else info.host
+    scheme = absolute.scheme if absolute is not None else None
+    head.headers = [*head.headers, (b"Forwarded", forwarded.value(conn, host, scheme))]
+    head.info = None
+    head.known = None

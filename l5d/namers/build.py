@@ -11,9 +11,12 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from dtab import Path, TransformedNamer
-from l5d.config.namers import FsNamerConfig, K8sNamerConfig, K8sNsNamerConfig, NamerConfig
+from l5d.config.namers import (
+    FsNamerConfig, K8sNamerConfig, K8sNsNamerConfig, NamerConfig, RewriteNamerConfig,
+)
 from l5d.k8s.choice import choose
 from l5d.namers.fs import FsNamer
+from l5d.namers.rewrite import RewriteNamer
 
 __all__ = ["build_namer"]
 
@@ -46,6 +49,8 @@ def build_namer(cfg: NamerConfig, reactor: Any, apis: Any, variables: Any,
     """
     if isinstance(cfg, FsNamerConfig):
         namer: Any = FsNamer(reactor, cfg.root_dir, cfg.dtab_prefix)
+    elif isinstance(cfg, RewriteNamerConfig):
+        namer = RewriteNamer(cfg.pattern, cfg.name)
     elif isinstance(cfg, (K8sNamerConfig, K8sNsNamerConfig)):
         namer = k8s_namer(cfg, apis, variables)
     else:

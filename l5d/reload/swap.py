@@ -34,6 +34,7 @@ from l5d.config import ConfigError, LinkerConfig, check_config
 from l5d.dtab_store.build import build_backend
 from l5d.dtab_store.store import DtabStore
 from l5d.http.fasttcp import listen_tcp
+from l5d.linker import listen_options
 from l5d.k8s.apis import K8sApis
 from l5d.reload.plan import ReloadPlan, plan_reload, show_key
 from l5d.telemetry.access_log import run_now
@@ -130,7 +131,8 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
             continue
         try:
             bound[srv.key] = listen_tcp(reactor, srv.params.port, srv.factory,
-                                        interface=srv.params.ip)
+                                        interface=srv.params.ip,
+                                        **listen_options(srv.socket_options))
         except Exception as err:
             errors.append(f"rt/{srv.router.label}: cannot listen on {show_key(srv.key)}: {err}")
     if errors:

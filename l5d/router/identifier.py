@@ -154,6 +154,34 @@ def path_segments(prefix: Path, segments: int = 1, consume: bool = False) -> Ide
     return identify
 
 
+def header_path_segments(prefix: Path, header: str = ":path",
+                         segments: int | None = None) -> Identifier:
+    """``io.l5d.header.path``: the path in ``header`` (``:path``, the default, is the
+    request URI's path), its first ``segments`` segments or all of them; the query is
+    not part of the name and the URI is forwarded unchanged."""
+    key = None if header == ":path" else header.lower().encode("latin-1")
+
+    def identify(req: RequestView) -> Identification:
+        if key is None:
+            text = req.uri
+        else:
+            value = req.header(key)
+            if not value:
+                return Unidentified(f"{header} header is absent")
+            text = value.decode("latin-1")
+        segs = _uri_segments(text)
+        if segments is not None:
+            if len(segs) < segments:
+                return Unidentified("not enough segments in path")
+            segs = segs[:segments]
+        try:
+            return Identified(prefix + Path(tuple(segs)), req.uri)
+        except ValueError as e:
+            return Unidentified(str(e))
+
+    return identify
+
+
 def static(prefix: Path, path: Path) -> Identifier:
     """``io.l5d.static``: always the same name."""
 
@@ -164,7 +192,11 @@ def static(prefix: Path, path: Path) -> Identifier:
 
 
 def compose(identifiers: Sequence[Identifier]) -> Identifier:
-    """Try each in order; the first Identified wins, else the last reason."""
+    """Try each in order; the first Identified wins, else the last reason.
+
+    An identifier whose answer can change for the same request (``io.l5d.ingress``)
+    has the attribute ``volatile = True``; so has a composition holding one. The
+    router does not memoise what a volatile identifier said about a request head."""
     if len(identifiers) == 1:
         return identifiers[0]
 
@@ -176,4 +208,6 @@ def compose(identifiers: Sequence[Identifier]) -> Identifier:
                 return result
         return result
 
+    if any(getattr(i, "volatile", False) for i in identifiers):
+        identify.volatile = True  # type: ignore[attr-defined]
     return identify

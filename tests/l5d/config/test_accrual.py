@@ -74,7 +74,8 @@ ERRORS = [
     ("missing-kind", "client:\n  failureAccrual: {failures: 3}\n",
      'linkerd.yaml:5: routers[0].client.failureAccrual: missing required key "kind"'),
     ("unknown-kind", "client:\n  failureAccrual: {kind: io.l5d.consecutive}\n",
-     'linkerd.yaml:5: routers[0].client.failureAccrual.kind: unknown kind "io.l5d.consecutive" '
+     'linkerd.yaml:5: routers[0].client.failureAccrual.kind: unknown kind "io.l5d.consecutive"; '
+     'did you mean "io.l5d.consecutiveFailures"? '
      '(known kinds: io.l5d.consecutiveFailures, io.l5d.successRate, '
      'io.l5d.successRateWindowed, none)'),
     ("failures-missing", "client:\n  failureAccrual: {kind: io.l5d.consecutiveFailures}\n",
@@ -103,7 +104,8 @@ ERRORS = [
      'linkerd.yaml:5: routers[0].client.failureAccrual.window: expected an integer >= 1, got 0'),
     ("window-ms", "client:\n  failureAccrual:\n    kind: io.l5d.successRateWindowed\n"
      "    successRate: 1\n    windowMs: 30000\n",
-     'linkerd.yaml:8: routers[0].client.failureAccrual.windowMs: unknown key "windowMs" '
+     'linkerd.yaml:8: routers[0].client.failureAccrual.windowMs: unknown key "windowMs"; '
+     'did you mean "window"? '
      '(known keys: backoff, kind, successRate, window)'),
     ("none-with-key", "client:\n  failureAccrual: {kind: none, failures: 5}\n",
      'linkerd.yaml:5: routers[0].client.failureAccrual.failures: unknown key "failures" '

@@ -89,7 +89,8 @@ ERRORS = [
      'linkerd.yaml:5: routers[0].client.loadBalancer.decayTimeMs: unknown key "decayTimeMs" '
      '(known keys: enableProbation, kind, maxEffort)'),
     ("ewma-unknown", "client:\n  loadBalancer: {kind: ewma, decayTime: 5}\n",
-     'linkerd.yaml:5: routers[0].client.loadBalancer.decayTime: unknown key "decayTime" '
+     'linkerd.yaml:5: routers[0].client.loadBalancer.decayTime: unknown key "decayTime"; '
+     'did you mean "decayTimeMs"? '
      '(known keys: decayTimeMs, enableProbation, kind, maxEffort)'),
     ("static-decay-zero",
      "client:\n  kind: io.l5d.static\n  configs:\n  - prefix: /\n    loadBalancer: {kind: p2c}\n"

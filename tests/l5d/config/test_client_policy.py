@@ -264,11 +264,13 @@ class StaticTests:
         assert router(only_cat).client.request_attempt_timeout_s is None
 
 
-LATER_ISSUE_KEYS = ["tls", "socketOptions", "requestAuthorizers", "forwardClientCert"]
+LATER_ISSUE_KEYS = ["tls", "forwardClientCert"]
+ISTIO = ('key "requestAuthorizers" is not supported by l5d (Istio support is not part of l5d; '
+         'see docs/compat.md)')
 GLOBAL_KNOWN = ("clientSession, failFast, failureAccrual, hostConnectionPool, kind, "
-                "loadBalancer, requestAttemptTimeoutMs, requeueBudget")
+                "loadBalancer, requestAttemptTimeoutMs, requeueBudget, socketOptions")
 ENTRY_KNOWN = ("clientSession, failFast, failureAccrual, hostConnectionPool, loadBalancer, "
-               "prefix, requestAttemptTimeoutMs, requeueBudget")
+               "prefix, requestAttemptTimeoutMs, requeueBudget, socketOptions")
 
 ERRORS = [
     *[(f"global-{key}", f"client:\n  {key}: {{}}\n",
@@ -278,6 +280,10 @@ ERRORS = [
        f'linkerd.yaml:9: routers[0].client.configs[1].{key}: unknown key "{key}" '
        f'(known keys: {ENTRY_KNOWN})')
       for key in LATER_ISSUE_KEYS],
+    ("global-requestAuthorizers", "client:\n  requestAuthorizers: []\n",
+     f'linkerd.yaml:5: routers[0].client.requestAuthorizers: {ISTIO}'),
+    ("static-requestAuthorizers", static("- prefix: /\n  requestAuthorizers: []\n"),
+     f'linkerd.yaml:8: routers[0].client.configs[0].requestAuthorizers: {ISTIO}'),
     ("static-without-configs", "client:\n  kind: io.l5d.static\n",
      'linkerd.yaml:5: routers[0].client: missing required key "configs"'),
     ("static-configs-mapping", "client:\n  kind: io.l5d.static\n  configs: {prefix: /}\n",
@@ -321,7 +327,8 @@ ERRORS = [
      'linkerd.yaml:5: routers[0].client.hostConnectionPool.maxWaiters: '
      'expected an integer >= 0, got -1'),
     ("session-unknown", "client:\n  clientSession: {maxLifeTimeMs: 5}\n",
-     'linkerd.yaml:5: routers[0].client.clientSession.maxLifeTimeMs: unknown key "maxLifeTimeMs" '
+     'linkerd.yaml:5: routers[0].client.clientSession.maxLifeTimeMs: unknown key "maxLifeTimeMs"; '
+     'did you mean "lifeTimeMs"? '
      '(known keys: idleTimeMs, lifeTimeMs)'),
     ("session-idle-zero", "client:\n  clientSession: {idleTimeMs: 0}\n",
      'linkerd.yaml:5: routers[0].client.clientSession.idleTimeMs: '

@@ -138,8 +138,8 @@ CASES = [
         'routers: []\nrouter: []\n',
         ConfigError,
         (
-            'linkerd.yaml:2: router: unknown key "router" (known keys: admin, configReload, '
-            'dtabStore, namers, routers, telemetry, usage)'
+            'linkerd.yaml:2: router: unknown key "router"; did you mean "routers"? (known keys: '
+            'admin, configReload, dtabStore, namers, routers, telemetry, usage)'
         ),
     ),
     Case(
@@ -148,16 +148,18 @@ CASES = [
         ConfigError,
         (
             'linkerd.yaml:5: routers[0].servers[0].tls: unknown key "tls" (known keys: '
-            'bodyIdleTimeMs, clearContext, headerTimeoutMs, ip, maxCallDepth, '
-            'maxConcurrentRequests, maxConnections, port, sendTimeoutMs, serverSession)'
+            'addForwardedHeader, bodyIdleTimeMs, clearContext, headerTimeoutMs, ip, '
+            'maxCallDepth, maxConcurrentRequests, maxConnections, port, sendTimeoutMs, '
+            'serverSession, socketOptions)'
         ),
     ),
     Case(
         'unknown-admin',
         'admin:\n  portt: 1\nrouters: []\n',
         ConfigError,
-        'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: allowedHosts, ip, metricsSnapshotIntervalMs, port, '
-        'readOnly, shutdownGraceMs, tokenEnv, tokenFile)',
+        'linkerd.yaml:2: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
+        'allowedHosts, ip, metricsSnapshotIntervalMs, port, '
+        'readOnly, shutdownGraceMs, socketOptions, tokenEnv, tokenFile, workerThreads)',
     ),
     Case(
         'unknown-namer-key',
@@ -181,34 +183,27 @@ CASES = [
         'old-basedtab',
         'routers:\n- protocol: http\n  baseDtab: /a=>/b\n  servers: [{}]\n',
         ConfigError,
-        (
-            'linkerd.yaml:3: routers[0].baseDtab: unknown key "baseDtab" (known '
-            'keys: bindingCache, '
-            'bindingTimeoutMs, client, dstPrefix, dtab, httpAccessLog, httpAccessLogAppend, '
-            'httpAccessLogRollPolicy, httpAccessLogRotateCount, identifier, interpreter, label, '
-            'maxErrResponseKB, '
-            'maxHeadersKB, maxInitialLineKB, maxRequestKB, protocol, servers, service, '
-            'streamAfterContentLengthKB, tracePropagator)'
-        ),
+        'linkerd.yaml:3: routers[0].baseDtab: key "baseDtab" is the name Linkerd 0.x used '
+        'for "dtab"; write "dtab" (see docs/compat.md)',
     ),
     Case(
         'unknown-namer-kind',
         'namers:\n- kind: io.l5d.nope\nrouters: []\n',
         ConfigError,
         'linkerd.yaml:2: namers[0].kind: unknown kind "io.l5d.nope" (known kinds: io.l5d.fs, '
-        'io.l5d.k8s, io.l5d.k8s.ns)',
+        'io.l5d.k8s, io.l5d.k8s.ns, io.l5d.rewrite)',
     ),
     Case(
         'unknown-identifier-kind',
         (
             'routers:\n- protocol: http\n  identifier:\n  - kind: io.l5d.header.token\n  - kind: '
-            'io.l5d.ingress\n  servers: [{}]\n'
+            'io.l5d.nope\n  servers: [{}]\n'
         ),
         ConfigError,
         (
-            'linkerd.yaml:5: routers[0].identifier[1].kind: unknown kind "io.l5d.ingress" (known '
-            'kinds: io.l5d.header, io.l5d.header.token, io.l5d.methodAndHost, io.l5d.path, '
-            'io.l5d.static)'
+            'linkerd.yaml:5: routers[0].identifier[1].kind: unknown kind "io.l5d.nope" (known '
+            'kinds: io.l5d.header, io.l5d.header.path, io.l5d.header.token, '
+            'io.l5d.ingress, io.l5d.methodAndHost, io.l5d.path, io.l5d.static)'
         ),
     ),
     Case(
@@ -224,15 +219,17 @@ CASES = [
         'routers:\n- protocol: http\n  interpreter: {kind: io.l5d.namerd}\n  servers: [{}]\n',
         ConfigError,
         (
-            'linkerd.yaml:3: routers[0].interpreter.kind: unknown kind "io.l5d.namerd" (known '
-            'kinds: default)'
+            'linkerd.yaml:3: routers[0].interpreter.kind: kind "io.l5d.namerd" is not supported '
+            'by l5d (namerd is not part of l5d; use the default interpreter with a dtab; '
+            'see docs/compat.md)'
         ),
     ),
     Case(
         'unsupported-protocol',
         'routers:\n- protocol: h2\n  servers: [{}]\n',
         ConfigError,
-        'linkerd.yaml:2: routers[0].protocol: unsupported protocol "h2" (supported: http)',
+        'linkerd.yaml:2: routers[0].protocol: protocol "h2" is not supported by l5d '
+        '(l5d routes HTTP/1.1 only; see docs/compat.md)',
     ),
     Case(
         'empty-servers',
@@ -559,7 +556,7 @@ CASES = [
         ConfigError,
         'linkerd.yaml:4: routers[0].client.tls: unknown key "tls" '
         '(known keys: clientSession, failFast, failureAccrual, hostConnectionPool, kind, '
-        'loadBalancer, requestAttemptTimeoutMs, requeueBudget)',
+        'loadBalancer, requestAttemptTimeoutMs, requeueBudget, socketOptions)',
     ),
     Case(
         'client-timeout-string',

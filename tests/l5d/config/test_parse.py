@@ -317,6 +317,9 @@ class ToJsonTests:
                     "service": {"kind": "io.l5d.global"},
                     "client": {"kind": "io.l5d.global"},
                     "tracePropagator": {"kind": "io.l5d.default"},
+                    "experimental": False,
+                    "originator": False,
+                    "compressionLevel": -1,
                 }
             ],
             "namers": [],

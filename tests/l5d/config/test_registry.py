@@ -73,14 +73,14 @@ class BuiltinKindsTests:
     """The built-in kinds are registered on import."""
 
     def test_namer_kinds(self) -> None:
-        """The built-in namers: files and Kubernetes (all namespaces, or one)."""
-        assert NAMERS.kinds() == ("io.l5d.fs", "io.l5d.k8s", "io.l5d.k8s.ns")
+        """The built-in namers: files, Kubernetes (all namespaces, or one), rewriting."""
+        assert NAMERS.kinds() == ("io.l5d.fs", "io.l5d.k8s", "io.l5d.k8s.ns", "io.l5d.rewrite")
 
     def test_identifier_kinds(self) -> None:
-        """The five HTTP identifiers, sorted."""
+        """The HTTP identifiers, sorted."""
         assert IDENTIFIERS.kinds() == (
-            "io.l5d.header", "io.l5d.header.token", "io.l5d.methodAndHost", "io.l5d.path",
-            "io.l5d.static",
+            "io.l5d.header", "io.l5d.header.path", "io.l5d.header.token", "io.l5d.ingress",
+            "io.l5d.methodAndHost", "io.l5d.path", "io.l5d.static",
         )
 
     def test_builtin_telemeters(self) -> None:
@@ -147,7 +147,8 @@ class ThirdPartyKindTests:
             parse_config(MINIMAL + "namers: [{kind: test.echo, wrod: x}]", "c.yaml",
                          plugins=Plugins(namers=registry))
         assert str(info.value) == (
-            'c.yaml:2: namers[0].wrod: unknown key "wrod" (known keys: kind, word)'
+            'c.yaml:2: namers[0].wrod: unknown key "wrod"; did you mean "word"? '
+            '(known keys: kind, word)'
         )
 
 

@@ -171,6 +171,7 @@ ERRORS = [
      'linkerd.yaml:6: routers[0].service.retries.backoff.maxMs: '
      'expected an integer >= 100, got 10'),
     ("jittered-ms", "service:\n  retries:\n    backoff: {kind: jittered, ms: 10}\n",
+     'linkerd.yaml:6: routers[0].service.retries.backoff: missing required key "minMs"\n'
      'linkerd.yaml:6: routers[0].service.retries.backoff.ms: unknown key "ms" '
      '(known keys: kind, maxMs, minMs)'),
 ]

@@ -208,7 +208,8 @@ ERRORS = [
      f'linkerd.yaml:4: routers[0].service.prefix: unknown key "prefix" '
      f'(known keys: {SERVICE_KNOWN})'),
     ("entry-unknown", static("- prefix: /svc\n  timeoutMs: 5\n"),
-     f'linkerd.yaml:8: routers[0].service.configs[0].timeoutMs: unknown key "timeoutMs" '
+     f'linkerd.yaml:8: routers[0].service.configs[0].timeoutMs: unknown key "timeoutMs"; '
+     f'did you mean "totalTimeoutMs"? '
      f'(known keys: {ENTRY_KNOWN})'),
     ("entry-timeout-zero", static("- prefix: /svc\n- prefix: /svc/a\n  totalTimeoutMs: 0\n"),
      'linkerd.yaml:9: routers[0].service.configs[1].totalTimeoutMs: '
