@@ -45,6 +45,8 @@ from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
 from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
+from l5d.tls.context import TlsContexts
+from l5d.tls.transport import tls_server_factory
 
 __all__ = ["Env", "Linker", "Listener", "build"]
 
@@ -91,17 +93,19 @@ def _literal(host: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """One open port: what it is for (``admin``, ``http``) and the port itself."""
+    """One open port: what it is for (``admin``, ``http``), the port itself, and whether it
+    speaks TLS."""
 
     name: str
     port: IListeningPort
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        """``http://<ip>:<port>/`` with the port actually bound (useful with port 0)."""
+        """``http(s)://<ip>:<port>/`` with the port actually bound (useful with port 0)."""
         address = self.port.getHost()
         host = f"[{address.host}]" if ":" in address.host else address.host
-        return f"http://{host}:{address.port}/"
+        return f"{'https' if self.tls else 'http'}://{host}:{address.port}/"
 
 
 class _State(enum.Enum):
@@ -115,6 +119,7 @@ class _Server:
     router: HttpRouter
     params: ServerParams
     factory: HttpServerFactory
+    tls: Any = None  # its ServerTlsConfig
 
 
 class Linker:
@@ -181,6 +186,8 @@ class Linker:
         self._runners: list[Any] = []
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
+        #: TLS contexts (servers', clients', the admin's), loaded by start()
+        self.tls = TlsContexts(now)
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
         self.dtab_store = DtabStore(
             _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,
@@ -215,7 +222,7 @@ class Linker:
                 record_stats=env.variables.get("L5D_STATS", "on") != "off",
                 trace_sinks=self.trace_sinks,
                 trace_propagator=rcfg.trace_propagator,
-                trace_sample_rate=self.trace_sample_rate,
+                trace_sample_rate=self.trace_sample_rate, tls=self.tls,
             )
             self.routers.append(router)
             for scfg in rcfg.servers:
@@ -223,7 +230,7 @@ class Linker:
                 factory = HttpServerFactory(router.exchange_factory(params), reactor,
                                             server_limits(rcfg, scfg))
                 router.watch_server(params, factory.load)
-                self._servers.append(_Server(router, params, factory))
+                self._servers.append(_Server(router, params, factory, scfg.tls))
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
         """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
@@ -293,13 +300,28 @@ class Linker:
     def _listen(self, admin_factory: IProtocolFactory) -> list[Listener]:
         if self._state is not _State.RUNNING:
             raise RuntimeError("start: the linker was stopped while starting")
+        # every certificate file loads before any port opens (a bad one fails the start)
+        factories: list[Any] = []
         for srv in self._servers:
-            port = listen_tcp(self._reactor, srv.params.port, srv.factory,
-                              interface=srv.params.ip)
-            self._listeners.append(Listener(srv.router.label, port))
+            factory: Any = srv.factory
+            if srv.tls is not None:
+                factory = tls_server_factory(
+                    self.tls.server(srv.tls, f"{srv.router.label}:{srv.params.port}"),
+                    factory, self._reactor)
+            factories.append(factory)
+        for rcfg in self.config.routers:
+            for entry in rcfg.client.entries:
+                if entry.tls is not None and entry.tls.enabled:
+                    self.tls.client(entry.tls)
         admin = self.config.admin
+        if admin.tls is not None:
+            admin_factory = tls_server_factory(self.tls.server(admin.tls, "admin"),
+                                               admin_factory, self._reactor)
+        for srv, factory in zip(self._servers, factories):
+            port = listen_tcp(self._reactor, srv.params.port, factory, interface=srv.params.ip)
+            self._listeners.append(Listener(srv.router.label, port, srv.tls is not None))
         port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
-        self._listeners.append(Listener("admin", port))
+        self._listeners.append(Listener("admin", port, admin.tls is not None))
         for router in self.routers:
             router.start()
         for telemeter in self.telemeters:

@@ -55,6 +55,7 @@ from l5d.config.dtab_store import DtabStoreConfig, read_dtab_store
 from l5d.config.plugins import Plugins
 from l5d.config.service_policy import read_service
 from l5d.config.transformers import read_transformers
+from l5d.tls.config import read_server_tls
 
 __all__ = ["read_linker", "read_plugin"]
 
@@ -86,7 +87,8 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
 
 def _admin(f: Fields) -> AdminConfig:
     f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs", "tokenFile",
-             "tokenEnv", "readOnly", "allowedHosts")
+             "tokenEnv", "readOnly", "allowedHosts", "tls")
+    tls = f.mapping("tls")
     return _make(
         f, AdminConfig,
         ip=f.ip("ip", DEFAULT_ADMIN_IP),
@@ -97,6 +99,7 @@ def _admin(f: Fields) -> AdminConfig:
         token_env=f.string("tokenEnv", DEFAULT_ADMIN_TOKEN_ENV),
         read_only=f.boolean("readOnly", False),
         allowed_hosts=_host_names(f, "allowedHosts"),
+        tls=None if tls is None else read_server_tls(tls),
     )
 
 
@@ -116,7 +119,8 @@ def _host_names(f: Fields, key: str) -> tuple[str, ...]:
 def _server(f: Fields) -> ServerConfig:
     f.expect("port", "ip", "maxCallDepth", "clearContext", "maxConcurrentRequests",
              "serverSession", "headerTimeoutMs", "bodyIdleTimeMs", "sendTimeoutMs",
-             "maxConnections")
+             "maxConnections", "tls")
+    tls = f.mapping("tls")
     session_fields = f.mapping("serverSession")
     session = ServerSessionConfig() if session_fields is None else _server_session(session_fields)
     return _make(
@@ -131,6 +135,7 @@ def _server(f: Fields) -> ServerConfig:
         body_idle_time_s=_positive_millis(f, "bodyIdleTimeMs", DEFAULT_BODY_IDLE_TIME_S),
         send_timeout_s=_positive_millis(f, "sendTimeoutMs", DEFAULT_SEND_TIMEOUT_S),
         max_connections=f.integer("maxConnections", None, minimum=1),
+        tls=None if tls is None else read_server_tls(tls),
     )
 
 

@@ -264,11 +264,11 @@ class StaticTests:
         assert router(only_cat).client.request_attempt_timeout_s is None
 
 
-LATER_ISSUE_KEYS = ["tls", "socketOptions", "requestAuthorizers", "forwardClientCert"]
+LATER_ISSUE_KEYS = ["socketOptions", "requestAuthorizers", "forwardClientCert"]
 GLOBAL_KNOWN = ("clientSession, failFast, failureAccrual, hostConnectionPool, kind, "
-                "loadBalancer, requestAttemptTimeoutMs, requeueBudget")
+                "loadBalancer, requestAttemptTimeoutMs, requeueBudget, tls")
 ENTRY_KNOWN = ("clientSession, failFast, failureAccrual, hostConnectionPool, loadBalancer, "
-               "prefix, requestAttemptTimeoutMs, requeueBudget")
+               "prefix, requestAttemptTimeoutMs, requeueBudget, tls")
 
 ERRORS = [
     *[(f"global-{key}", f"client:\n  {key}: {{}}\n",

@@ -144,12 +144,12 @@ CASES = [
     ),
     Case(
         'unknown-server',
-        'routers:\n- protocol: http\n  servers:\n  - port: 4140\n    tls: {}\n',
+        'routers:\n- protocol: http\n  servers:\n  - port: 4140\n    tsl: {}\n',
         ConfigError,
         (
-            'linkerd.yaml:5: routers[0].servers[0].tls: unknown key "tls" (known keys: '
+            'linkerd.yaml:5: routers[0].servers[0].tsl: unknown key "tsl" (known keys: '
             'bodyIdleTimeMs, clearContext, headerTimeoutMs, ip, maxCallDepth, '
-            'maxConcurrentRequests, maxConnections, port, sendTimeoutMs, serverSession)'
+            'maxConcurrentRequests, maxConnections, port, sendTimeoutMs, serverSession, tls)'
         ),
     ),
     Case(
@@ -157,7 +157,7 @@ CASES = [
         'admin:\n  portt: 1\nrouters: []\n',
         ConfigError,
         'linkerd.yaml:2: admin.portt: unknown key "portt" (known keys: allowedHosts, ip, metricsSnapshotIntervalMs, port, '
-        'readOnly, shutdownGraceMs, tokenEnv, tokenFile)',
+        'readOnly, shutdownGraceMs, tls, tokenEnv, tokenFile)',
     ),
     Case(
         'unknown-namer-key',
@@ -555,11 +555,11 @@ CASES = [
     ),
     Case(
         'client-unknown-key',
-        'routers:\n- protocol: http\n  servers: [{}]\n  client: {tls: {commonName: foo}}\n',
+        'routers:\n- protocol: http\n  servers: [{}]\n  client: {tsl: {commonName: foo}}\n',
         ConfigError,
-        'linkerd.yaml:4: routers[0].client.tls: unknown key "tls" '
+        'linkerd.yaml:4: routers[0].client.tsl: unknown key "tsl" '
         '(known keys: clientSession, failFast, failureAccrual, hostConnectionPool, kind, '
-        'loadBalancer, requestAttemptTimeoutMs, requeueBudget)',
+        'loadBalancer, requestAttemptTimeoutMs, requeueBudget, tls)',
     ),
     Case(
         'client-timeout-string',
