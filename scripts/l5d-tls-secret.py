@@ -2,7 +2,7 @@
 """Make the Secret of daemonset/l5d-tls.yml: a CA and one certificate for every l5d.
 
     scripts/l5d-tls-secret.py [--name l5d-certs] [--namespace default] [--days 3650]
-        [--common-name l5d] > l5d-certs.yml
+        [--common-name l5d] [--files DIR] > l5d-certs.yml
 
 prints a ``kind: Secret`` with ``ca.pem`` (the CA's certificate), ``tls.crt`` (a
 certificate for ``--common-name``, usable as server and as client certificate, signed
@@ -75,8 +75,16 @@ def main() -> None:
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--days", type=int, default=3650)
     parser.add_argument("--common-name", default="l5d")
+    parser.add_argument("--files", metavar="DIR",
+                        help="write ca.pem, tls.crt and tls.key into DIR instead")
     args = parser.parse_args()
-    print(secret_yaml(make(args.common_name, args.days), args.name, args.namespace), end="")
+    files = make(args.common_name, args.days)
+    if args.files:
+        for name, data in files.items():
+            with open(f"{args.files}/{name}", "wb") as fh:
+                fh.write(data)
+        return
+    print(secret_yaml(files, args.name, args.namespace), end="")
 
 
 if __name__ == "__main__":
