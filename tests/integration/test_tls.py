@@ -115,6 +115,31 @@ def mtls(certs: Certs, common_name: str = "{service}.l5d.test", trust: str = "ca
             f"keyPath: {certs.path('client.key')}}}\n")
 
 
+class PlainHttp:
+    """A plaintext HTTP server as nginx is one: bytes that are not HTTP (a ClientHello)
+    get a 400 and the connection closed. Counts what it read."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.received: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.received.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+
+    def close(self) -> None:
+        self._sock.close()
+
+
 class Setup:
     def __init__(self, tmp: Path, leaf: str = "good", **tls) -> None:
         self.tmp = tmp
@@ -133,11 +158,14 @@ class Setup:
                                      mtls(self.certs, **self.tls))).__enter__()
         for name in ("hello", "world", "in"):
             (self.disco / name).write_text(f"127.0.0.1 {self.l5d.ports['in']}\n")
+        self.plain = PlainHttp()
+        (self.disco / "plain").write_text(f"127.0.0.1 {self.plain.port}\n")  # no TLS there
         return self
 
     def __exit__(self, *exc) -> None:
         self.l5d.__exit__(*exc)
         self.app.__exit__(*exc)
+        self.plain.close()
 
     def get(self, service: str, path: str = "/") -> requests.Response:
         return requests.get(f"http://{service}{path}", timeout=TIMEOUT_S,
@@ -237,6 +265,19 @@ class HandshakeFailureTests:
             assert f"Unable to establish connection to 127.0.0.1:{s.l5d.ports['in']}: " \
                    f"{expect}" in unquote_plus(err), err
             assert s.app.seen == []
+
+
+    def test_a_plaintext_server_is_a_handshake_failure(self, tmp_path: Path) -> None:
+        """TLS to a server that speaks plain HTTP: 502 with OpenSSL's reason; the server
+        got a ClientHello (TLS record type 22), never a request."""
+        with Setup(tmp_path) as s:
+            s.wait_routed("plain")
+            r = s.get("plain")
+            assert r.status_code == 502
+            err = unquote_plus(r.headers["l5d-err"])
+            assert f"Unable to establish connection to 127.0.0.1:{s.plain.port}: " \
+                   "TLS handshake failed: " in err, err
+            assert s.plain.received and all(b[:1] == b"\x16" for b in s.plain.received)
 
 
 class RotationTests:
