@@ -188,6 +188,10 @@ class Linker:
         self._servers: list[_Server] = []
         #: TLS contexts (servers', clients', the admin's), loaded by start()
         self.tls = TlsContexts(now)
+        if config.admin.tls is not None or any(
+                s.tls is not None for r in config.routers for s in r.servers) or any(
+                e.tls is not None for r in config.routers for e in r.client.entries):
+            self.tls.register_stats(self.stats)
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
         self.dtab_store = DtabStore(
             _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,

@@ -199,12 +199,18 @@ class ServerTls:
 class Handshake:
     """One client handshake's check: the expected name and the first failure seen."""
 
-    __slots__ = ("name", "failure", "detail")
+    __slots__ = ("name", "failure", "detail", "_failures")
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, failures: dict[TlsFailure, int]) -> None:
         self.name = name
         self.failure: TlsFailure | None = None
         self.detail = ""
+        self._failures = failures
+
+    def failed(self, reason: str) -> str:
+        """Count this handshake's failure by kind; the words for ``l5d-err``."""
+        self._failures[self.failure or TlsFailure.HANDSHAKE] += 1
+        return self.message(reason)
 
     def message(self, reason: str) -> str:
         """What the 502 says: the check that failed, else OpenSSL's reason."""
@@ -255,14 +261,17 @@ def _verify(conn: SSL.Connection, cert: crypto.X509, errno: int, depth: int, ok:
 class ClientTls:
     """A client's TLS toward one ``commonName``: a checked connection per connect."""
 
-    def __init__(self, cfg: ClientTlsConfig, watched: Watched) -> None:
+    def __init__(self, cfg: ClientTlsConfig, watched: Watched,
+                 failures: dict[TlsFailure, int] | None = None) -> None:
         self.config = cfg
         self.watched = watched
+        self.failures = failures if failures is not None else dict.fromkeys(TlsFailure, 0)
 
     def clientConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
         conn = SSL.Connection(self.watched.current(), None)
         name = self.config.common_name
-        tlsProtocol.tls_check = Handshake(None if self.config.disable_validation else name)
+        tlsProtocol.tls_check = Handshake(None if self.config.disable_validation else name,
+                                          self.failures)
         if not self.config.disable_validation:
             conn.set_verify(SSL.VERIFY_PEER, _verify)
         if name is not None and not is_ip_literal(name):
@@ -283,10 +292,15 @@ class TlsContexts:
         self._interval_s = check_interval_s
         self._clients: dict[ClientTlsConfig, Watched] = {}
         self._client_tls: dict[ClientTlsConfig, ClientTls] = {}
+        self._servers: list[ServerTls] = []
+        #: client handshakes that failed, by kind (every client of the linker)
+        self.failures: dict[TlsFailure, int] = dict.fromkeys(TlsFailure, 0)
 
     def server(self, cfg: ServerTlsConfig, what: str) -> ServerTls:
         """A server's TLS (loads the files now: raises if they do not load)."""
-        return ServerTls(cfg, what, self._now, self._interval_s)
+        server = ServerTls(cfg, what, self._now, self._interval_s)
+        self._servers.append(server)
+        return server
 
     def client(self, cfg: ClientTlsConfig) -> ClientTls:
         """A client's TLS for ``cfg`` (its ``commonName`` filled in); the files of
@@ -299,8 +313,20 @@ class TlsContexts:
                 watched = self._clients[files_cfg] = Watched(
                     "client", cfg.files, lambda: client_options(cfg).getContext(),
                     self._now, self._interval_s)
-            found = self._client_tls[cfg] = ClientTls(cfg, watched)
+            found = self._client_tls[cfg] = ClientTls(cfg, watched, self.failures)
         return found
 
-    def watched(self) -> list[Watched]:
-        return list(self._clients.values())
+    @property
+    def reloads(self) -> int:
+        """How many times changed certificate files were loaded (servers and clients)."""
+        return (sum(w.reloads for w in self._clients.values())
+                + sum(s.watched.reloads for s in self._servers))
+
+    def register_stats(self, stats: Any) -> None:
+        """``tls/reloads`` and ``tls/client/handshake_failures/<kind>`` (``wrong_name``,
+        ``untrusted_ca``, ``expired_certificate``, ...) as counters of ``stats``."""
+        stats.function_counter(lambda: self.reloads, "tls", "reloads")
+        for kind in TlsFailure:
+            slug = kind.value.replace(" ", "_").lower()
+            stats.function_counter(lambda kind=kind: self.failures[kind],
+                                   "tls", "client", "handshake_failures", slug)

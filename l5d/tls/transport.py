@@ -104,11 +104,13 @@ class _ClientProtocol(TLSMemoryBIOProtocol):
         self.connected = False
         self._tlsConnection = None
         self.factory.unregisterProtocol(self)
-        if reason is not None and reason.check(TlsHandshakeFailed):
+        if reason is not None and reason.check(TlsHandshakeFailed):  # timed out
             message = str(reason.value)
+            if check is not None:
+                check.failed(message)
         else:
             why = _reason_text(reason)
-            message = check.message(why) if check is not None else f"TLS handshake failed: {why}"
+            message = check.failed(why) if check is not None else f"TLS handshake failed: {why}"
         self.factory.wrappedFactory.on_fail(Failure(TlsHandshakeFailed(string=message)))
 
 

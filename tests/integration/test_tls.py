@@ -73,12 +73,14 @@ def mounted(root: Path, certs: Certs, leaf: str, version: str) -> None:
             os.symlink(f"..data/{name}", root / name)
 
 
-def config(disco: Path, secret: Path, app: int, client_tls: str) -> str:
+def config(disco: Path, secret: Path, app: int, client_tls: str, admin_tls: bool) -> str:
+    admin = f"  tls: {{certPath: {secret}/tls.crt, keyPath: {secret}/tls.key}}\n" \
+        if admin_tls else ""
     return f"""\
 admin:
   ip: 127.0.0.1
   port: 0
-  tls: {{certPath: {secret}/tls.crt, keyPath: {secret}/tls.key}}
+{admin}
 namers:
 - kind: io.l5d.fs
   rootDir: {disco}
@@ -141,8 +143,9 @@ class PlainHttp:
 
 
 class Setup:
-    def __init__(self, tmp: Path, leaf: str = "good", **tls) -> None:
+    def __init__(self, tmp: Path, leaf: str = "good", admin_tls: bool = False, **tls) -> None:
         self.tmp = tmp
+        self.admin_tls = admin_tls
         (tmp / "certs").mkdir()
         self.certs = Certs(tmp / "certs")
         self.secret = tmp / "secret"
@@ -155,7 +158,8 @@ class Setup:
     def __enter__(self) -> "Setup":
         self.app = Backend().__enter__()
         self.l5d = L5d(config=config(self.disco, self.secret, self.app.port,
-                                     mtls(self.certs, **self.tls))).__enter__()
+                                     mtls(self.certs, **self.tls),
+                                     self.admin_tls)).__enter__()
         for name in ("hello", "world", "in"):
             (self.disco / name).write_text(f"127.0.0.1 {self.l5d.ports['in']}\n")
         self.plain = PlainHttp()
@@ -232,7 +236,7 @@ class MutualTlsTests:
 
     def test_admin_serves_https_with_its_certificate(self, tmp_path: Path) -> None:
         """admin.tls: the admin answers over HTTPS, showing the configured certificate."""
-        with Setup(tmp_path) as s:
+        with Setup(tmp_path, admin_tls=True) as s:
             ctx = tls_client(s.certs, None)
             with socket.create_connection(("127.0.0.1", s.l5d.admin_port),
                                           timeout=TIMEOUT_S) as raw:
@@ -265,6 +269,8 @@ class HandshakeFailureTests:
             assert f"Unable to establish connection to 127.0.0.1:{s.l5d.ports['in']}: " \
                    f"{expect}" in unquote_plus(err), err
             assert s.app.seen == []
+            slug = expect.split(":")[0].removeprefix("TLS ").replace(" ", "_").lower()
+            assert s.l5d.metrics()[f"tls/client/handshake_failures/{slug}"] >= 1
 
 
     def test_a_plaintext_server_is_a_handshake_failure(self, tmp_path: Path) -> None:
