@@ -479,6 +479,12 @@ def test_mutual_tls_daemonset_and_rotation_under_load(cluster: Path, tmp_path: P
                   f"{len(failed)} failed; every node showed the new certificate "
                   f"{took:.1f} s after the swap")
         assert len(results) >= before + 200 and failed == [], failed[:5]
+        # every node loaded the new files (its 4141 at least); no handshake failed
+        for node in (1, 2, 3):
+            metrics = admin_json(node, "/admin/metrics.json")
+            assert metrics["tls/reloads"] >= 1, node
+            assert sum(v for k, v in metrics.items()
+                       if k.startswith("tls/client/handshake_failures/")) == 0, node
     finally:
         run_sim(cluster, "restart-l5d")  # back to daemonset/l5d.yml's ConfigMap
 
