@@ -275,8 +275,17 @@ class ClientTls:
         if not self.config.disable_validation:
             conn.set_verify(SSL.VERIFY_PEER, _verify)
         if name is not None and not is_ip_literal(name):
-            conn.set_tlsext_host_name(name.encode("idna"))
+            conn.set_tlsext_host_name(_sni(name))
         return conn
+
+
+def _sni(name: str) -> bytes:
+    """``name`` for SNI: IDNA for international names, as is for ASCII ones (IDNA refuses
+    labels such as ``my_service`` that are common in clusters)."""
+    try:
+        return name.encode("ascii")
+    except UnicodeEncodeError:
+        return name.encode("idna")
 
 
 class TlsContexts:
