@@ -13,6 +13,15 @@
 #                the ceiling for a Twisted/CPython design on this host (--no-ceiling: left out)
 #   l5d (stats off)  with --stats-off: the same l5d started with L5D_STATS=off (no
 #                per-request outcome, status and latency recording), to price the recording
+#   nginx (TLS upstream), l5d (TLS upstream)  with --tls: nginx and l5d once more, each
+#                with a TLS hop to the origin instead of a plaintext one: the origin is then
+#                bench/nginx-backend-tls.conf (the same nginx answer behind TLS, on
+#                $BACKEND_TLS_PORT, CPU 1), whose certificate (name bench.l5d, made by
+#                scripts/l5d-tls-secret.py into OUT/tls) both check against its CA; l5d's
+#                client block gets tls {commonName: bench.l5d, trustCerts: [OUT/tls/ca.pem]}
+#                and its dtab sends /svc to the TLS origin; nginx: bench/nginx-proxy-tls.conf;
+#                and "l5d (TLS server)": the plaintext l5d row's l5d with server tls (the
+#                same certificate), wrk speaking TLS to it (the 4141 side of a TLS hop)
 #   X (distinct) with --distinct: nginx, l5d and tw-ceiling once more, each request with its
 #                own target (bench/wrk-distinct.lua), so no request head ever repeats
 # Proxies get absolute-form requests (bench/wrk-absform.lua), as an http_proxy client sends:
@@ -47,6 +56,7 @@
 #   --bare            also "l5d (no telemetry)": the same l5d without the telemetry block
 #   --baseline DIR    also "l5d (baseline)": the l5d of checkout DIR (an older commit, A/B in
 #                     the same run), without the telemetry block
+#   --tls             also the two "(TLS upstream)" rows (see above)
 #   --no-ceiling      leave out the tw-ceiling rows
 #   --quiet-wait S    before each measured run, wait up to S s until the machine is idle
 #                     (under --quiet-pct % of one core busy; default 60 s; 0 = do not wait)
@@ -56,7 +66,8 @@
 #   --install         apt-get install what is missing (nginx wrk, curl, util-linux); root only.
 #                     Without it a missing tool is an error.
 # env: PY (default: the repository's .venv/bin/python), BACKEND_PORT (24080), NGINX_PORT
-#      (24101), L5D_PORT (24140; l5d-origin uses L5D_PORT+1, tw-ceiling L5D_PORT+2, stats off +3).
+#      (24101), L5D_PORT (24140; l5d-origin uses L5D_PORT+1, tw-ceiling L5D_PORT+2, stats off +3,
+#      l5d TLS +6, l5d TLS server +7), BACKEND_TLS_PORT (24443; nginx TLS upstream uses NGINX_PORT+1).
 # Only 127.0.0.1 is used. Every process started here is stopped on exit, and every step has a
 # time limit.
 set -uo pipefail
@@ -68,6 +79,7 @@ PY=${PY:-$REPO/.venv/bin/python}
 BACKEND_PORT=${BACKEND_PORT:-24080}
 NGINX_PORT=${NGINX_PORT:-24101}
 L5D_PORT=${L5D_PORT:-24140}
+BACKEND_TLS_PORT=${BACKEND_TLS_PORT:-24443}
 DTAB='/svc => /$/io.buoyant.hostportPfx/inet; /inet => /$/inet;'
 PROXY_CPU=0 LOAD_CPU=1
 AUTHORITY=127.0.0.1:$BACKEND_PORT
@@ -79,7 +91,7 @@ die() { echo "router_bench.sh: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
 
 RUNS=3 DURATION=10 WARMUP=2 OUT=/tmp/l5d-router-bench
-DISTINCT=0 ORIGIN=0 STATS_OFF=0 BARE=0 BASELINE="" CEILING=1 QUIET_WAIT=60 QUIET_PCT=20 NICE="" REPORT_ONLY=0 INSTALL=0
+TLS=0 DISTINCT=0 ORIGIN=0 STATS_OFF=0 BARE=0 BASELINE="" CEILING=1 QUIET_WAIT=60 QUIET_PCT=20 NICE="" REPORT_ONLY=0 INSTALL=0
 ARGS=("$@")
 while [ $# -gt 0 ]; do
   case $1 in
@@ -88,6 +100,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP=${2:?}; shift 2;;
     --out) OUT=${2:?}; shift 2;;
     --distinct) DISTINCT=1; shift;;
+    --tls) TLS=1; shift;;
     --origin) ORIGIN=1; shift;;
     --stats-off) STATS_OFF=1; shift;;
     --bare) BARE=1; shift;;
@@ -103,7 +116,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown option $1 (see --help)";;
   esac
 done
-for v in RUNS DURATION WARMUP QUIET_WAIT QUIET_PCT BACKEND_PORT NGINX_PORT L5D_PORT; do
+for v in RUNS DURATION WARMUP QUIET_WAIT QUIET_PCT BACKEND_PORT NGINX_PORT L5D_PORT BACKEND_TLS_PORT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [ "$RUNS" -ge 1 ] && [ "$DURATION" -ge 1 ] || die "--runs and --duration must be at least 1"
@@ -202,6 +215,7 @@ wait_port_free() { # PORT: up to 5 s
 fetch_via() { # FORM PORT: what the listener on PORT answers for our target
   case $1 in
     absolute) curl -s -m 2 -x "http://127.0.0.1:$2" "$TARGET";;
+    tls) curl -s -m 2 --proxy-insecure -x "https://127.0.0.1:$2" "$TARGET";;
     origin) curl -s -m 2 --noproxy '*' -H "Host: $AUTHORITY" "http://127.0.0.1:$2/";;
   esac
 }
@@ -216,16 +230,16 @@ wait_ready() { # PID FORM PORT LOG: until a request through PORT returns the bac
   return 1
 }
 
-render() { # TEMPLATE DIR PORT: an nginx config into DIR/nginx.conf
+render() { # TEMPLATE DIR PORT [BACKEND]: an nginx config into DIR/nginx.conf
   mkdir -p "$2/tmp" || return 1
-  sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" "$1" \
-    > "$2/nginx.conf"
+  sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@BACKEND_PORT@#${4:-$BACKEND_PORT}#g" \
+    -e "s#@TLS@#$OUT/tls#g" "$1" > "$2/nginx.conf"
 }
 free_port() {
   "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-l5d_config() { # PORT FILE [bare]: bare leaves the telemetry block out
-  local telemetry
+l5d_config() { # PORT FILE [bare|tls]: bare leaves the telemetry block out; tls: a TLS hop
+  local telemetry dtab=$DTAB tls=""
   telemetry=$(cat <<TEL
 # every telemeter on, as an operator would run them: Prometheus (scraped by nobody here),
 # statsd to a port where nothing listens (flushed every 10 s all the same), a quarter of
@@ -242,6 +256,14 @@ telemetry:
 TEL
 )
   [ "${3:-}" = bare ] && telemetry=""
+  if [ "${3:-}" = tls ]; then
+    dtab="/svc => /\$/inet/127.0.0.1/$BACKEND_TLS_PORT;"
+    tls="
+    tls: {commonName: bench.l5d, trustCerts: [$OUT/tls/ca.pem]}"
+  fi
+  local server_tls=""
+  [ "${3:-}" = tls-server ] && server_tls="
+    tls: {certPath: $OUT/tls/tls.crt, keyPath: $OUT/tls/tls.key}"
   cat > "$2" <<YAML
 # Generated by bench/router_bench.sh. The identifier is left out, so the default
 # (io.l5d.header.token on Host) names a request /svc/$AUTHORITY.
@@ -253,15 +275,15 @@ routers:
 - protocol: http
   label: bench
   dtab: |
-    $DTAB
+    $dtab
   # everything on: peak EWMA, a retrying classifier (and, always, budgets and accrual)
   client:
-    loadBalancer: {kind: ewma}
+    loadBalancer: {kind: ewma}$tls
   service:
     responseClassifier: {kind: io.l5d.http.retryableRead5XX}
   servers:
   - ip: 127.0.0.1
-    port: $1
+    port: $1$server_tls
 YAML
 }
 
@@ -307,6 +329,7 @@ run_wrk() { # SECONDS CONNS PORT MODE OUTFILE: wrk on the load CPU; MODE origin|
     origin) ;;                                      # direct: GET / to the backend itself
     host) load=(-H "Host: $AUTHORITY");;            # l5d-origin: GET / + Host
     absolute) load=(-s "$HERE/wrk-absform.lua");;
+    tls) load=(-s "$HERE/wrk-absform.lua");;
     distinct) load=(-s "$HERE/wrk-distinct.lua");;
   esac
   # wrk in the background so that a signal reaches our trap at once; `time` gives its CPU
@@ -314,7 +337,8 @@ run_wrk() { # SECONDS CONNS PORT MODE OUTFILE: wrk on the load CPU; MODE origin|
     TIMEFORMAT='%U %S'
     time ABS_URL=$TARGET ABS_HOST=$AUTHORITY timeout -k 5 $((secs + 30)) \
       taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s \
-      --latency "${load[@]}" "http://127.0.0.1:$port/" >"$f" 2>&1
+      --latency "${load[@]}" "$([ "$mode" = tls ] && echo https || echo http)://127.0.0.1:$port/" \
+      >"$f" 2>&1
   ) 2>"$f.time" &
   local w=$!
   STARTED+=("$w")
@@ -354,6 +378,11 @@ ROWS+=("l5d|l5d|$L5D_PORT|absolute|this repository's l5d (.venv/bin/python -m l5
 [ "$BARE" = 1 ] && ROWS+=("l5d (no telemetry)|l5d-bare|$((L5D_PORT + 4))|absolute|the same l5d without any telemeter")
 [ -n "$BASELINE" ] && ROWS+=("l5d (baseline)|l5d-base|$((L5D_PORT + 5))|absolute|the l5d of $BASELINE ($(git -C "$BASELINE" rev-parse --short HEAD 2>/dev/null)), no telemeter")
 [ "$CEILING" = 1 ] && ROWS+=("tw-ceiling|ceiling|$((L5D_PORT + 2))|absolute|bench/ceiling_forwarder.py: featureless Twisted + httptools forwarder, one process on CPU $PROXY_CPU, same interpreter as l5d")
+if [ "$TLS" = 1 ]; then
+  ROWS+=("nginx (TLS upstream)|nginx-tls|$((NGINX_PORT + 1))|absolute|nginx with a TLS upstream (bench/nginx-proxy-tls.conf: keepalive 64, session reuse, CA and name checked)")
+  ROWS+=("l5d (TLS upstream)|l5d-tls|$((L5D_PORT + 6))|absolute|the same l5d with client tls to the TLS origin (commonName bench.l5d, trustCerts)")
+  ROWS+=("l5d (TLS server)|l5d-tls-server|$((L5D_PORT + 7))|tls|the same l5d with server tls; wrk speaks TLS to it, the origin is the plaintext one")
+fi
 if [ "$DISTINCT" = 1 ]; then
   ROWS+=("nginx (distinct)|nginx|$NGINX_PORT|distinct|nginx, every request with its own target (bench/wrk-distinct.lua)")
   ROWS+=("l5d (distinct)|l5d|$L5D_PORT|distinct|l5d, every request with its own target: no request head repeats, the head memo never hits")
@@ -379,6 +408,17 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
     l5d)
       l5d_config "$port" "$OUT/l5d-$port.yaml" || return 1
       launch "$PROXY_CPU" "$log" "$PY" -m l5d "$OUT/l5d-$port.yaml";;
+    nginx-tls)
+      render "$HERE/nginx-proxy-tls.conf" "$OUT/nginx-proxy-tls" "$port" "$BACKEND_TLS_PORT" \
+        || return 1
+      launch "$PROXY_CPU" "$log" nginx -e stderr -p "$OUT/nginx-proxy-tls" \
+        -c "$OUT/nginx-proxy-tls/nginx.conf" -g 'daemon off;';;
+    l5d-tls)
+      l5d_config "$port" "$OUT/l5d-$port.yaml" tls || return 1
+      launch "$PROXY_CPU" "$log" "$PY" -m l5d "$OUT/l5d-$port.yaml";;
+    l5d-tls-server)
+      l5d_config "$port" "$OUT/l5d-$port.yaml" tls-server || return 1
+      launch "$PROXY_CPU" "$log" "$PY" -m l5d "$OUT/l5d-$port.yaml";;
     l5d-bare)
       l5d_config "$port" "$OUT/l5d-$port.yaml" bare || return 1
       launch "$PROXY_CPU" "$log" "$PY" -m l5d "$OUT/l5d-$port.yaml";;
@@ -395,6 +435,7 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
   esac
   ROW_PID=$LAUNCHED
   [ "$mode" = host ] && form=origin
+  [ "$mode" = tls ] && form=tls
   wait_ready "$ROW_PID" "$form" "$port" "$log" || { stop "$ROW_PID"; ROW_PID=""; return 1; }
 }
 
@@ -409,13 +450,16 @@ bound=$(cd "$REPO" && timeout 60 "$PY" -m l5d dtab bind --dtab "$DTAB" "/svc/$AU
 [[ $bound == *"\"addr\": \"$AUTHORITY\""* ]] \
   || die "the dtab does not bind /svc/$AUTHORITY to the backend: $bound"
 for p in "$BACKEND_PORT" "$NGINX_PORT" "$L5D_PORT" $((L5D_PORT + 1)) $((L5D_PORT + 2)) \
-    $((L5D_PORT + 3)) $((L5D_PORT + 4)) $((L5D_PORT + 5)); do
+    $((L5D_PORT + 3)) $((L5D_PORT + 4)) $((L5D_PORT + 5)) $((L5D_PORT + 6)) $((L5D_PORT + 7)) \
+    $((NGINX_PORT + 1)) \
+    "$BACKEND_TLS_PORT"; do
   port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (see BACKEND_PORT," \
     "NGINX_PORT, L5D_PORT)"
 done
 
 # -- run ---------------------------------------------------------------------------------
-rm -rf "$OUT/runs" "$OUT/logs" "$OUT/nginx-backend" "$OUT/nginx-proxy"
+rm -rf "$OUT/runs" "$OUT/logs" "$OUT/nginx-backend" "$OUT/nginx-proxy" "$OUT/nginx-backend-tls" \
+  "$OUT/nginx-proxy-tls" "$OUT/tls"
 rm -f "$OUT/raw.tsv" "$OUT/table.md" "$OUT"/l5d-*.yaml
 mkdir -p "$OUT/runs" "$OUT/logs"
 printf 'row\tconns\tround\tduration\twrk\tproxy_ticks\tbackend_ticks\twrk_user_s\twrk_sys_s\tbusy_ticks\tsteal_ticks\trss_kb\n' \
@@ -446,6 +490,22 @@ launch "$LOAD_CPU" "$OUT/logs/backend.log" nginx -e stderr -p "$OUT/nginx-backen
   -c "$OUT/nginx-backend/nginx.conf" -g 'daemon off;'
 BACKEND_PID=$LAUNCHED
 wait_ready "$BACKEND_PID" origin "$BACKEND_PORT" "$OUT/logs/backend.log" || die "the backend did not start"
+if [ "$TLS" = 1 ]; then
+  mkdir -p "$OUT/tls" && (cd "$REPO" && timeout 60 "$PY" scripts/l5d-tls-secret.py \
+    --common-name bench.l5d --files "$OUT/tls") || die "cannot make the TLS certificates"
+  render "$HERE/nginx-backend-tls.conf" "$OUT/nginx-backend-tls" "$BACKEND_TLS_PORT" \
+    || die "cannot write the TLS backend config"
+  launch "$LOAD_CPU" "$OUT/logs/backend-tls.log" nginx -e stderr -p "$OUT/nginx-backend-tls" \
+    -c "$OUT/nginx-backend-tls/nginx.conf" -g 'daemon off;'
+  BACKEND_TLS_PID=$LAUNCHED
+  for i in $(seq 75); do
+    [ "$(curl -s -m 2 --cacert "$OUT/tls/ca.pem" --resolve "bench.l5d:$BACKEND_TLS_PORT:127.0.0.1" \
+      "https://bench.l5d:$BACKEND_TLS_PORT/")" = hello ] && break
+    kill -0 "$BACKEND_TLS_PID" 2>/dev/null && [ "$i" -lt 75 ] \
+      || die "the TLS backend did not start; see $OUT/logs/backend-tls.log"
+    sleep 0.2
+  done
+fi
 
 for r in $(seq "$RUNS"); do
   for spec in "${ROWS[@]}"; do

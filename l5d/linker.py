@@ -48,6 +48,8 @@ from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
 from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
+from l5d.tls.context import TlsContexts
+from l5d.tls.transport import tls_server_factory
 
 __all__ = ["Env", "Linker", "Listener", "Reuse", "build"]
 
@@ -94,17 +96,19 @@ def _literal(host: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """One open port: what it is for (``admin``, ``http``) and the port itself."""
+    """One open port: what it is for (``admin``, ``http``), the port itself, and whether it
+    speaks TLS."""
 
     name: str
     port: IListeningPort
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        """``http://<ip>:<port>/`` with the port actually bound (useful with port 0)."""
+        """``http(s)://<ip>:<port>/`` with the port actually bound (useful with port 0)."""
         address = self.port.getHost()
         host = f"[{address.host}]" if ":" in address.host else address.host
-        return f"http://{host}:{address.port}/"
+        return f"{'https' if self.tls else 'http'}://{host}:{address.port}/"
 
 
 class _State(enum.Enum):
@@ -121,6 +125,7 @@ class _Server:
     key: tuple = ()  # :func:`l5d.reload.plan.server_key`
     port: Any = None  # its listening port, once started
     socket_options: SocketOptionsConfig | None = None
+    tls: Any = None  # its ServerTlsConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +233,12 @@ class Linker:
         self.access_by_label: dict[str, tuple[Any, Any]] = {}
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
+        #: TLS contexts (servers', clients', the admin's), loaded by start()
+        self.tls = TlsContexts(now)
+        if config.admin.tls is not None or any(
+                s.tls is not None for r in config.routers for s in r.servers) or any(
+                e.tls is not None for r in config.routers for e in r.client.entries):
+            self.tls.register_stats(self.stats)
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
         self.dtab_store = reuse.dtab_store if reuse is not None else DtabStore(
             _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,
@@ -274,7 +285,7 @@ class Linker:
                 record_stats=env.variables.get("L5D_STATS", "on") != "off",
                 trace_sinks=self.trace_sinks,
                 trace_propagator=rcfg.trace_propagator,
-                trace_sample_rate=self.trace_sample_rate,
+                trace_sample_rate=self.trace_sample_rate, tls=self.tls,
             )
             self.routers.append(router)
             for j, scfg in enumerate(rcfg.servers):
@@ -287,7 +298,7 @@ class Linker:
                 router.watch_server(params, factory.load)
                 self._servers.append(_Server(router, params, factory,
                                              server_key(rcfg.label, j, scfg.ip, scfg.port),
-                                             socket_options=scfg.socket_options))
+                                             socket_options=scfg.socket_options, tls=scfg.tls))
 
     def _ingress(self, cfg: Any, prefix: Any) -> Any:
         """An ``io.l5d.ingress`` identifier on this linker's shared Kubernetes watches."""
@@ -372,17 +383,37 @@ class Linker:
         started.addErrback(lambda failure: self.stop().addCallback(lambda _: failure))
         return started
 
+    def server_factory(self, srv: _Server) -> Any:
+        """``srv``'s protocol factory, behind TLS when it has ``tls`` (its certificate files
+        load now: a bad one raises)."""
+        if srv.tls is None:
+            return srv.factory
+        return tls_server_factory(
+            self.tls.server(srv.tls, f"{srv.router.label}:{srv.params.port}"), srv.factory,
+            self._reactor)
+
     def _listen(self, admin_factory: IProtocolFactory) -> list[Listener]:
         if self._state is not _State.RUNNING:
             raise RuntimeError("start: the linker was stopped while starting")
+        # every certificate file loads before any port opens (a bad one fails the start)
+        factories: list[Any] = []
         for srv in self._servers:
-            port = srv.port = listen_tcp(self._reactor, srv.params.port, srv.factory,
+            factories.append(self.server_factory(srv))
+        for rcfg in self.config.routers:
+            for entry in rcfg.client.entries:
+                if entry.tls is not None and entry.tls.enabled:
+                    self.tls.client(entry.tls)
+        admin = self.config.admin
+        if admin.tls is not None:
+            admin_factory = tls_server_factory(self.tls.server(admin.tls, "admin"),
+                                               admin_factory, self._reactor)
+        for srv, factory in zip(self._servers, factories):
+            port = srv.port = listen_tcp(self._reactor, srv.params.port, factory,
                                          interface=srv.params.ip,
                                          **listen_options(srv.socket_options))
-            self._listeners.append(Listener(srv.router.label, port))
-        admin = self.config.admin
+            self._listeners.append(Listener(srv.router.label, port, srv.tls is not None))
         port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
-        self._listeners.append(Listener("admin", port))
+        self._listeners.append(Listener("admin", port, admin.tls is not None))
         for router in self.routers:
             router.start()
         for telemeter in self.telemeters:

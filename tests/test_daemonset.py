@@ -17,6 +17,7 @@ kube-apiserver.
 
 from __future__ import annotations
 
+import base64
 import configparser
 import os
 import posixpath
@@ -24,13 +25,14 @@ import re
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography import x509
 from kubernetes_validate.utils import all_versions
 from twisted.internet.testing import MemoryReactorClock
 
@@ -42,6 +44,7 @@ from l5d.config.transformers import (
     LocalNodeTransformerConfig,
 )
 from l5d.linker import Env, build
+from l5d.tls.context import TlsContexts
 
 ROOT = Path(__file__).resolve().parent.parent
 DAEMONSET = ROOT / "daemonset"
@@ -146,7 +149,7 @@ def _embedded_configs() -> list[tuple[Path, dict]]:
 
 
 EMBEDDED = _embedded_configs()
-L5D_FILES = [DAEMONSET / "l5d.yml", DAEMONSET / "l5d-cni.yml"]
+L5D_FILES = [DAEMONSET / "l5d.yml", DAEMONSET / "l5d-cni.yml", DAEMONSET / "l5d-tls.yml"]
 
 
 def _config_source(path: Path, cm: dict) -> str:
@@ -204,7 +207,8 @@ class ManifestSchemaTests:
     def test_the_manifests_are_there(self) -> None:
         """Guard against a glob that finds nothing."""
         names = {p.name for p in MANIFEST_FILES if p.parent == DAEMONSET}
-        assert names == {"l5d-rbac.yml", "l5d.yml", "l5d-cni.yml", "hello-world.yml"}
+        assert names == {"l5d-rbac.yml", "l5d.yml", "l5d-cni.yml", "l5d-tls.yml",
+                         "hello-world.yml"}
 
     def test_schema_versions(self) -> None:
         """The oldest schema is the closest the package has to the 1.20 test API server."""
@@ -256,7 +260,7 @@ class EmbeddedConfigTests:
     """Each ConfigMap's config.yaml is a config l5d accepts and builds."""
 
     def test_there_are_embedded_configs(self) -> None:
-        assert {p.name for p, _ in EMBEDDED} >= {"l5d.yml", "l5d-cni.yml"}
+        assert {p.name for p, _ in EMBEDDED} >= {"l5d.yml", "l5d-cni.yml", "l5d-tls.yml"}
 
     @pytest.mark.parametrize("path,cm", EMBEDDED, ids=lambda x: getattr(x, "name", ""))
     def test_parses_and_builds(self, path: Path, cm: dict) -> None:
@@ -405,6 +409,68 @@ class DaemonSetTests:
             return docs
         assert strip(DAEMONSET / "l5d-cni.yml") == strip(DAEMONSET / "l5d.yml")
 
+    def test_tls_variant_is_l5d_yml_plus_mutual_tls(self) -> None:
+        """l5d-tls.yml is l5d.yml plus the Secret, its volume and mount, and the two tls
+        blocks: the rest cannot drift apart."""
+        def strip(path: Path) -> list[dict]:
+            docs = [d for d in yaml.safe_load(yaml.safe_dump(_load(path)))
+                    if d["kind"] != "Secret"]
+            for doc in docs:
+                if doc["kind"] == "ConfigMap":
+                    config = yaml.safe_load(doc["data"]["config.yaml"])
+                    for router in config["routers"]:
+                        router.pop("client", None)
+                        for server in router["servers"]:
+                            server.pop("tls", None)
+                    doc["data"]["config.yaml"] = config
+                if doc["kind"] == "DaemonSet":
+                    spec = doc["spec"]["template"]["spec"]
+                    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "l5d-tls"]
+                    container = spec["containers"][0]
+                    container["volumeMounts"] = [m for m in container["volumeMounts"]
+                                                 if m["name"] != "l5d-tls"]
+            return docs
+        assert strip(DAEMONSET / "l5d-tls.yml") == strip(DAEMONSET / "l5d.yml")
+
+    def test_tls_variant_is_mutual_tls_from_4140_to_4141(self, tmp_path: Path) -> None:
+        """outgoing's clients speak TLS with a client certificate and check the server's
+        name and CA; incoming's 4141 requires a client certificate of the same CA; every
+        file is a key of the Secret mounted (not by subPath: rotation); the Secret's
+        certificate is the CA's, names the commonName, and its key matches (it loads)."""
+        path = DAEMONSET / "l5d-tls.yml"
+        config = _config(path)
+        client_tls = _router(config, "outgoing").client.params_for(
+            DPath.read("/%/io.l5d.k8s.daemonset/10.244.2.1:4141/#/io.l5d.k8s/default/http/x")).tls
+        [server] = _router(config, "incoming").servers
+        [out_server] = _router(config, "outgoing").servers
+        assert out_server.tls is None  # apps talk plaintext to their node's l5d
+        assert server.port == 4141 and server.tls.require_client_auth
+        assert client_tls.client_auth is not None and not client_tls.disable_validation
+        container = _container(path)
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "l5d-tls"]
+        assert mount["readOnly"] is True and "subPath" not in mount
+        [volume] = [v for v in _pod_spec(path)["volumes"] if v["name"] == "l5d-tls"]
+        secret = _one(path, "Secret", volume["secret"]["secretName"])
+        files = {}
+        for name in set(server.tls.files) | set(client_tls.files):
+            assert posixpath.dirname(name) == mount["mountPath"], name
+            key = posixpath.basename(name)
+            files[key] = base64.b64decode(secret["data"][key])
+            (tmp_path / key).write_bytes(files[key])
+        local = TlsContexts(lambda: 0.0)
+
+        def here(p: str) -> str:
+            return str(tmp_path / posixpath.basename(p))
+
+        local.server(replace(server.tls, cert_path=here(server.tls.cert_path),
+                             key_path=here(server.tls.key_path),
+                             ca_cert_path=here(server.tls.ca_cert_path)), "test")
+        cert = x509.load_pem_x509_certificate(files["tls.crt"])
+        ca = x509.load_pem_x509_certificate(files["ca.pem"])
+        cert.verify_directly_issued_by(ca)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert client_tls.common_name in names.get_values_for_type(x509.DNSName)
+
     @pytest.mark.parametrize("path", L5D_FILES, ids=_rel)
     def test_probes_ping_the_admin(self, path: Path) -> None:
         """Readiness and liveness: GET /admin/ping on the admin port of the config."""
@@ -440,7 +506,7 @@ class DaemonSetTests:
         spec = _pod_spec(path)
         assert "command" not in container  # the image's entrypoint: l5d
         [arg] = container["args"]
-        [mount] = container["volumeMounts"]
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "l5d-config"]
         assert mount["readOnly"] is True
         assert arg == f"{mount['mountPath'].rstrip('/')}/config.yaml"
         [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]

@@ -63,6 +63,7 @@ from l5d.config.socket_options import read_socket_options
 from l5d.config.plugins import Plugins
 from l5d.config.service_policy import GlobalServiceConfig, read_service
 from l5d.config.transformers import read_transformers
+from l5d.tls.config import read_server_tls
 
 __all__ = ["read_linker", "read_plugin"]
 
@@ -113,10 +114,12 @@ def _each(ctx: Context, items: tuple[tuple[Node, str], ...],
 
 def _admin(f: Fields) -> AdminConfig:
     f.expect("ip", "port", "shutdownGraceMs", "metricsSnapshotIntervalMs", "tokenFile",
-             "tokenEnv", "readOnly", "allowedHosts", "socketOptions", "workerThreads")
+             "tokenEnv", "readOnly", "allowedHosts", "socketOptions", "workerThreads",
+             "tls")
     # checked for Linkerd configs; without effect on the admin (docs/compat.md)
     f.ctx.attempt(lambda: read_socket_options(f), None)
     f.integer("workerThreads", None, minimum=1)
+    tls = f.mapping("tls")
     return _make(
         f, AdminConfig,
         ip=f.ip("ip", DEFAULT_ADMIN_IP),
@@ -127,6 +130,7 @@ def _admin(f: Fields) -> AdminConfig:
         token_env=f.string("tokenEnv", DEFAULT_ADMIN_TOKEN_ENV),
         read_only=f.boolean("readOnly", False),
         allowed_hosts=_host_names(f, "allowedHosts"),
+        tls=None if tls is None else read_server_tls(tls),
     )
 
 
@@ -146,7 +150,8 @@ def _host_names(f: Fields, key: str) -> tuple[str, ...]:
 def _server(f: Fields) -> ServerConfig:
     f.expect("port", "ip", "maxCallDepth", "clearContext", "maxConcurrentRequests",
              "serverSession", "headerTimeoutMs", "bodyIdleTimeMs", "sendTimeoutMs",
-             "maxConnections", "socketOptions", "addForwardedHeader")
+             "maxConnections", "socketOptions", "addForwardedHeader", "tls")
+    tls = f.mapping("tls")
     session_fields = f.mapping("serverSession")
     session = ServerSessionConfig() if session_fields is None else _server_session(session_fields)
     return _make(
@@ -163,6 +168,7 @@ def _server(f: Fields) -> ServerConfig:
         max_connections=f.integer("maxConnections", None, minimum=1),
         socket_options=f.ctx.attempt(lambda: read_socket_options(f), None),
         add_forwarded_header=f.ctx.attempt(lambda: read_forwarded(f), None),
+        tls=None if tls is None else read_server_tls(tls),
     )
 
 

@@ -2,10 +2,11 @@
 
 Keys and defaults are Linkerd's (``linkerd/docs/routers.md``, "Client Parameters"),
 except where Linkerd's default is unbounded (see :class:`HostConnectionPoolConfig`).
-``tls``, ``socketOptions``, ``requestAuthorizers`` and ``forwardClientCert`` are
-not accepted yet (an "unknown key" error). How ``io.l5d.static`` entries combine is
-in :mod:`l5d.config.policy`; ``client.params_for(bound_id)`` gives a
-:class:`ClientParams` with everything resolved.
+``socketOptions``, ``requestAuthorizers`` and ``forwardClientCert`` are
+not accepted yet (an "unknown key" error). ``tls`` is :mod:`l5d.tls.config`'s; its
+``commonName`` gets the ``{var}`` captures of the entry that wrote it. How
+``io.l5d.static`` entries combine is in :mod:`l5d.config.policy`;
+``client.params_for(bound_id)`` gives a :class:`ClientParams` with everything resolved.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from l5d.config.policy import (
 )
 from l5d.config.retries import RetryBudgetConfig, read_budget
 from l5d.router.pathmatch import PathMatcher
+from l5d.tls.config import ClientTlsConfig, read_client_tls
 
 __all__ = [
     "CLIENT_KEYS",
@@ -55,7 +57,8 @@ DEFAULT_POOL_IDLE_TIME_S = 60.0
 
 #: the parameter keys of a client block (``prefix`` added in static entries)
 CLIENT_KEYS = ("loadBalancer", "failureAccrual", "requeueBudget", "requestAttemptTimeoutMs",
-               "hostConnectionPool", "failFast", "clientSession", "socketOptions")
+               "hostConnectionPool", "failFast", "clientSession", "socketOptions",
+               "tls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,7 @@ class ClientParams:
     :param host_connection_pool: ``hostConnectionPool``.
     :param fail_fast: ``failFast``.
     :param client_session: ``clientSession``.
+    :param tls: ``tls`` with ``commonName`` filled in, or ``None``: plaintext.
     """
 
     load_balancer: LoadBalancerConfig = DEFAULT_LOAD_BALANCER
@@ -158,6 +162,7 @@ class ClientParams:
     host_connection_pool: HostConnectionPoolConfig = HostConnectionPoolConfig()
     fail_fast: bool = False
     client_session: ClientSessionConfig = ClientSessionConfig()
+    tls: ClientTlsConfig | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"loadBalancer": self.load_balancer.to_json(),
@@ -168,6 +173,8 @@ class ClientParams:
         out["hostConnectionPool"] = self.host_connection_pool.to_json()
         out["failFast"] = self.fail_fast
         out["clientSession"] = self.client_session.to_json()
+        if self.tls is not None:
+            out["tls"] = self.tls.to_json()
         return out
 
 
@@ -193,6 +200,7 @@ class ClientPolicy:
     host_connection_pool: HostConnectionPoolConfig | None = None
     fail_fast: bool | None = None
     client_session: ClientSessionConfig | None = None
+    tls: ClientTlsConfig | None = None
     matcher: PathMatcher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -201,15 +209,19 @@ class ClientPolicy:
                           ("failure_accrual", FailureAccrualConfig),
                           ("requeue_budget", RetryBudgetConfig),
                           ("host_connection_pool", HostConnectionPoolConfig),
-                          ("fail_fast", bool), ("client_session", ClientSessionConfig)):
+                          ("fail_fast", bool), ("client_session", ClientSessionConfig),
+                          ("tls", ClientTlsConfig)):
             value = getattr(self, name)
             require(value is None or isinstance(value, cls), name, value,
                     f"None or a {cls.__name__}")
         check_optional_seconds("request_attempt_timeout_s", self.request_attempt_timeout_s)
 
-    def apply(self, params: ClientParams) -> ClientParams:
-        """``params`` with every parameter this block writes replaced."""
+    def apply(self, params: ClientParams, captures: Any = None) -> ClientParams:
+        """``params`` with every parameter this block writes replaced; ``tls`` gets the
+        prefix's ``captures`` in its ``commonName``."""
         changes = {n: v for n in _PARAM_FIELDS if (v := getattr(self, n)) is not None}
+        if self.tls is not None:
+            changes["tls"] = self.tls.bound(captures or {}) if self.tls.enabled else None
         return replace(params, **changes) if changes else params
 
     @classmethod
@@ -222,6 +234,7 @@ class ClientPolicy:
         accrual = f.raw("failureAccrual")
         pool = f.mapping("hostConnectionPool")
         session = f.mapping("clientSession")
+        tls = f.mapping("tls")
         return make(
             f, cls,
             prefix=read_prefix(f) if with_prefix else "/",
@@ -236,6 +249,7 @@ class ClientPolicy:
             fail_fast=f.boolean("failFast", None),
             client_session=None if session is None else f.ctx.attempt(
                 lambda: ClientSessionConfig.from_fields(session), None),
+            tls=None if tls is None else f.ctx.attempt(lambda: read_client_tls(tls), None),
         )
 
     def params_json(self) -> dict[str, Any]:
@@ -255,6 +269,8 @@ class ClientPolicy:
             out["failFast"] = self.fail_fast
         if self.client_session is not None:
             out["clientSession"] = self.client_session.to_json()
+        if self.tls is not None:
+            out["tls"] = self.tls.to_json()
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -271,7 +287,15 @@ class ClientConfig(PolicyConfig):
     DEFAULTS: ClassVar[ClientParams] = ClientParams()
 
     def params_for(self, client_id: Path) -> ClientParams:
-        return PolicyConfig.params_for(self, client_id)
+        """As :meth:`PolicyConfig.params_for`, each entry's prefix captures going to its
+        ``tls.commonName`` (``/#/io.l5d.k8s/default/http/{service}`` with
+        ``commonName: "{service}.svc"``)."""
+        params = self.DEFAULTS
+        for entry in self.entries:
+            captures = entry.matcher.match(client_id)
+            if captures is not None:
+                params = entry.apply(params, captures)
+        return params
 
     @property
     def request_attempt_timeout_s(self) -> float | None:

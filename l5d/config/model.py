@@ -29,6 +29,7 @@ from l5d.config.policy import DEFAULT_GLOBAL_KIND
 from l5d.config.service_policy import GlobalServiceConfig, ServiceConfig
 from l5d.config.socket_options import SocketOptionsConfig
 from l5d.config.telemeters import TelemeterConfig
+from l5d.tls.config import ServerTlsConfig
 
 __all__ = [
     "AdminConfig",
@@ -172,9 +173,12 @@ class AdminConfig:
     token_env: str = DEFAULT_ADMIN_TOKEN_ENV
     read_only: bool = False
     allowed_hosts: tuple[str, ...] = ()
+    tls: ServerTlsConfig | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
+        _require(self.tls is None or isinstance(self.tls, ServerTlsConfig), "tls", self.tls,
+                 "None or a ServerTlsConfig")
         _check_seconds("shutdown_grace_s", self.shutdown_grace_s)
         _check_seconds("metrics_snapshot_s", self.metrics_snapshot_s)
         if self.token_file is not None and (not isinstance(self.token_file, str)
@@ -197,6 +201,8 @@ class AdminConfig:
             out["tokenFile"] = self.token_file
         out.update(tokenEnv=self.token_env, readOnly=self.read_only,
                    allowedHosts=list(self.allowed_hosts))
+        if self.tls is not None:
+            out["tls"] = self.tls.to_json()
         return out
 
 
@@ -256,9 +262,12 @@ class ServerConfig:
     max_connections: int | None = None
     socket_options: SocketOptionsConfig | None = None
     add_forwarded_header: ForwardedHeaderConfig | None = None
+    tls: ServerTlsConfig | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
+        _require(self.tls is None or isinstance(self.tls, ServerTlsConfig), "tls", self.tls,
+                 "None or a ServerTlsConfig")
         _check_count("max_call_depth", self.max_call_depth)
         _check_optional_positive("max_concurrent_requests", self.max_concurrent_requests)
         _check_optional_positive("max_connections", self.max_connections)
@@ -284,6 +293,8 @@ class ServerConfig:
             out["socketOptions"] = self.socket_options.to_json()
         if self.add_forwarded_header is not None:
             out["addForwardedHeader"] = self.add_forwarded_header.to_json()
+        if self.tls is not None:
+            out["tls"] = self.tls.to_json()
         return out
 
 

@@ -169,7 +169,7 @@ class Attempts:
         if local:  # l5d's own limit (hostConnectionPool): overloaded, not unreachable
             self.fail(503, f"{detail}: {pool.host}:{pool.port}", retryable=True)
         else:
-            self.fail(502, self.router.connect_failed_text(self, pool), retryable=True)
+            self.fail(502, self.router.connect_failed_text(self, pool, detail), retryable=True)
 
     def _connected(self: Any, upstream: Any) -> None:
         if self._waiter is not None:

@@ -139,6 +139,9 @@ class DstClient:
                     self._gone_accrual[name] += value
         pool_cfg = self.params.host_connection_pool
         session = self.params.client_session
+        tls = None
+        if self.params.tls is not None and self.router.tls is not None:
+            tls = self.router.tls.client(self.params.tls)
         for key in wanted:
             if key not in self._pools:
                 self._pools[key] = EndpointPool(
@@ -146,7 +149,7 @@ class DstClient:
                     max_size=pool_cfg.max_size, min_size=pool_cfg.min_size,
                     max_waiters=pool_cfg.max_waiters,
                     idle_time_s=_idle_time(pool_cfg.idle_time_s, session.idle_time_s),
-                    life_time_s=session.life_time_s, io=self.io)
+                    life_time_s=session.life_time_s, io=self.io, tls=tls)
         self.balancer.update([(key, self._pools[key]) for key in wanted])
         self.forbidden = None
         for host, port in wanted:

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from l5d.http.client import UpstreamConnection, _Factory
 from l5d.http.fasttcp import connect_tcp
 from l5d.http.limits import ClientIo
+from l5d.tls.transport import tls_client_factory
 
 __all__ = ["EndpointPool", "Waiter"]
 
@@ -56,13 +57,16 @@ class EndpointPool:
     :param idle_time_s: close a connection idle this long (``None``: never).
     :param life_time_s: close a connection this old when it next comes back (``None``: never).
     :param io: the client's running totals this pool adds to.
+    :param tls: a :class:`~l5d.tls.context.ClientTls`: connections are TLS (the connect
+        succeeds when the handshake does), or ``None``: plaintext.
     """
 
     def __init__(self, reactor: Any, host: str, port: int, connect_timeout_s: float = 10.0, *,
                  max_size: int = _UNLIMITED, min_size: int = 0, max_waiters: int = _UNLIMITED,
                  idle_time_s: float | None = 60.0, life_time_s: float | None = None,
-                 io: ClientIo | None = None) -> None:
+                 io: ClientIo | None = None, tls: Any = None) -> None:
         self._reactor = reactor
+        self.tls = tls
         #: the client's running totals (connects, bytes), shared with its other pools
         self.io = io if io is not None else ClientIo()
         self.host = host
@@ -152,8 +156,10 @@ class EndpointPool:
             conn.created_at = self._reactor.seconds()
             on_ready(conn)
 
-        connect_tcp(self._reactor, self.host, self.port, _Factory(self, made, failed),
-                    timeout=self.connect_timeout_s)
+        factory: Any = _Factory(self, made, failed)
+        if self.tls is not None:
+            factory = tls_client_factory(self.tls, factory, self._reactor, self.connect_timeout_s)
+        connect_tcp(self._reactor, self.host, self.port, factory, timeout=self.connect_timeout_s)
 
     def release(self, conn: UpstreamConnection) -> None:
         now = self._reactor.seconds()

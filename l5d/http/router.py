@@ -107,8 +107,10 @@ class HttpRouter(RouterOutcomes):
                  record_stats: bool = True,
                  trace_sinks: tuple[tuple[float, Callable[[Any], None]], ...] = (),
                  trace_propagator: str = DEFAULT_PROPAGATOR,
-                 trace_sample_rate: float | None = None) -> None:
+                 trace_sample_rate: float | None = None, tls: Any = None) -> None:
         self.label = label
+        #: the linker's :class:`~l5d.tls.context.TlsContexts` (clients with ``tls``), or None
+        self.tls = tls
         self.reactor = reactor
         self.now = now
         self.rng = rng
@@ -406,11 +408,13 @@ class HttpRouter(RouterOutcomes):
             client.drop_service(svc.dst)
 
     # -- outcomes ------------------------------------------------------------
-    def connect_failed_text(self, ex: Exchange, pool: EndpointPool) -> str:
+    def connect_failed_text(self, ex: Exchange, pool: EndpointPool, detail: str = "") -> str:
+        """Linkerd's text; a TLS client's also says why (the handshake's check that failed)."""
         client = ex.route
         addrs = [f"{p.host}:{p.port}" for p in client.pools] if client else []
         return connect_failed_message(f"{pool.host}:{pool.port}", ex.dst,
-                                      client.id if client else Path(), addrs)
+                                      client.id if client else Path(), addrs,
+                                      detail if pool.tls is not None else "")
 
 
 def _add_forwarded(forwarded: Any, conn: Any, head: Any) -> None:

@@ -128,6 +128,15 @@ def plan_reload(old: LinkerConfig, new: LinkerConfig) -> ReloadPlan:
         keys = ", ".join(f"dtabStore.{k}" for k in _differing_keys(old.dtab_store,
                                                                      new.dtab_store))
         refused.append(f"{keys}: the dtab store cannot change without a restart")
+    old_tls = {server_key(r.label, i, s.ip, s.port): s.tls
+               for r in old.routers for i, s in enumerate(r.servers)}
+    for r in new.routers:
+        for i, s in enumerate(r.servers):
+            k = server_key(r.label, i, s.ip, s.port)
+            if k in old_tls and old_tls[k] != s.tls:
+                refused.append(f"routers[{r.label}].servers[{i}].tls: a kept port cannot "
+                               f"change its TLS without a restart (certificate files are "
+                               f"re-read when they change; use another port to add TLS)")
     if refused:
         return ReloadPlan(refused=tuple(refused))
     changes: list[str] = []

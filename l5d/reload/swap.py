@@ -130,7 +130,7 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
         if srv.key in by_key:
             continue
         try:
-            bound[srv.key] = listen_tcp(reactor, srv.params.port, srv.factory,
+            bound[srv.key] = listen_tcp(reactor, srv.params.port, new.server_factory(srv),
                                         interface=srv.params.ip,
                                         **listen_options(srv.socket_options))
         except Exception as err:

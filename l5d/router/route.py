@@ -139,9 +139,13 @@ def unknown_destination_message(method: str, uri: str, peer: str, reason: str) -
     return f'Unknown destination: Request("{method} {uri}", from /{peer}) / {reason}'
 
 
-def connect_failed_message(selected: str, service: Path, client: Path, addrs: list[str]) -> str:
+def connect_failed_message(selected: str, service: Path, client: Path, addrs: list[str],
+                           reason: str = "") -> str:
+    """Linkerd's connect failure text; ``reason`` (a TLS check that failed) follows the
+    address on the first line."""
+    why = f": {reason}" if reason else ""
     return (
-        f"Unable to establish connection to {selected}.\n\n"
+        f"Unable to establish connection to {selected}{why}.\n\n"
         f"service name: {service.show()}\n"
         f"client name: {client.show()}\n"
         f"addresses: [{', '.join(addrs)}]\n"

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 #: the admin token every test l5d gets ($L5D_ADMIN_TOKEN) unless ``env`` says otherwise
 ADMIN_TOKEN = "test-admin-token"
-_LISTEN = re.compile(r"l5d: (\S+) listening on http://([^/]+):(\d+)/")
+_LISTEN = re.compile(r"l5d: (\S+) listening on https?://([^/]+):(\d+)/")
 
 
 class L5d:

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import __doc__ as PACKAGE_DOC
 from .apiserver import control_main
-from .cluster import curl, down, exec_in, restart_l5d, status, up
+from .cluster import curl, down, exec_in, restart_l5d, status, up, update_secret
 from .layout import (
     API_HOST,
     API_PORT,
@@ -71,6 +71,12 @@ def parser() -> argparse.ArgumentParser:
                    help="with a kubectl proxy on each node's localhost:8001 (Linkerd's way)")
     s.add_argument("--no-service-account", action="store_true",
                    help="no KUBERNETES_SERVICE_* env and no service-account files")
+    s.add_argument("--manifest", type=Path, default=None,
+                   help="a DaemonSet manifest (daemonset/l5d-tls.yml): its ConfigMap's "
+                        "config, with its secret volumes mounted")
+    s = sub.add_parser("update-secret", help="swap in new Secret data (certificate "
+                                             "rotation) on every node, as the kubelet does")
+    s.add_argument("--manifest", type=Path, required=True)
     s = sub.add_parser("measure", help="how fast Endpoints changes take effect")
     s.add_argument("--from-node", default="node-2")
     s.add_argument("--rounds", type=int, default=1)
@@ -130,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "restart-l5d":
             restart_l5d(state, args.config, kubectl_proxy=args.kubectl_proxy,
-                        service_account=not args.no_service_account)
+                        service_account=not args.no_service_account, manifest=args.manifest)
             print("l5d restarted on every node; http://hello/ answers through each")
+            return 0
+        if args.cmd == "update-secret":
+            for path in update_secret(state, args.manifest):
+                print(f"{path}: new files on every node")
             return 0
         if args.cmd == "measure":
             ms = measure(state, node_index(args.from_node), args.rounds, args.interval_ms / 1000)

@@ -38,12 +38,14 @@ from .network import link_exists, network_down, network_up, sim_netns
 from .node_processes import (
     base_env,
     l5d_ready,
+    secret_dir,
     pod_ready,
     start_kubectl_proxy,
     start_l5d,
     start_pod,
 )
-from .objects import l5d_config, write_objects, write_service_endpoints
+from .objects import configmap_config, l5d_config, write_objects, write_service_endpoints
+from .secrets import secret_volumes, write_secret
 from .procs import CONTROL_STOP_S, PATH_ENV, SimError, alive, cmdline, log, run, stop_pids
 from .state import State, need_state, read_json
 
@@ -197,11 +199,14 @@ def status(state_dir: Path = DEFAULT_STATE) -> dict:
 
 
 def restart_l5d(state_dir: Path, config: Path | None = None, *,
-                kubectl_proxy: bool = False, service_account: bool = True) -> State:
+                kubectl_proxy: bool = False, service_account: bool = True,
+                manifest: Path | None = None) -> State:
     """Replace l5d on every node with ``config`` (default: the ConfigMap's), optionally
     with a ``kubectl proxy`` sidecar on the node's 127.0.0.1:8001 (Linkerd's way).
 
     :param service_account: give l5d a pod's in-cluster environment and credentials.
+    :param manifest: a DaemonSet manifest (``daemonset/l5d-tls.yml``): its ConfigMap's
+        config, and its DaemonSet's secret volumes mounted as the kubelet would.
     :raises SimError: if the sim is not up, or l5d does not route again.
     """
     st = need_state(state_dir)
@@ -209,7 +214,16 @@ def restart_l5d(state_dir: Path, config: Path | None = None, *,
     stop_pids([p for p in old if alive(p)], grace_s=15)
     for entry in st.l5d.values():
         entry.pop("proxy_pid", None)
-    _, text, st.config_source = l5d_config(config)
+    st.secret_mounts = []
+    if manifest is not None:
+        _, text = configmap_config(manifest)
+        st.config_source = f"{manifest} ConfigMap l5d-config config.yaml"
+        for path, data in secret_volumes(manifest):
+            for n in range(1, st.nodes + 1):
+                write_secret(secret_dir(st, n, path), data)
+            st.secret_mounts.append(path)
+    else:
+        _, text, st.config_source = l5d_config(config)
     Path(st.config).write_text(text)
     st.kubectl_proxy = kubectl_proxy
     st.save()
@@ -221,6 +235,27 @@ def restart_l5d(state_dir: Path, config: Path | None = None, *,
         l5d_ready(st, n)
     mesh_ready(st)
     return st
+
+
+def update_secret(state_dir: Path, manifest: Path) -> list[str]:
+    """Give every node the Secret data of ``manifest`` for the secret volumes l5d runs
+    with, swapped in as the kubelet does after a ``kubectl apply`` (no restart).
+
+    :return: the mount paths updated.
+    :raises SimError: if the sim is not up or runs none of these volumes.
+    """
+    st = need_state(state_dir)
+    done = []
+    for path, data in secret_volumes(manifest):
+        if path not in st.secret_mounts:
+            continue
+        for n in range(1, st.nodes + 1):
+            write_secret(secret_dir(st, n, path), data)
+        done.append(path)
+    if not done:
+        raise SimError(f"l5d runs none of the secret volumes of {manifest} "
+                       f"(restart-l5d --manifest first)")
+    return done
 
 
 def exec_in(node: str, argv: list[str], timeout: float = 60) -> int:

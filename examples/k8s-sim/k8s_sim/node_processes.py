@@ -32,16 +32,31 @@ from .network import add_pod_ip
 from .procs import L5D_READY_S, PATH_ENV, POD_READY_S, SimError, alive, run, wait_for
 from .state import Pod, State, tail, write_json
 
-# Bind-mounts the service-account directory at SA_PATH inside a private mount namespace.
-# $1 source dir, $2 target (SA_PATH resolved), $3 where to put a tmpfs first when the
-# target does not exist (its nearest existing ancestor: the mkdir then happens in the
-# tmpfs, never on the host's file system), "" when it exists; then exec the rest.
+# Bind-mounts directories (the service account's at SA_PATH, secret volumes at their
+# mountPath) inside a private mount namespace. Arguments: pairs "source target" (targets
+# resolved), then "--", then the command to exec. A target that does not exist is made
+# in a tmpfs put over its nearest existing ancestor (never on the host's file system),
+# or in a tmpfs made for an earlier pair when the ancestor lies in it.
 MOUNT_SCRIPT = """set -e
-src=$1; target=$2; tmpfs_at=$3; shift 3
-if [ -n "$tmpfs_at" ]; then mount -t tmpfs -o size=1m,mode=0755 l5dsim "$tmpfs_at"; fi
-mkdir -p "$target"
-mount --bind "$src" "$target"
-mount -o remount,bind,ro "$target"
+made=""
+while [ "$1" != "--" ]; do
+  src=$1; target=$2; shift 2
+  if [ ! -d "$target" ]; then
+    at=$(dirname "$target")
+    while [ ! -d "$at" ]; do at=$(dirname "$at"); done
+    inside=""
+    for t in $made; do case "$at/" in "$t"/*) inside=1;; esac; done
+    if [ -z "$inside" ]; then
+      if [ "$at" = / ]; then echo "no directory to put a tmpfs on for $target" >&2; exit 1; fi
+      mount -t tmpfs -o size=1m,mode=0755 l5dsim "$at"
+      made="$made $at"
+    fi
+    mkdir -p "$target"
+  fi
+  mount --bind "$src" "$target"
+  mount -o remount,bind,ro "$target"
+done
+shift
 exec "$@"
 """
 
@@ -74,22 +89,25 @@ def spawn_in(n: int, argv: list[str], env: dict, logf: Path) -> int:
     return proc.pid
 
 
-def sa_mount_args(sa_dir: Path) -> list[str]:
-    """``unshare -m sh -c MOUNT_SCRIPT ...`` arguments that show ``sa_dir`` at SA_PATH.
+def sa_mount_args(mounts: list[tuple[Path, str]]) -> list[str]:
+    """``unshare -m sh -c MOUNT_SCRIPT ...`` arguments that show each directory at its
+    path (``(directory, path)`` pairs, in order; the secret volumes first, so that a
+    tmpfs they need never hides the service account's mount), up to the command.
 
-    :raises SimError: if there is no directory to put a tmpfs on.
+    :raises SimError: if a target's nearest existing directory is ``/`` or ``/etc``
+        (a tmpfs there would hide the node's names).
     """
-    target = os.path.realpath(SA_PATH)
-    tmpfs_at = ""
-    if not os.path.isdir(target):
-        ancestor = os.path.dirname(target)
+    args = []
+    for src, path in mounts:
+        target = os.path.realpath(path)
+        ancestor = target
         while not os.path.isdir(ancestor):
             ancestor = os.path.dirname(ancestor)
-        if ancestor == "/":
+        if ancestor in ("/", "/etc"):
             raise SimError(f"no directory to put a tmpfs on for {target}")
-        tmpfs_at = ancestor
+        args += [str(src), target]
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", MOUNT_SCRIPT,
-            "l5dsim-mount", str(sa_dir), target, tmpfs_at]
+            "l5dsim-mount", *args, "--"]
 
 
 def admin_token(st: State) -> str:
@@ -114,14 +132,22 @@ def start_l5d(st: State, n: int, *, service_account: bool = True) -> None:
     env = pod_env(n, l5d_ip(n))
     env["L5D_ADMIN_TOKEN"] = admin_token(st)  # the Secret l5d-admin of daemonset/l5d.yml
     argv = [st.python, "-m", "l5d", st.config]
+    mounts = [(secret_dir(st, n, path), path) for path in st.secret_mounts]
     if service_account:
         env.update(KUBERNETES_SERVICE_HOST=API_HOST, KUBERNETES_SERVICE_PORT=str(API_PORT),
                    KUBERNETES_SERVICE_PORT_HTTPS=str(API_PORT))
-        argv = sa_mount_args(ndir / "serviceaccount") + argv
+        mounts.append((ndir / "serviceaccount", SA_PATH))
+    if mounts:
+        argv = sa_mount_args(mounts) + argv
     pid = spawn_in(n, argv, env, logf)
     entry = st.l5d.setdefault(node, {})
     entry.update(pid=pid, log=str(logf), config=st.config)
     st.save()
+
+
+def secret_dir(st: State, n: int, mount_path: str) -> Path:
+    """Where node ``n``'s files of the secret volume mounted at ``mount_path`` are."""
+    return st.dir / node_name(n) / "secrets" / mount_path.strip("/").replace("/", "_")
 
 
 def l5d_ready(st: State, n: int) -> None:

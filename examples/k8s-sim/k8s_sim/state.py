@@ -73,6 +73,7 @@ class State:
     config: str = ""                                 # the l5d config file every node runs
     config_source: str = ""
     kubectl_proxy: bool = False
+    secret_mounts: list = field(default_factory=list)  # mountPaths of the secret volumes
     pods: list[Pod] = field(default_factory=list)
 
     @property

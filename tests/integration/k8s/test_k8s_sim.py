@@ -481,3 +481,130 @@ def test_linkerd_daemonset_config(cluster: Path, tmp_path: Path, pod_env: str) -
         assert ("default/l5d" in requests) == (pod_env == "no in-cluster env")
     finally:
         run_sim(cluster, "restart-l5d")  # back to the ConfigMap's config
+
+
+TLS_MANIFEST = Path(__file__).resolve().parents[3] / "daemonset" / "l5d-tls.yml"
+
+
+def _tls_manifest(path: Path, ca, leaf) -> Path:
+    """daemonset/l5d-tls.yml with its Secret's data replaced by ``ca`` and ``leaf``."""
+    import base64
+
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(TLS_MANIFEST.read_text()) if d]
+    [secret] = [d for d in docs if d["kind"] == "Secret"]
+    secret["data"] = {name: base64.b64encode(blob.bytes()).decode() for name, blob in (
+        ("ca.pem", ca.cert_pem), ("tls.crt", leaf.cert_chain_pems[0]),
+        ("tls.key", leaf.private_key_pem))}
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+def _peer_serial(node: int, certs: Path) -> int:
+    """The serial of the certificate node ``node``'s :4141 shows a new TLS connection
+    made with the client certificate in ``certs``."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    ctx.load_cert_chain(str(certs / "tls.crt"), str(certs / "tls.key"))
+    with socket.create_connection((l5d_ip(node), L5D_PORTS["incoming"]), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="l5d") as tls:
+            return int(tls.getpeercert()["serialNumber"], 16)
+
+
+def test_mutual_tls_daemonset_and_rotation_under_load(cluster: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """daemonset/l5d-tls.yml verbatim (its ConfigMap, the Secret mounted at the DaemonSet's
+    mountPath): hello -> world across nodes over mutual TLS, and 4141 refuses a plaintext
+    client. Then, with certificates of a CA of our own, the Secret is rotated (new
+    certificates of the same CA, swapped in on every node as the kubelet does) while
+    apps on node-2 and node-3 send requests without pause: no request fails, and new
+    connections to every node's 4141 get the new certificate."""
+    import threading
+
+    import trustme
+
+    run_sim(cluster, "restart-l5d", "--manifest", str(TLS_MANIFEST))
+    try:
+        info = json.loads(run_sim(cluster, "status", "--json").stdout)
+        assert info["config"] == f"{TLS_MANIFEST} ConfigMap l5d-config config.yaml"
+        received = json.loads(sim_curl(cluster, "node-2", "http://world-v1/headers"))
+        assert received["pod"] == "10.244.3.2"
+        assert header_values(received, "l5d-dst-client") == [LOCALNODE_ID]
+        assert HELLO.fullmatch(sim_curl(cluster, "node-3", "http://hello/"))
+        # 4141 speaks TLS only: curl with plain HTTP from node-2 gets no HTTP status
+        plain = run_sim(cluster, "exec", "node-2", "--", "curl", "-s", "-o", "/dev/null",
+                        "-w", "%{http_code}", "--max-time", "5", "-H", "Host: world-v1",
+                        f"http://{l5d_ip(3)}:{L5D_PORTS['incoming']}/", check=False)
+        assert plain.stdout.strip() == "000", plain.stdout
+        assert plain.returncode != 0
+
+        # our own CA, so that a rotation can keep it (a new leaf, the same CA)
+        ca = trustme.CA()
+        first, second = ca.issue_cert("l5d"), ca.issue_cert("l5d")
+        run_sim(cluster, "restart-l5d", "--manifest",
+                str(_tls_manifest(tmp_path / "v1.yml", ca, first)))
+        certs = tmp_path / "client"
+        certs.mkdir()
+        ca.cert_pem.write_to_path(str(certs / "ca.pem"))
+        second.cert_chain_pems[0].write_to_path(str(certs / "tls.crt"))
+        second.private_key_pem.write_to_path(str(certs / "tls.key"))
+        old_serial = _peer_serial(3, certs)
+        new_serial = x509_serial(second)
+        assert old_serial != new_serial
+
+        results: list[tuple[int, bytes]] = []
+        stop = threading.Event()
+
+        def load(node: int, url: str) -> None:
+            while not stop.is_set():
+                status, headers, body = via_l5d(node, url, timeout=20)
+                results.append((status, headers.get("l5d-err", "").encode() or body[:80]))
+
+        threads = [threading.Thread(target=load, args=a) for a in (
+            (2, "http://world-v1/"), (3, "http://hello/"), (1, "http://world-v1/"),
+            (2, "http://hello/"))]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 60
+            while len(results) < 100 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            before = len(results)
+            run_sim(cluster, "update-secret", "--manifest",
+                    str(_tls_manifest(tmp_path / "v2.yml", ca, second)))
+            rotated = time.monotonic()
+            for node in (1, 2, 3):
+                while _peer_serial(node, certs) != new_serial:
+                    assert time.monotonic() < deadline + 60, f"node-{node} kept its certificate"
+                    time.sleep(0.3)
+            took = time.monotonic() - rotated
+            n = len(results)
+            while len(results) < n + 100 and time.monotonic() < deadline + 60:
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        failed = [r for r in results if r[0] != 200]
+        with capsys.disabled():
+            print(f"\nTLS rotation: {len(results)} requests ({before} before the swap), "
+                  f"{len(failed)} failed; every node showed the new certificate "
+                  f"{took:.1f} s after the swap")
+        assert len(results) >= before + 200 and failed == [], failed[:5]
+        # every node loaded the new files (its 4141 at least); no handshake failed
+        for node in (1, 2, 3):
+            metrics = admin_json(node, "/admin/metrics.json")
+            assert metrics["tls/reloads"] >= 1, node
+            assert sum(v for k, v in metrics.items()
+                       if k.startswith("tls/client/handshake_failures/")) == 0, node
+    finally:
+        run_sim(cluster, "restart-l5d")  # back to daemonset/l5d.yml's ConfigMap
+
+
+def x509_serial(leaf) -> int:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).serial_number

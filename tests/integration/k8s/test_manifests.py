@@ -157,7 +157,7 @@ def _contains(stored: Any, sent: Any, where: str = "") -> list[str]:
 
 def test_every_manifest_file_is_here() -> None:
     assert {p.name for p in FILES if p.parent == DAEMONSET} == {
-        "l5d-rbac.yml", "l5d.yml", "l5d-cni.yml", "hello-world.yml"}
+        "l5d-rbac.yml", "l5d.yml", "l5d-cni.yml", "l5d-tls.yml", "hello-world.yml"}
 
 
 @pytest.mark.parametrize("obj_id", _ids())
@@ -375,7 +375,8 @@ def _bind(k8s_api: ApiServer, config: str, router: str, env: dict, tmp_path: Pat
     ("l5d.yml", lambda node: {"POD_IP": L5D_PODS[node], "NODE_NAME": node}),
     ("l5d-cni.yml", lambda node: {"POD_IP": f"192.168.0.{1 + sorted(L5D_PODS).index(node)}",
                                   "NODE_NAME": node}),
-], ids=["l5d.yml", "l5d-cni.yml"])
+    ("l5d-tls.yml", lambda node: {"POD_IP": L5D_PODS[node], "NODE_NAME": node}),
+], ids=["l5d.yml", "l5d-cni.yml", "l5d-tls.yml"])
 def test_the_configs_route_world_through_its_nodes_l5d(
         k8s_api: ApiServer, cluster: dict, tmp_path: Path, path: str, env_of: Any) -> None:
     """With the ConfigMap's own config and the l5d account's token (so its RBAC is

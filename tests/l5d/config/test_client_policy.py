@@ -264,13 +264,13 @@ class StaticTests:
         assert router(only_cat).client.request_attempt_timeout_s is None
 
 
-LATER_ISSUE_KEYS = ["tls", "forwardClientCert"]
+LATER_ISSUE_KEYS = ["forwardClientCert"]
 ISTIO = ('key "requestAuthorizers" is not supported by l5d (Istio support is not part of l5d; '
          'see docs/compat.md)')
 GLOBAL_KNOWN = ("clientSession, failFast, failureAccrual, hostConnectionPool, kind, "
-                "loadBalancer, requestAttemptTimeoutMs, requeueBudget, socketOptions")
+                "loadBalancer, requestAttemptTimeoutMs, requeueBudget, socketOptions, tls")
 ENTRY_KNOWN = ("clientSession, failFast, failureAccrual, hostConnectionPool, loadBalancer, "
-               "prefix, requestAttemptTimeoutMs, requeueBudget, socketOptions")
+               "prefix, requestAttemptTimeoutMs, requeueBudget, socketOptions, tls")
 
 ERRORS = [
     *[(f"global-{key}", f"client:\n  {key}: {{}}\n",

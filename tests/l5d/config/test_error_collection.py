@@ -57,7 +57,7 @@ class ErrorCollectionTests:
         assert errors_of(SEVERAL) == [
             'l5d.yaml:2: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
             'allowedHosts, ip, metricsSnapshotIntervalMs, port, readOnly, shutdownGraceMs, '
-            'socketOptions, tokenEnv, tokenFile, workerThreads)',
+            'socketOptions, tls, tokenEnv, tokenFile, workerThreads)',
             'l5d.yaml:6: routers[0].servers[0].port: expected an integer, got "41a0"',
             'l5d.yaml:8: routers[0].servers[1].ip: expected an IP address, got "nowhere"',
             'l5d.yaml:9: routers[0].identifier.segmets: unknown key "segmets"; did you mean '
@@ -114,7 +114,7 @@ class ErrorCollectionTests:
             """) == [
             'l5d.yaml:1: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
             'allowedHosts, ip, metricsSnapshotIntervalMs, port, readOnly, shutdownGraceMs, '
-            'socketOptions, tokenEnv, tokenFile, workerThreads)',
+            'socketOptions, tls, tokenEnv, tokenFile, workerThreads)',
             'l5d.yaml:3: namers[0]: kubeconfig cannot be combined with host/port or '
             'serviceAccount',
         ]

@@ -144,13 +144,13 @@ CASES = [
     ),
     Case(
         'unknown-server',
-        'routers:\n- protocol: http\n  servers:\n  - port: 4140\n    tls: {}\n',
+        'routers:\n- protocol: http\n  servers:\n  - port: 4140\n    tsl: {}\n',
         ConfigError,
         (
-            'linkerd.yaml:5: routers[0].servers[0].tls: unknown key "tls" (known keys: '
+            'linkerd.yaml:5: routers[0].servers[0].tsl: unknown key "tsl" (known keys: '
             'addForwardedHeader, bodyIdleTimeMs, clearContext, headerTimeoutMs, ip, '
             'maxCallDepth, maxConcurrentRequests, maxConnections, port, sendTimeoutMs, '
-            'serverSession, socketOptions)'
+            'serverSession, socketOptions, tls)'
         ),
     ),
     Case(
@@ -158,8 +158,8 @@ CASES = [
         'admin:\n  portt: 1\nrouters: []\n',
         ConfigError,
         'linkerd.yaml:2: admin.portt: unknown key "portt"; did you mean "port"? (known keys: '
-        'allowedHosts, ip, metricsSnapshotIntervalMs, port, '
-        'readOnly, shutdownGraceMs, socketOptions, tokenEnv, tokenFile, workerThreads)',
+        'allowedHosts, ip, metricsSnapshotIntervalMs, port, readOnly, shutdownGraceMs, '
+        'socketOptions, tls, tokenEnv, tokenFile, workerThreads)',
     ),
     Case(
         'unknown-namer-key',
@@ -552,11 +552,11 @@ CASES = [
     ),
     Case(
         'client-unknown-key',
-        'routers:\n- protocol: http\n  servers: [{}]\n  client: {tls: {commonName: foo}}\n',
+        'routers:\n- protocol: http\n  servers: [{}]\n  client: {tsl: {commonName: foo}}\n',
         ConfigError,
-        'linkerd.yaml:4: routers[0].client.tls: unknown key "tls" '
+        'linkerd.yaml:4: routers[0].client.tsl: unknown key "tsl" '
         '(known keys: clientSession, failFast, failureAccrual, hostConnectionPool, kind, '
-        'loadBalancer, requestAttemptTimeoutMs, requeueBudget, socketOptions)',
+        'loadBalancer, requestAttemptTimeoutMs, requeueBudget, socketOptions, tls)',
     ),
     Case(
         'client-timeout-string',

@@ -221,7 +221,7 @@ class FakeRouter:
     def exchange_done(self, ex: Exchange, ok: bool, now: float | None = None) -> None:
         self.done.append(ex.status)
 
-    def connect_failed_text(self, ex: Exchange, pool: Any) -> str:
+    def connect_failed_text(self, ex: Exchange, pool: Any, detail: str = "") -> str:
         return "connect failed"
 
 

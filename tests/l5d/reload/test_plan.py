@@ -35,6 +35,16 @@ def _edit(*pairs: tuple[str, str]) -> str:
 
 
 class PlanTests:
+    def test_tls_on_a_kept_port_is_refused(self) -> None:
+        """A kept port's socket cannot start or stop speaking TLS: refused by key path,
+        nothing else planned; TLS on a new port is a bind."""
+        tls = "tls: {certPath: /c.pem, keyPath: /k.pem}"
+        plan = _plan(BASE, _edit(("port: 4141}]", f"port: 4141, {tls}}}]")))
+        assert plan.refused and "routers[in].servers[0].tls" in plan.refused[0]
+        assert plan.servers_bound == () and plan.routers_rebuilt == ()
+        plan = _plan(BASE, _edit(("port: 4141}]", f"port: 4141}}, {{port: 4143, {tls}}}]")))
+        assert not plan.refused and plan.servers_bound == (("127.0.0.1", 4143),)
+
     def test_same_config_is_unchanged(self) -> None:
         """plan(c, c) keeps everything and does nothing."""
         plan = _plan(BASE, BASE)
