@@ -8,7 +8,14 @@ router's code (parsing callbacks, identification, binding-cache hit, headers, st
 pool hand-back) from the kernel and from Twisted's reactor, which
 ``bench/router_bench.sh`` measures too. A benchmark, not a test.
 
-    taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--policy] [--profile]
+    taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--policy] [--telemetry]
+        [--profile]
+
+``--telemetry`` builds the telemeters of ``bench/router_bench.sh``'s l5d row (prometheus,
+statsd, recentRequests 0.25, zipkin 0.001; ``--telemetry-yaml FILE``: a ``telemetry:`` list
+of one's own) and hands the router their sinks, as the linker does; statsd is flushed (to
+a memory UDP port) every 20,000 requests, about once per second of the bench's rate rather
+than once per 10 s, so its reading cost shows up.
 """
 
 from __future__ import annotations
@@ -33,12 +40,24 @@ from l5d.http.router import HttpRouter, ServerParams  # noqa: E402
 from l5d.http.server import HttpServerFactory  # noqa: E402
 from l5d.router.identifier import header_token  # noqa: E402
 from l5d.telemetry.stats import Stats  # noqa: E402
+from l5d.telemetry.telemeter import TelemetryContext, build_telemeter  # noqa: E402
 
 REQUEST = b"GET http://127.0.0.1:24080/ HTTP/1.1\r\nHost: 127.0.0.1:24080\r\n\r\n"
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
             b"Date: Sat, 21 Nov 2026 14:00:00 GMT\r\n"
             b"Content-Type: text/plain\r\nContent-Length: 6\r\n"
             b"Connection: keep-alive\r\n\r\nhello\n")
+TELEMETRY = """\
+telemetry:
+- kind: io.l5d.prometheus
+- kind: io.l5d.statsd
+  port: 9
+- kind: io.l5d.recentRequests
+  sampleRate: 0.25
+- kind: io.l5d.zipkin
+  port: 9
+  sampleRate: 0.001
+"""
 DTAB = "/svc => /$/io.buoyant.hostportPfx/inet; /inet => /$/inet;"
 
 
@@ -59,18 +78,48 @@ routers:
 """
 
 
-def build(policy: bool | str = False):
-    reactor = MemoryReactorClock()
+class _UdpPort:
+    def write(self, datagram: bytes, address: object) -> None:
+        pass
+
+
+class _Reactor(MemoryReactorClock):
+    def listenUDP(self, port: int, protocol: object, interface: str = "",
+                  maxPacketSize: int = 8192) -> _UdpPort:
+        return _UdpPort()
+
+
+def build(policy: bool | str = False, telemetry: bool | str = False):
+    reactor = _Reactor()
     dtab = Dtab.read(DTAB)
-    keys = {}
+    keys: dict = {}
+    stats = Stats()
+    flushes: list = []
+    if telemetry:  # as l5d/linker.py hands the telemeters' sinks to its routers
+        text = telemetry if isinstance(telemetry, str) else TELEMETRY
+        tcfgs = parse_config(text + "routers:\n- protocol: http\n  servers: [{}]\n",
+                             "telemetry.yaml").telemetry
+        ctx = TelemetryContext(reactor, stats, lambda: stats, time.monotonic, time.time,
+                               random.Random(2))
+        tels = [build_telemeter(c, ctx) for c in tcfgs]
+        for t in tels:
+            t.start()
+        flushes = [t.flush for t in tels if hasattr(t, "aggregator")]
+        tracers = [t for t in tels if t.tracer]
+        keys = {"sinks": tuple((t.sample_rate, t.record) for t in tels
+                               if t.record is not None and not t.tracer),
+                "trace_sinks": tuple((t.sample_rate, t.record) for t in tracers
+                                     if t.record is not None),
+                "trace_sample_rate": max([t.trace_sample_rate or 0.0 for t in tracers])
+                if tracers else None}
     if policy:  # peak EWMA and a retrying classifier, as bench/router_bench.sh runs l5d
         text = POLICY if policy is True else (
             "routers:\n- protocol: http\n  servers: [{}]\n" + policy)
         rcfg = parse_config(text, "policy.yaml").routers[0]
-        keys = {"client_config": rcfg.client, "service_config": rcfg.service}
+        keys.update(client_config=rcfg.client, service_config=rcfg.service)
     router = HttpRouter(label="http", reactor=reactor, now=time.monotonic, rng=random.Random(1),
                         dtab=lambda: dtab, interpreter=Interpreter(),
-                        identifier=header_token(Path.read("/svc")), stats=Stats(), **keys)
+                        identifier=header_token(Path.read("/svc")), stats=stats, **keys)
     factory = HttpServerFactory(router.exchange_factory(ServerParams("127.0.0.1", 4140)), reactor,
                                 ServerLimits())
     down = factory.buildProtocol(None)
@@ -84,14 +133,25 @@ def build(policy: bool | str = False):
     if not down_t.value().endswith(b"hello\n"):
         raise SystemExit(f"setup failed: {down_t.value()!r}")
 
+    count = [0]
+
     def one() -> None:
         down_t.clear()
         up_t.clear()
         down.dataReceived(REQUEST)
         up.dataReceived(RESPONSE)
+        if flushes:
+            count[0] += 1
+            if count[0] % 20000 == 0:  # a statsd flush, then its paced sends all at once
+                for flush in flushes:
+                    flush()
+                reactor.advance(1.0)
+
+    def upstreams() -> int:  # connections to the upstream (zipkin may dial its collector)
+        return sum(1 for c in reactor.tcpClients if c[1] == 24080)
 
     def check() -> None:
-        if not down_t.value().endswith(b"hello\n") or len(reactor.tcpClients) != 1:
+        if not down_t.value().endswith(b"hello\n") or upstreams() != 1:
             raise SystemExit("a request did not complete on the pooled connection")
 
     return one, check
@@ -106,8 +166,15 @@ def main() -> None:
                    help="client loadBalancer ewma and a retryableRead5XX classifier")
     p.add_argument("--router-yaml", metavar="YAML",
                    help="client/service keys of the router instead (indented two spaces)")
+    p.add_argument("--telemetry", action="store_true",
+                   help="every telemeter of router_bench.sh's l5d row (see above)")
+    p.add_argument("--telemetry-yaml", metavar="FILE",
+                   help="these telemeters instead (a top-level telemetry: list)")
     args = p.parse_args()
-    one, check = build(args.router_yaml or args.policy)
+    telemetry = args.telemetry
+    if args.telemetry_yaml:
+        telemetry = FsPath(args.telemetry_yaml).read_text()
+    one, check = build(args.router_yaml or args.policy, telemetry)
     for _ in range(2000):
         one()
     results = []

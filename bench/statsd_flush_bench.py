@@ -5,7 +5,7 @@ many clients, each with Linkerd's request counters, six statuses, three gauges a
 latency histogram), records ``--rps`` requests per second for one flush interval (10 s:
 latencies at the service, client and server scopes), then times what runs on the reactor:
 the flush (counters, gauges, packing them), and the steps of the timer round, each of
-which reads at most one histogram and packs one datagram (the telemeter takes 4 per ms).
+which reads at most one histogram and packs one datagram (the telemeter sends 16 every 4 ms).
 
     PYTHONPATH=. taskset -c 0 .venv/bin/python bench/statsd_flush_bench.py
 """

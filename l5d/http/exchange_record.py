@@ -14,6 +14,8 @@ from l5d.telemetry.record import RequestRecord
 
 __all__ = ["exchange_record", "trace_of", "trace_sampled"]
 
+_NEW_TUPLE = tuple.__new__
+
 
 def trace_of(ex: Any) -> TraceId | int:
     """The trace ``ex`` went upstream with (``head.trace``: an int is the one-span root of a
@@ -69,7 +71,8 @@ def exchange_record(ex: Any, ok: bool, now: float, duration_us: int, wall_now: f
     client_sent = 0.0
     if client is not None and span_id:
         client_sent = wall_now - (now - ex._client_at)
-    return RequestRecord(
+    # tuple.__new__ spares NamedTuple's Python-level __new__ (every field is given here)
+    return _NEW_TUPLE(RequestRecord, (
         label, wall_now - (now - ex.started_at), duration_us, head.method,
         head.target.decode("latin-1"), head.version, host.decode("latin-1"), head.peer,
         ex.status, ok,
@@ -78,4 +81,4 @@ def exchange_record(ex: Any, ok: bool, now: float, duration_us: int, wall_now: f
         node.endpoint.address if node is not None else "",
         ex.retries, ex.error, user_agent.decode("latin-1"), referer.decode("latin-1"),
         ex.response_bytes, trace_id, span_id, parent_id, sampled, client_sent,
-        getattr(head, "trace_parent", 0))
+        getattr(head, "trace_parent", 0)))

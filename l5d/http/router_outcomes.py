@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from l5d.http.exchange_record import exchange_record, trace_of, trace_sampled
+from l5d.http.headers import TraceId
+from l5d.http.trace import SAMPLING_KNOWN
 
 __all__ = ["RouterOutcomes"]
 
@@ -74,6 +76,11 @@ class RouterOutcomes:
                 record = exchange_record(ex, ok, now, us, self.wall(), self.label)
             sink(record)
         if self.trace_sinks:
+            trace = getattr(ex.head, "trace", None)
+            # the common case first: a trace decided unsampled (flags SamplingKnown only),
+            # without trace_of's and trace_sampled's calls
+            if trace.__class__ is TraceId and trace.flags == SAMPLING_KNOWN:
+                return
             sampled = trace_sampled(trace_of(ex))
             if sampled is False:
                 return

@@ -69,6 +69,8 @@ _RATE = re.compile(rb"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)
 _HEX = re.compile(rb"[ \t]*([0-9a-fA-F]{1,32})[ \t]*\Z")
 _DIGITS = re.compile(rb"[ \t]*(-?[0-9]{1,19})[ \t]*\Z")
 _PACK = struct.Struct(">QQQQ").pack
+_NEW_TUPLE = tuple.__new__
+_LOW64 = (1 << 64) - 1
 _B64 = binascii.b2a_base64
 
 
@@ -225,9 +227,12 @@ class Tracing:
             flags = 0
             if rate > 0.0:
                 flags = SAMPLING_KNOWN | SAMPLED if self.rng.random() < rate else SAMPLING_KNOWN
-            span = self._bits(64)
-            trace = self._bits(64)
-            head.trace = TraceId(span, trace, trace, flags)
+            # one 128-bit draw is the two 64-bit draws decide() makes (its low half is the
+            # first), and a TraceId made without NamedTuple's Python-level __new__
+            ids = self._bits(128)
+            span = ids & _LOW64
+            trace = ids >> 64
+            head.trace = _NEW_TUPLE(TraceId, (span, trace, trace, flags))
             return b"l5d-reqid: %016x\r\nl5d-ctx-trace: %s\r\n" % (
                 trace, _B64(_PACK(span, trace, trace, flags), newline=False))
         return self.lines(head, None)

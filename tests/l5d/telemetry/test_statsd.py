@@ -181,15 +181,18 @@ class FlushTests(SynchronousTestCase):
         round that ends in time brings the configured rate back."""
         stats = Stats()
         reactor = FakeReactor()
-        t = telemeter(stats, reactor, gauge_interval_s=0.01)  # 40 datagrams per interval
+        # 10 paces per interval: 10 * BURST datagrams; n values per histogram (100 lines of
+        # 200 distinct values fill a datagram): 5 * BURST datagrams or so per histogram
+        t = telemeter(stats, reactor, gauge_interval_s=10 * PACE_S)
+        n = 500 * BURST
         for i in range(10):
             hist = stats.stat(f"h{i}")
-            for v in range(2000):
-                hist.add(v % 200)  # 20 datagrams or so per histogram
+            for v in range(n):
+                hist.add(v % 200)
         stats.counter(*SVC, "requests").incr()
         t.start()
         [port] = reactor.ports
-        reactor.pump([PACE_S] * 10)  # the flush at 0.01 s
+        reactor.pump([PACE_S] * 10)  # the first flush
         self.assertEqual(lines(port)[0], f"{REQUESTS}:1|c")
         reactor.pump([PACE_S] * 10)  # the next flush: only 2 of 10 histograms read
         reactor.pump([PACE_S] * 200)  # no new values: every round ends in time
@@ -199,12 +202,12 @@ class FlushTests(SynchronousTestCase):
         rates = [float(ln.rpartition("|@")[2]) for ln in marked]
         self.assertEqual(max(rates), 0.2)  # the first sampled round: 2 of 10 were read
         self.assertEqual({ln.split(":")[0] for ln in full}, {"linkerd.h0", "linkerd.h1"})
-        self.assertEqual(len(full), 4000)
-        self.assertEqual(stats.counter("statsd", "timer_values").value, 20_000)
+        self.assertEqual(len(full), 2 * n)
+        self.assertEqual(stats.counter("statsd", "timer_values").value, 10 * n)
         self.assertEqual(stats.counter("statsd", "sent_timer_values").value,
                          len(full) + len(marked))
         counted = len(full) + sum(1 / r for r in rates)  # what statsd counts
-        self.assertLess(abs(counted - 20_000), 1500)
+        self.assertLess(abs(counted - 10 * n), 0.075 * 10 * n)
         self.assertEqual(self.flushLoggedErrors(), [])
         stats.stat("h0").add(1)
         reactor.pump([PACE_S] * 10)
