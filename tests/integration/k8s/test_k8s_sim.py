@@ -584,16 +584,31 @@ def test_mutual_tls_daemonset_and_rotation_under_load(cluster: Path, tmp_path: P
             n = len(results)
             while len(results) < n + 100 and time.monotonic() < deadline + 60:
                 time.sleep(0.1)
+            # then a config reload of every node, still under load and over mutual TLS: a
+            # client policy beside the outgoing router's client tls
+            token = (cluster / "admin-token").read_text().strip()
+            config = Path(State.load(cluster).config)
+            text = config.read_text()
+            client = re.search(r"^( *)client:\n( *)tls:\n", text, re.M)
+            assert client, text
+            config.write_text(text[:client.start(2)] + f"{client.group(2)}requestAttemptTimeoutMs"
+                              f": 9000\n" + text[client.start(2):])
+            for node in (1, 2, 3):
+                status, answer = admin_post(node, "/admin/reload", token)
+                assert status == 200 and "rt/outgoing: client" in answer["changes"], answer
+            reloaded = len(results)
+            while len(results) < reloaded + 100 and time.monotonic() < deadline + 120:
+                time.sleep(0.1)
         finally:
             stop.set()
             for t in threads:
                 t.join()
         failed = [r for r in results if r[0] != 200]
         with capsys.disabled():
-            print(f"\nTLS rotation: {len(results)} requests ({before} before the swap), "
-                  f"{len(failed)} failed; every node showed the new certificate "
-                  f"{took:.1f} s after the swap")
-        assert len(results) >= before + 200 and failed == [], failed[:5]
+            print(f"\nTLS rotation and reload: {len(results)} requests ({before} before the "
+                  f"swap, {reloaded} before the reload), {len(failed)} failed; every node "
+                  f"showed the new certificate {took:.1f} s after the swap")
+        assert len(results) >= reloaded + 100 > before + 200 and failed == [], failed[:5]
         # every node loaded the new files (its 4141 at least); no handshake failed
         for node in (1, 2, 3):
             metrics = admin_json(node, "/admin/metrics.json")
