@@ -138,6 +138,8 @@ class Reuse:
     :param routers: label -> ``(router, its servers, its access log writer and runner)``.
     :param owner: the running linker: the new routers ask it which addresses are its own
         (its listeners), and the new telemeters read its metrics.
+    :param tls: the running linker's :class:`~l5d.tls.context.TlsContexts` (certificate
+        files already watched, their counts kept), or ``None`` to make new ones.
     """
 
     stats: Stats
@@ -147,6 +149,7 @@ class Reuse:
     telemeters: tuple | None = None
     routers: Mapping[str, tuple] = field(default_factory=dict)
     owner: Any = None
+    tls: Any = None
 
 
 def listen_options(sockets: SocketOptionsConfig | None) -> dict[str, Any]:
@@ -234,10 +237,11 @@ class Linker:
         self.routers: list[HttpRouter] = []
         self._servers: list[_Server] = []
         #: TLS contexts (servers', clients', the admin's), loaded by start()
-        self.tls = TlsContexts(now)
-        if config.admin.tls is not None or any(
+        self.tls = reuse.tls if reuse is not None and reuse.tls is not None \
+            else TlsContexts(now)
+        if not self.tls.registered and (config.admin.tls is not None or any(
                 s.tls is not None for r in config.routers for s in r.servers) or any(
-                e.tls is not None for r in config.routers for e in r.client.entries):
+                e.tls is not None for r in config.routers for e in r.client.entries)):
             self.tls.register_stats(self.stats)
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
         self.dtab_store = reuse.dtab_store if reuse is not None else DtabStore(

@@ -110,7 +110,8 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
     old_namers = [namer for _, namer in linker.namers]
     reuse = Reuse(linker.stats, linker.k8s, linker.dtab_store,
                   {new: old_namers[old] for new, old in plan.namers_kept},
-                  tuple(linker.telemeters) if plan.telemetry_kept else None, kept, linker)
+                  tuple(linker.telemeters) if plan.telemetry_kept else None, kept, linker,
+                  linker.tls)
     old_dtabs = {r.label: r.dtab for r in linker.config.routers}
     linker.dtab_store.reconfigure({r.label: r.dtab for r in config.routers})
     try:

@@ -304,6 +304,8 @@ class TlsContexts:
         self._servers: list[ServerTls] = []
         #: client handshakes that failed, by kind (every client of the linker)
         self.failures: dict[TlsFailure, int] = dict.fromkeys(TlsFailure, 0)
+        #: whether :meth:`register_stats` ran (a reload keeps the contexts and their counts)
+        self.registered = False
 
     def server(self, cfg: ServerTlsConfig, what: str) -> ServerTls:
         """A server's TLS (loads the files now: raises if they do not load)."""
@@ -334,6 +336,7 @@ class TlsContexts:
     def register_stats(self, stats: Any) -> None:
         """``tls/reloads`` and ``tls/client/handshake_failures/<kind>`` (``wrong_name``,
         ``untrusted_ca``, ``expired_certificate``, ...) as counters of ``stats``."""
+        self.registered = True
         stats.function_counter(lambda: self.reloads, "tls", "reloads")
         for kind in TlsFailure:
             slug = kind.value.replace(" ", "_").lower()
