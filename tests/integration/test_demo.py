@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,8 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _curl_hello() -> subprocess.CompletedProcess:
-    return subprocess.run(["curl", "-s", "-m", "5", "http://hello/"], capture_output=True, text=True,
-                          env=dict(os.environ, http_proxy="127.0.0.1:4140"), timeout=15)
+    return subprocess.run(["curl", "-s", "-m", "5", "http://hello/"], capture_output=True,
+                          text=True, env=dict(os.environ, http_proxy="127.0.0.1:4140"),
+                          timeout=15)
+
+
+DEMO_PORTS = (4140, 9990, 7777, 7778)
+
+
+def _in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:``port`` (a person's own demo)."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class DemoTests:
@@ -30,6 +42,10 @@ class DemoTests:
 
         (examples/local.yaml with its saved dtabs in a fresh directory: edits a person saved
         in .l5d/dtabs while trying the demo must not change what this test sees.)"""
+        busy = [p for p in DEMO_PORTS if _in_use(p)]
+        # otherwise the test would talk to that process and fail with its answers
+        assert not busy, (f"127.0.0.1 ports {busy} are in use: stop the `make run` demo (or "
+                          f"whatever listens there) before running this test")
         local = (ROOT / "examples/local.yaml").read_text(encoding="utf-8")
         assert "dir: .l5d/dtabs" in local
         config = tmp_path / "local.yaml"
