@@ -130,7 +130,7 @@ def _admin(f: Fields) -> AdminConfig:
         token_env=f.string("tokenEnv", DEFAULT_ADMIN_TOKEN_ENV),
         read_only=f.boolean("readOnly", False),
         allowed_hosts=_host_names(f, "allowedHosts"),
-        tls=None if tls is None else read_server_tls(tls),
+        tls=None if tls is None else f.ctx.attempt(lambda: read_server_tls(tls), None),
     )
 
 
@@ -168,7 +168,7 @@ def _server(f: Fields) -> ServerConfig:
         max_connections=f.integer("maxConnections", None, minimum=1),
         socket_options=f.ctx.attempt(lambda: read_socket_options(f), None),
         add_forwarded_header=f.ctx.attempt(lambda: read_forwarded(f), None),
-        tls=None if tls is None else read_server_tls(tls),
+        tls=None if tls is None else f.ctx.attempt(lambda: read_server_tls(tls), None),
     )
 
 

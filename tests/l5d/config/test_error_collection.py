@@ -119,6 +119,26 @@ class ErrorCollectionTests:
             'serviceAccount',
         ]
 
+    def test_errors_inside_tls_objects_are_collected_with_the_rest(self) -> None:
+        """A bad server or admin ``tls`` object is reported and reading goes on: the
+        other keys of its server, and the other servers, are still checked."""
+        found = errors_of(textwrap.dedent("""\
+            admin:
+              tls: {certPath: /a}
+              portt: 1
+            routers:
+            - protocol: http
+              servers:
+              - port: 4140
+                tls: {keyPath: /k}
+              - port: 4141
+                clearContxt: true
+            """))
+        assert [e.split(": ", 2)[:2] for e in found] == [
+            ["l5d.yaml:2", "admin.tls"], ["l5d.yaml:3", "admin.portt"],
+            ["l5d.yaml:8", "routers[0].servers[0].tls"],
+            ["l5d.yaml:10", "routers[0].servers[1].clearContxt"]]
+
     def test_cross_checks_wait_for_a_clean_read(self) -> None:
         """Whole-config checks (conflicting ports) run only once every key reads."""
         text = """\
