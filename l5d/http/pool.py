@@ -21,7 +21,6 @@ from twisted.python.failure import Failure
 from l5d.http.client import UpstreamConnection, _Factory
 from l5d.http.fasttcp import connect_tcp
 from l5d.http.limits import ClientIo
-from l5d.tls.transport import tls_client_factory
 
 __all__ = ["EndpointPool", "Waiter"]
 
@@ -158,6 +157,8 @@ class EndpointPool:
 
         factory: Any = _Factory(self, made, failed)
         if self.tls is not None:
+            from l5d.tls.transport import tls_client_factory  # pyOpenSSL only with tls
+
             factory = tls_client_factory(self.tls, factory, self._reactor, self.connect_timeout_s)
         connect_tcp(self._reactor, self.host, self.port, factory, timeout=self.connect_timeout_s)
 
