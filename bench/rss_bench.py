@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -129,13 +130,47 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise RuntimeError(f"port {port} not open after {timeout}s")
 
 
+#: ``--tracemalloc``: l5d under tracemalloc; SIGUSR1 writes the top allocation sites
+TRACED = r"""
+import signal, sys, tracemalloc
+OUT, FRAMES = sys.argv[2], int(sys.argv[3])
+tracemalloc.start(FRAMES)
+def dump(*_):
+    snap = tracemalloc.take_snapshot()
+    with open(OUT, "a") as f:
+        for kind in ("filename", "traceback" if FRAMES > 1 else "lineno"):
+            total = sum(s.size for s in snap.statistics(kind)) >> 10
+            f.write(f"--- by {kind}, total {total} KiB\n")
+            for stat in snap.statistics(kind)[:25]:
+                f.write(f"{stat.size >> 10:8} KiB {stat.count:8} blocks  {stat.traceback}\n")
+        f.write("--- end\n")
+signal.signal(signal.SIGUSR1, dump)
+from l5d.main import run
+sys.argv[1:] = sys.argv[1:2]
+run()
+"""
+TRACE: list[str] = []  # [file, frames] when --tracemalloc
+
+
 def start_l5d(config_text: str, tmp: str, env_extra: dict | None = None) -> subprocess.Popen:
     path = os.path.join(tmp, "l5d.yaml")
     with open(path, "w") as f:
         f.write(config_text)
     env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
-    return subprocess.Popen([sys.executable, "-m", "l5d", path], cwd=tmp, env=env,
+    argv = ["-c", TRACED, path, *TRACE] if TRACE else ["-m", "l5d", path]
+    return subprocess.Popen([sys.executable, *argv], cwd=tmp, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def dump_trace(proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Have the traced l5d append its allocation sites to ``TRACE[0]``; wait until it has."""
+    ends = open(TRACE[0]).read().count("--- end") if os.path.exists(TRACE[0]) else 0
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if os.path.exists(TRACE[0]) and open(TRACE[0]).read().count("--- end") > ends:
+            return
+        time.sleep(0.2)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -159,6 +194,8 @@ def idle(kind: str, settle: float) -> dict:
         try:
             wait_port(admin, proc)
             time.sleep(settle)
+            if TRACE:
+                dump_trace(proc)
             return {"rss": rss_kib(proc.pid), "modules": None}
         finally:
             stop(proc)
@@ -196,6 +233,8 @@ def bound(services: int, endpoints: int, settle: float) -> dict:
                 took = time.monotonic() - t0
                 time.sleep(settle)
                 after = rss_kib(proc.pid)
+                if TRACE:
+                    dump_trace(proc)
                 return {"rss": after, "before": before, "bad": bad, "took": took}
             finally:
                 stop(proc)
@@ -210,7 +249,12 @@ def main() -> int:
     ap.add_argument("--endpoints", type=int, default=10)
     ap.add_argument("--settle", type=float, default=1.0, help="seconds before reading RSS")
     ap.add_argument("--only", choices=("local", "daemonset", "bound"), action="append")
+    ap.add_argument("--tracemalloc", metavar="FILE", help="append l5d's top allocation sites "
+                    "(tracemalloc, after RSS is read) to FILE; RSS figures then include it")
+    ap.add_argument("--frames", type=int, default=1, help="with --tracemalloc: frames kept")
     args = ap.parse_args()
+    if args.tracemalloc:
+        TRACE[:] = [os.path.abspath(args.tracemalloc), str(args.frames)]
     kinds = args.only or ["local", "daemonset", "bound"]
     print("| scenario | target MiB | median MiB | min | max | notes |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")

@@ -60,6 +60,11 @@ class EndpointPool:
         succeeds when the handshake does), or ``None``: plaintext.
     """
 
+    # one per endpoint of every bound client: no instance dict (issue 14, memory)
+    __slots__ = ("_reactor", "tls", "io", "host", "port", "address", "connect_timeout_s",
+                 "max_size", "min_size", "max_waiters", "idle_time_s", "life_time_s", "_idle",
+                 "_waiters", "open_connections", "connecting", "closed")
+
     def __init__(self, reactor: Any, host: str, port: int, connect_timeout_s: float = 10.0, *,
                  max_size: int = _UNLIMITED, min_size: int = 0, max_waiters: int = _UNLIMITED,
                  idle_time_s: float | None = 60.0, life_time_s: float | None = None,
