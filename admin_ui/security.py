@@ -21,13 +21,13 @@ dropped first.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
@@ -224,8 +224,14 @@ def json_response(request: IRequest, status: int, document: Any) -> bytes:
     return json.dumps(document, indent=2).encode("utf-8") + b"\n"
 
 
-_templates = Environment(loader=PackageLoader("admin_ui", "templates"),
-                         autoescape=select_autoescape(default=True))
+@functools.cache
+def _templates() -> Any:
+    """The login page's jinja2 environment, made at its first view (jinja2 is imported
+    then, not at start: issue 14, memory)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("admin_ui", "templates"),
+                       autoescape=select_autoescape(default=True))
 
 
 class LoginPage(Page):
@@ -248,7 +254,7 @@ class LoginPage(Page):
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"content-security-policy",
                           b"default-src 'none'; style-src 'self'; form-action 'self'")
-        page = _templates.get_template("login.html").render(
+        page = _templates().get_template("login.html").render(
             next=safe_next(target), error=error, writable=self._security.writable,
             reason=self._security.off_reason)
         return page.encode("utf-8")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
-import jinja2
 
 __all__ = ["CONTENT_TYPES", "StaticFile", "StaticFiles", "environment"]
 
@@ -77,8 +77,11 @@ class StaticFiles:
         return f"/static/{name}?v={self.files[name].version}"
 
 
-def environment(static: StaticFiles) -> jinja2.Environment:
-    """The pages' environment (autoescape on, StrictUndefined, ``static_url``)."""
+def environment(static: StaticFiles) -> Any:
+    """The pages' environment (autoescape on, StrictUndefined, ``static_url``); jinja2 is
+    imported here, at the first page view, not at start (issue 14, memory)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("admin_ui", "templates"),
         autoescape=True,

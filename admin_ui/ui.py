@@ -17,11 +17,11 @@ fetches from this origin only (no inline script: the pages' data travels as a JS
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any, Callable
 
-import jinja2
 from twisted.web import pages as web_pages
 from twisted.web.iweb import IRequest
 
@@ -42,10 +42,12 @@ CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 class _Html(Page):
     """A template rendered with the view model ``model()`` returns."""
 
-    def __init__(self, env: jinja2.Environment, template: str,
+    def __init__(self, env: Callable[[], Any], template: str,
                  model: Callable[[IRequest], dict[str, Any]]) -> None:
         super().__init__()
-        self._template = env.get_template(template)
+        self._env = env  # the jinja2 environment, made (and jinja2 imported) at a first view
+        self._name = template
+        self._template: Any = None
         self._model = model
 
     def respond(self, request: IRequest) -> bytes:
@@ -54,6 +56,8 @@ class _Html(Page):
         request.setHeader(b"x-frame-options", b"DENY")
         request.setHeader(b"referrer-policy", b"same-origin")
         request.setHeader(b"cache-control", b"no-cache")
+        if self._template is None:
+            self._template = self._env().get_template(self._name)
         return self._template.render(self._model(request)).encode("utf-8")
 
 
@@ -157,7 +161,7 @@ def add_ui_pages(root: Any, admin: PathDir, config: Any, linker: Any = None,
     :param now: monotonic seconds, the dashboard's ``t``.
     """
     files = static if static is not None else StaticFiles()
-    env = environment(files)
+    env = functools.cache(lambda: environment(files))
     cfg_json = config.to_json()
     routers = [{"label": r["label"], "dtab": r.get("dtab", "")} for r in cfg_json["routers"]]
     telemeter_pages = sorted(p for t in (linker.telemeters if linker else ())

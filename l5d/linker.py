@@ -48,8 +48,7 @@ from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
 from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
-from l5d.tls.context import TlsContexts
-from l5d.tls.transport import tls_server_factory
+from l5d.tls.contexts import TlsContexts
 
 __all__ = ["Env", "Linker", "Listener", "Reuse", "build"]
 
@@ -392,6 +391,8 @@ class Linker:
         load now: a bad one raises)."""
         if srv.tls is None:
             return srv.factory
+        from l5d.tls.transport import tls_server_factory
+
         return tls_server_factory(
             self.tls.server(srv.tls, f"{srv.router.label}:{srv.params.port}"), srv.factory,
             self._reactor)
@@ -409,6 +410,8 @@ class Linker:
                     self.tls.client(entry.tls)
         admin = self.config.admin
         if admin.tls is not None:
+            from l5d.tls.transport import tls_server_factory
+
             admin_factory = tls_server_factory(self.tls.server(admin.tls, "admin"),
                                                admin_factory, self._reactor)
         for srv, factory in zip(self._servers, factories):

@@ -30,6 +30,7 @@ import time
 from types import MappingProxyType
 from typing import IO, Mapping, Sequence
 
+import l5d._lean  # noqa: F401  (first: Twisted without pyOpenSSL; see l5d/_lean.py)
 from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
 from l5d.config.access_log import RollKind
 from l5d.linker import Env, Linker, build

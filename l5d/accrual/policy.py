@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from l5d.retry.budget import WindowedAdder
 
@@ -69,6 +69,15 @@ def _padded(backoff: BackoffFactory) -> Iterator[float]:
     return itertools.chain(backoff(), itertools.repeat(EXHAUSTED_BACKOFF_S))
 
 
+def _next_backoff(policy: Any) -> float:
+    """The next duration of ``policy``'s backoff stream, made at its first use: an endpoint
+    that is never marked dead holds no generator (about 500 bytes each, issue 14)."""
+    stream = policy._next
+    if stream is None:
+        stream = policy._next = _padded(policy._backoff)
+    return next(stream)
+
+
 def _check_rate(success_rate: float) -> None:
     if not (isinstance(success_rate, (int, float)) and 0.0 <= success_rate <= 1.0):
         raise ValueError(f"success_rate must be [0, 1]: {success_rate!r}")
@@ -92,7 +101,7 @@ class ConsecutiveFailures:
             raise ValueError(f"failures must be an integer >= 1: {failures!r}")
         self._threshold = failures
         self._backoff = backoff
-        self._next = _padded(backoff)
+        self._next: Iterator[float] | None = None  # made at the first dead mark
         self._failures = 0
 
     def record_success(self, now: float) -> None:
@@ -103,13 +112,13 @@ class ConsecutiveFailures:
         """Count the failure; from the ``failures``-th on, the next backoff duration."""
         self._failures += 1
         if self._failures >= self._threshold:
-            return next(self._next)
+            return _next_backoff(self)
         return None
 
     def revived(self, now: float) -> None:
         """Zero the run and restart the backoff."""
         self._failures = 0
-        self._next = _padded(self._backoff)
+        self._next = None
 
     def __repr__(self) -> str:
         return (f"ConsecutiveFailures(consecutiveFailures={self._failures}, "
@@ -171,7 +180,7 @@ class SuccessRate:
         self._required = success_rate
         self._window = requests
         self._backoff = backoff
-        self._next = _padded(backoff)
+        self._next: Iterator[float] | None = None  # made at the first dead mark
         self._ema = _Ema(requests)
         self._requests = 0
 
@@ -185,12 +194,12 @@ class SuccessRate:
         self._requests += 1
         rate = self._ema.update(self._requests, 0.0)
         if self._requests >= self._window and rate < self._required:
-            return next(self._next)
+            return _next_backoff(self)
         return None
 
     def revived(self, now: float) -> None:
         """Forget the rate and the ordinal, restart the backoff."""
-        self._next = _padded(self._backoff)
+        self._next = None
         self._requests = 0
         self._ema.reset()
 
@@ -249,7 +258,7 @@ class SuccessRateWindowed:
         self._window_s = window_s
         self._window_ms = _ms(window_s)
         self._backoff = backoff
-        self._next = _padded(backoff)
+        self._next: Iterator[float] | None = None  # made at the first dead mark
         self._ema = _Ema(self._window_ms)
         self._min_requests = min_requests
         self._counter: WindowedAdder | None = None
@@ -284,12 +293,12 @@ class SuccessRateWindowed:
         rate = self._ema.update(stamp, 0.0)
         if (stamp >= self._window_ms and rate < self._required
                 and self._counter.sum() >= self._min_requests):
-            return next(self._next)
+            return _next_backoff(self)
         return None
 
     def revived(self, now: float) -> None:
         """Forget the rate and the request count, restart the clock and the backoff."""
-        self._next = _padded(self._backoff)
+        self._next = None
         self._begin(now)
         self._ema.reset()
 

@@ -33,8 +33,7 @@ def budget(cfg: Any, now: Callable[[], float]) -> Any:
     return retry_budget(cfg.ttl_s, cfg.min_retries_per_s, cfg.percent_can_retry, now)
 
 
-def _policy(cfg: Any, rng: random.Random, now: Callable[[], float]) -> Any:
-    backoff = functools.partial(backoff_spec(cfg.backoff).stream, rng)
+def _policy(cfg: Any, backoff: Callable[[], Any], now: Callable[[], float]) -> Any:
     kind = cfg.kind
     if kind == "io.l5d.consecutiveFailures":
         return ConsecutiveFailures(cfg.failures, backoff)
@@ -50,8 +49,10 @@ def _policy(cfg: Any, rng: random.Random, now: Callable[[], float]) -> Any:
 def accrual_factory(cfg: Any, rng: random.Random,
                     now: Callable[[], float]) -> Callable[[Hashable], FailureAccrual]:
     """One :class:`~l5d.accrual.FailureAccrual` per endpoint, from a ``failureAccrual``."""
+    backoff = functools.partial(backoff_spec(cfg.backoff).stream, rng)  # one for all endpoints
+
     def make(key: Hashable) -> FailureAccrual:
-        return FailureAccrual(_policy(cfg, rng, now), now)
+        return FailureAccrual(_policy(cfg, backoff, now), now)
 
     return make
 

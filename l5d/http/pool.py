@@ -21,7 +21,6 @@ from twisted.python.failure import Failure
 from l5d.http.client import UpstreamConnection, _Factory
 from l5d.http.fasttcp import connect_tcp
 from l5d.http.limits import ClientIo
-from l5d.tls.transport import tls_client_factory
 
 __all__ = ["EndpointPool", "Waiter"]
 
@@ -60,6 +59,11 @@ class EndpointPool:
     :param tls: a :class:`~l5d.tls.context.ClientTls`: connections are TLS (the connect
         succeeds when the handshake does), or ``None``: plaintext.
     """
+
+    # one per endpoint of every bound client: no instance dict (issue 14, memory)
+    __slots__ = ("_reactor", "tls", "io", "host", "port", "address", "connect_timeout_s",
+                 "max_size", "min_size", "max_waiters", "idle_time_s", "life_time_s", "_idle",
+                 "_waiters", "open_connections", "connecting", "closed")
 
     def __init__(self, reactor: Any, host: str, port: int, connect_timeout_s: float = 10.0, *,
                  max_size: int = _UNLIMITED, min_size: int = 0, max_waiters: int = _UNLIMITED,
@@ -158,6 +162,8 @@ class EndpointPool:
 
         factory: Any = _Factory(self, made, failed)
         if self.tls is not None:
+            from l5d.tls.transport import tls_client_factory  # pyOpenSSL only with tls
+
             factory = tls_client_factory(self.tls, factory, self._reactor, self.connect_timeout_s)
         connect_tcp(self._reactor, self.host, self.port, factory, timeout=self.connect_timeout_s)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
 from typing import Any, Callable
 
 from cryptography import x509
@@ -43,8 +42,8 @@ __all__ = ["ClientTls", "Handshake", "ServerTls", "TlsContexts", "Watched"]
 
 log = logging.getLogger("l5d.tls")
 
-#: how often, at most, a new connection makes l5d look at the certificate files again
-DEFAULT_CHECK_INTERVAL_S = 1.0
+# TlsContexts lives in l5d.tls.contexts (no pyOpenSSL import until a context is made)
+from l5d.tls.contexts import DEFAULT_CHECK_INTERVAL_S, TlsContexts  # noqa: E402,F401
 
 _VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1_0, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
              "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -286,59 +285,3 @@ def _sni(name: str) -> bytes:
         return name.encode("ascii")
     except UnicodeEncodeError:
         return name.encode("idna")
-
-
-class TlsContexts:
-    """Every TLS context of a linker, made once per distinct set of files.
-
-    :param now: monotonic seconds (when to look at the files again).
-    :param check_interval_s: how often at most the files are looked at.
-    """
-
-    def __init__(self, now: Callable[[], float],
-                 check_interval_s: float = DEFAULT_CHECK_INTERVAL_S) -> None:
-        self._now = now
-        self._interval_s = check_interval_s
-        self._clients: dict[ClientTlsConfig, Watched] = {}
-        self._client_tls: dict[ClientTlsConfig, ClientTls] = {}
-        self._servers: list[ServerTls] = []
-        #: client handshakes that failed, by kind (every client of the linker)
-        self.failures: dict[TlsFailure, int] = dict.fromkeys(TlsFailure, 0)
-        #: whether :meth:`register_stats` ran (a reload keeps the contexts and their counts)
-        self.registered = False
-
-    def server(self, cfg: ServerTlsConfig, what: str) -> ServerTls:
-        """A server's TLS (loads the files now: raises if they do not load)."""
-        server = ServerTls(cfg, what, self._now, self._interval_s)
-        self._servers.append(server)
-        return server
-
-    def client(self, cfg: ClientTlsConfig) -> ClientTls:
-        """A client's TLS for ``cfg`` (its ``commonName`` filled in); the files of
-        configs that differ only in ``commonName`` are loaded once."""
-        found = self._client_tls.get(cfg)
-        if found is None:
-            files_cfg = replace(cfg, common_name="*")  # the same files, whatever the name
-            watched = self._clients.get(files_cfg)
-            if watched is None:
-                watched = self._clients[files_cfg] = Watched(
-                    "client", cfg.files, lambda: client_options(cfg).getContext(),
-                    self._now, self._interval_s)
-            found = self._client_tls[cfg] = ClientTls(cfg, watched, self.failures)
-        return found
-
-    @property
-    def reloads(self) -> int:
-        """How many times changed certificate files were loaded (servers and clients)."""
-        return (sum(w.reloads for w in self._clients.values())
-                + sum(s.watched.reloads for s in self._servers))
-
-    def register_stats(self, stats: Any) -> None:
-        """``tls/reloads`` and ``tls/client/handshake_failures/<kind>`` (``wrong_name``,
-        ``untrusted_ca``, ``expired_certificate``, ...) as counters of ``stats``."""
-        self.registered = True
-        stats.function_counter(lambda: self.reloads, "tls", "reloads")
-        for kind in TlsFailure:
-            slug = kind.value.replace(" ", "_").lower()
-            stats.function_counter(lambda kind=kind: self.failures[kind],
-                                   "tls", "client", "handshake_failures", slug)
