@@ -24,10 +24,7 @@ from twisted.web import server
 from twisted.web.iweb import IRequest
 
 from admin_ui.pages import APPLICATION_JSON, Page, PathDir, TEXT_PLAIN
-from dtab import (
-    ADDR_NEG, ADDR_PENDING, AddrBound, AddrFailed, Dtab, DtabParseError, Failed, Ok, Path,
-    delegate_tree_json,
-)
+from dtab import Dtab, DtabParseError, Failed, Ok, Path, delegate_tree_json
 
 __all__ = ["add_name_pages"]
 
@@ -128,30 +125,13 @@ class _Delegator(Page):
         request.finish()
 
 
-def addr_state(addr: Any) -> dict[str, Any]:
-    """Linkerd's ``ClientState``: ``{"state": ..., "addresses": [...]}``."""
-    if isinstance(addr, AddrBound):
-        return {"state": "bound", "addresses": sorted(a.show() for a in addr.addresses)}
-    if isinstance(addr, AddrFailed):
-        return {"state": f"Failed: {addr.cause}", "addresses": []}
-    if addr is ADDR_NEG:
-        return {"state": "Neg", "addresses": []}
-    if addr is ADDR_PENDING or addr is None:
-        return {"state": "Pending", "addresses": []}
-    return {"state": str(addr), "addresses": []}
-
-
 class _ClientState(Page):
     def __init__(self, linker: Any) -> None:
         super().__init__()
         self._linker = linker
 
     def respond(self, request: IRequest) -> bytes:
-        out: dict[str, Any] = {}
-        for router in self._linker.routers:
-            for client in router.clients.values():
-                out[client.name] = addr_state(client.addr)
-        return _json(request, 200, dict(sorted(out.items())))
+        return _json(request, 200, dict(sorted(self._linker.client_states().items())))
 
 
 class _BoundNames(Page):

@@ -171,16 +171,45 @@ class _Refusal(Page):
         return json_response(request, self._status, {"error": self._message})
 
 
+class _Refreshed:
+    """A page of the control of workers, read after the workers' stats (and, for the
+    recent-requests pages, their records) are gathered: what a client just sent through
+    any worker shows on the next read."""
+
+    isLeaf = True
+
+    def __init__(self, page: Any, refresh: Callable[[bool], Any], records: bool) -> None:
+        self._page = page
+        self._refresh = refresh
+        self._records = records
+
+    def render(self, request: IRequest) -> Any:
+        def ready(_: Any) -> None:
+            if request.finished or getattr(request, "_disconnected", False):
+                return
+            body = self._page.render(request)
+            if body is not server.NOT_DONE_YET:
+                request.write(body)
+                request.finish()
+
+        self._refresh(self._records).addBoth(ready)
+        return server.NOT_DONE_YET
+
+
 class _AdminSite(server.Site):
     """A Site without an access log (admin polling would drown everything else) that
-    checks every request's ``Host`` (DNS rebinding) and sets the security headers."""
+    checks every request's ``Host`` (DNS rebinding) and sets the security headers. In the
+    control of workers, every read but ``/admin/ping`` and ``/static`` waits for the
+    workers' figures first (:class:`_Refreshed`)."""
 
     noisy = False
     displayTracebacks = False
 
-    def __init__(self, root: Any, security: AdminSecurity, **kwargs: Any) -> None:
+    def __init__(self, root: Any, security: AdminSecurity, gathered: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
         self._security = security
+        self._gathered = gathered
 
     def log(self, request: server.Request) -> None:
         pass
@@ -192,7 +221,14 @@ class _AdminSite(server.Site):
         denied = self._security.check_host(request)
         if denied is not None:
             return _Refusal(denied.status, denied.message)
-        return super().getResourceFor(request)
+        page = super().getResourceFor(request)
+        gathered = self._gathered
+        if gathered is None or request.method not in (b"GET", b"HEAD"):
+            return page
+        path = request.path
+        if path == b"/admin/ping" or path.startswith(b"/static/"):
+            return page
+        return _Refreshed(page, gathered.refresh, b"requests" in path)
 
 
 def build_admin_site(
@@ -242,4 +278,4 @@ def build_admin_site(
         admin.putChild(b"dtab", DtabDir(linker.dtab_store, security))
     # the UI: pages, /static, /admin/dashboard.json, /admin/identify.json (admin_ui.ui)
     add_ui_pages(root, admin, config, linker)
-    return _AdminSite(root, security, reactor=reactor)
+    return _AdminSite(root, security, getattr(linker, "gathered", None), reactor=reactor)

@@ -176,8 +176,18 @@ class Linker:
                  now: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
                  wall: Callable[[], float] = time.time,
                  run_blocking: Callable[[str], Run] | None = None, *,
-                 reuse: Reuse | None = None) -> None:
+                 reuse: Reuse | None = None, worker: Any = None,
+                 control: bool = False) -> None:
         self.config = config
+        #: in a worker process (:mod:`l5d.workers`): its link to the control process, which
+        #: binds names and keeps the dtabs; the worker runs no namers and no admin server
+        self.worker = worker
+        #: the control process of workers: everything but the router ports, which it
+        #: reserves (bound, not listening) for the workers to listen on
+        self.control = control
+        #: the control of workers: what it gathers from them (client states, recent
+        #: requests, stats), set by its supervisor (:mod:`l5d.workers.supervisor`)
+        self.gathered: Any = None
         self.env = env
         self._reactor = reactor
         self._now = now
@@ -195,7 +205,7 @@ class Linker:
         self.retired: list[Any] = []
         self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
         self.namers: list[tuple[Any, Any]] = []
-        for i, ncfg in enumerate(config.namers):
+        for i, ncfg in enumerate(config.namers if worker is None else ()):
             where = f"namers[{i}]"
             kept = reuse.namers.get(i) if reuse is not None else None
             namer = kept if kept is not None else _building(where, lambda: build_namer(
@@ -211,6 +221,8 @@ class Linker:
             reuse.telemeters is not None else [
                 _building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
                 for i, tcfg in enumerate(config.telemetry)]
+        if worker is not None:  # registry readers (prometheus, statsd) run in the control
+            self.telemeters = [t for t in self.telemeters if t.record is not None]
         #: what every router's finished requests' records go to (plus its access log):
         #: (share of requests, sink); a tracer's take the records of sampled traces
         #: (``trace_sinks``)
@@ -243,7 +255,8 @@ class Linker:
                 e.tls is not None for r in config.routers for e in r.client.entries)):
             self.tls.register_stats(self.stats)
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
-        self.dtab_store = reuse.dtab_store if reuse is not None else DtabStore(
+        self.dtab_store = reuse.dtab_store if reuse is not None else worker.dtab_store(
+            config) if worker is not None else DtabStore(
             _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,
                                                           wall)),
             {rcfg.label: rcfg.dtab for rcfg in config.routers}, wall)
@@ -258,9 +271,10 @@ class Linker:
                     self._runners.append(access[1])
                     self.access_by_label[rcfg.label] = access
                 continue
-            transformers = self._transformers(rcfg.interpreter.transformers,
-                                              f"routers[{i}].interpreter.transformers")
-            interpreter = Interpreter(self.namers, transformers=transformers)
+            transformers = [] if worker is not None else self._transformers(
+                rcfg.interpreter.transformers, f"routers[{i}].interpreter.transformers")
+            interpreter = Interpreter(self.namers, transformers=transformers) \
+                if worker is None else worker.interpreter(rcfg.label)
             sinks = self.sinks
             if rcfg.access_log is not None:
                 runner = run_blocking(f"l5d-access-log-{rcfg.label}")
@@ -275,7 +289,9 @@ class Linker:
                 label=rcfg.label, reactor=reactor, now=now, rng=self._rng,
                 dtab=self.dtab_store.dtab_for(rcfg.label), interpreter=interpreter,
                 identifier=build_identifier(rcfg.identifiers, rcfg.dst_prefix,
-                                            ingress=self._ingress), stats=self.stats,
+                                            ingress=self._ingress),
+                # a control's routers serve no traffic: the workers' stats are the routers'
+                stats=Stats() if control else self.stats,
                 binding_timeout_s=rcfg.binding_timeout_s,
                 binding_cache_size=rcfg.binding_cache.paths,
                 max_clients=rcfg.binding_cache.clients,
@@ -336,21 +352,23 @@ class Linker:
 
     def is_own_address(self, host: str, port: int) -> str | None:
         """Which of this process's listeners ``host:port`` is (its name: a router label or
-        ``admin``), or ``None``."""
-        for lst in self._listeners:
-            addr = lst.port.getHost()
+        ``admin``), or ``None``. A worker's include the control's admin port."""
+        ports = [(lst.name, lst.port.getHost()) for lst in self._listeners]
+        if self.worker is not None and self.worker.admin is not None:
+            ports.append(("admin", self.worker.admin))
+        for name, addr in ports:
             if addr.port != port:
                 continue
             if host == addr.host or host in ("localhost", "0.0.0.0", "::", "::1", ""):
-                return lst.name
+                return name
             if host == self.env.pod_ip or host in self.env.local_ips:
-                return lst.name
+                return name
             try:
                 ip = ipaddress.ip_address(host)
             except ValueError:
                 continue
             if ip.is_loopback or ip.is_unspecified:
-                return lst.name
+                return name
         return None
 
     def start(self, admin_factory: IProtocolFactory) -> "defer.Deferred[list[Listener]]":
@@ -415,12 +433,11 @@ class Linker:
             admin_factory = tls_server_factory(self.tls.server(admin.tls, "admin"),
                                                admin_factory, self._reactor)
         for srv, factory in zip(self._servers, factories):
-            port = srv.port = listen_tcp(self._reactor, srv.params.port, factory,
-                                         interface=srv.params.ip,
-                                         **listen_options(srv.socket_options))
+            port = srv.port = self.open_port(srv, factory)
             self._listeners.append(Listener(srv.router.label, port, srv.tls is not None))
-        port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
-        self._listeners.append(Listener("admin", port, admin.tls is not None))
+        if admin_factory is not None:
+            port = self._reactor.listenTCP(admin.port, admin_factory, interface=admin.ip)
+            self._listeners.append(Listener("admin", port, admin.tls is not None))
         for router in self.routers:
             router.start()
         for telemeter in self.telemeters:
@@ -428,6 +445,22 @@ class Linker:
         self._schedule_snapshot()
         self._serving = True
         return list(self._listeners)
+
+    def open_port(self, srv: _Server, factory: Any) -> Any:
+        """``srv``'s port: listening (one process); listening with ``SO_REUSEPORT`` on the
+        port the control reserved (a worker); or reserved, bound and not listening, with
+        ``SO_REUSEPORT`` (the control of workers: the port is taken and known, port 0
+        included, while the workers accept)."""
+        options = listen_options(srv.socket_options)
+        if self.control:
+            from l5d.workers.reserve import reserve_port
+
+            return reserve_port(srv.params.ip, srv.params.port)
+        port = srv.params.port
+        if self.worker is not None:
+            options["reuse_port"] = True
+            port = self.worker.port_for(srv.key, port)
+        return listen_tcp(self._reactor, port, factory, interface=srv.params.ip, **options)
 
     def reload(self, config: LinkerConfig) -> Any:
         """Swap ``config`` in while serving (:func:`l5d.reload.swap.reload`): a
@@ -449,6 +482,8 @@ class Linker:
     def _schedule_snapshot(self) -> None:
         """Close the histograms' window every ``admin.metricsSnapshotIntervalMs``."""
         interval = self.config.admin.metrics_snapshot_s
+        if self.worker is not None:
+            return  # a worker's windows are closed when the control collects them
         if interval > 0 and self._state is _State.RUNNING:
             def tick() -> None:
                 self.stats.snapshot()
@@ -463,6 +498,15 @@ class Linker:
         for router in self.routers:
             router.count_pending()
         return self.stats
+
+    def client_states(self) -> dict[str, dict[str, Any]]:
+        """``/client_state.json``: each client's address state; the control of workers
+        gathers its workers' (:attr:`gathered`)."""
+        from l5d.telemetry.client_state import client_states
+
+        if self.gathered is not None:
+            return self.gathered.client_states()
+        return client_states(self.routers)
 
     def stop(self) -> "defer.Deferred[None]":
         """Drain and stop. Safe to call more than once.
@@ -574,13 +618,17 @@ def server_limits(router: RouterConfig, server: ServerConfig) -> ServerLimits:
 def build(config: LinkerConfig, env: Env, reactor: Any, *,
           now: Callable[[], float] = time.monotonic,
           rng: random.Random | None = None, wall: Callable[[], float] = time.time,
-          run_blocking: Callable[[str], Run] | None = None) -> Linker:
+          run_blocking: Callable[[str], Run] | None = None, worker: Any = None,
+          control: bool = False) -> Linker:
     """Check ``config`` as a whole and make a :class:`Linker`; no sockets, no I/O.
 
+    :param worker: a worker process's :class:`~l5d.workers.side.WorkerSide`.
+    :param control: the control process of workers (:mod:`l5d.workers.supervisor`).
     :raises l5d.config.ConfigError: a cross-check fails (``ConflictingPorts``, ...).
     """
     check_config(config)
-    return Linker(config, env, reactor, now, rng, wall, run_blocking)
+    return Linker(config, env, reactor, now, rng, wall, run_blocking, worker=worker,
+                  control=control)
 
 
 def _building(where: str, make: Callable[[], Any]) -> Any:

@@ -28,7 +28,7 @@ import socket
 import sys
 import time
 from types import MappingProxyType
-from typing import IO, Mapping, Sequence
+from typing import IO, Any, Mapping, Sequence
 
 import l5d._lean  # noqa: F401  (first: Twisted without pyOpenSSL; see l5d/_lean.py)
 from l5d.config import ConfigError, LinkerConfig, load_installed_plugins, parse_config
@@ -83,6 +83,8 @@ def main(
     if args and args[0] in ("-h", "--help"):
         stdout.write(USAGE)
         return 0
+    if args == ["--worker"]:
+        return _work(environ, stderr)
     validate = bool(args) and args[0] == "--validate"
     if validate:
         args = args[1:]
@@ -91,9 +93,10 @@ def main(
         return 2
     path = args[0]
 
-    config = load_config(path, stdin, stderr)
-    if config is None:
+    loaded = load_config(path, stdin, stderr, with_text=True)
+    if loaded is None:
         return 1
+    config, text = loaded
     env = env_from(environ)
     if validate:
         from twisted.internet import reactor
@@ -105,7 +108,7 @@ def main(
             return 1
         print(f"{path}: ok", file=stdout)
         return 0
-    return _serve(config, env, stdout, stderr, path)
+    return _serve(config, env, stdout, stderr, path, text)
 
 
 def _located(err: ConfigError, path: str) -> ConfigError:
@@ -160,8 +163,10 @@ def _local_ips() -> tuple[str, ...]:
     return tuple(sorted(set(_resolve(socket.gethostname())) | {"127.0.0.1", "::1"}))
 
 
-def load_config(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | None:
-    """Read and parse the config; print the problem and return None on failure."""
+def load_config(path: str, stdin: IO[str], stderr: IO[str], *,
+                with_text: bool = False) -> Any:
+    """Read and parse the config; print the problem and return None on failure.
+    With ``with_text``, ``(config, its text)``."""
     source = "<stdin>" if path == "-" else path
     try:
         if path == "-":
@@ -177,14 +182,40 @@ def load_config(path: str, stdin: IO[str], stderr: IO[str]) -> LinkerConfig | No
         return None
     try:
         load_installed_plugins(importlib.metadata.entry_points)
-        return parse_config(text, source)
+        config = parse_config(text, source)
+        return (config, text) if with_text else config
     except ConfigError as err:
         print(err, file=stderr)
         return None
 
 
-def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], path: str) -> int:
-    """Build, start on the global reactor, run until told to stop."""
+def worker_count(config: LinkerConfig) -> int:
+    """``workers``, or with ``auto`` the CPUs this process may use (its affinity mask,
+    capped by a cgroup CPU quota: :func:`l5d.workers.cpus.usable_cpus`)."""
+    if config.workers is not None:
+        return config.workers
+    from l5d.workers.cpus import usable_cpus
+
+    def read(path: str) -> str | None:
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return None
+
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = os.cpu_count() or 1
+    return usable_cpus(affinity, read("/sys/fs/cgroup/cpu.max"),
+                       read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                       read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], path: str,
+           text: str) -> int:
+    """Build, start on the global reactor, run until told to stop. With more than one
+    worker this process is their control (docs/workers.md)."""
     if "twisted.internet.reactor" not in sys.modules:
         from l5d.reactor import install
 
@@ -200,11 +231,18 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
 
     from admin_ui.site import build_admin_site
 
+    n_workers = worker_count(config)
     try:
-        linker: Linker = build(config, env, reactor)
+        linker: Linker = build(config, env, reactor, control=n_workers > 1)
     except ConfigError as err:
         print(_located(err, path), file=stderr)
         return 1
+    supervisor = None
+    if n_workers > 1:
+        from l5d.workers.supervisor import Supervisor
+
+        supervisor = Supervisor(reactor, linker, n_workers, text,
+                                "<stdin>" if path == "-" else path, env.variables)
 
     token = admin_token(config, env.variables, stderr)
     _log_to(stderr)
@@ -233,11 +271,14 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
             outcome: object = Refused(("the config came from stdin: there is no file to "
                                        "reload (run l5d with a file)",))
         else:
-            text, outcome = _read_config(path)
-            if text is not None:
-                watch.seen = text  # a text refused once is not retried by the watch
+            new_text, outcome = _read_config(path)
+            if new_text is not None:
+                watch.seen = new_text  # a text refused once is not retried by the watch
             if isinstance(outcome, LinkerConfig):
                 outcome = linker.reload(outcome)
+                if supervisor is not None and not isinstance(outcome, Refused):
+                    supervisor.text = new_text
+                    supervisor.reload()
         doc = outcome.to_json()  # type: ignore[attr-defined]
         if isinstance(outcome, Refused):
             log.warning("reload (%s) refused, the running config stays: %s", who,
@@ -271,8 +312,10 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         log.info("admin writes are %s", "off (admin.readOnly)" if admin.read_only else (
             f"on (token from {admin.token_file or '$' + admin.token_env})" if token
             else f"off: no token (admin.tokenFile, or ${admin.token_env})"))
-        log.info("l5d %s started (config %s, pid %d): %s%s", _version(),
+        log.info("l5d %s started (config %s, pid %d%s): %s%s", _version(),
                  "<stdin>" if path == "-" else os.path.abspath(path), os.getpid(),
+                 "" if supervisor is None else
+                 f"; {n_workers} workers, pids {' '.join(map(str, supervisor.pids))}",
                  ", ".join(f"{lst.name} on {lst.url}" for lst in listeners),
                  "".join(f"; rt/{w.label} access log {os.path.abspath(w.path)}"
                          for w in linker.access_logs))
@@ -287,13 +330,79 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
 
     def start() -> None:
         site = holder["site"] = make_site(config)
-        linker.start(site).addCallbacks(announce, failed)
+        started = linker.start(site)
+        if supervisor is not None:
+            started.addCallback(lambda listeners: supervisor.start().addCallback(
+                lambda _: listeners))
+        started.addCallbacks(announce, failed)
+
+    def stop() -> object:
+        if supervisor is None:
+            return linker.stop()
+        return supervisor.stop().addBoth(lambda _: linker.stop())
 
     reactor.addSystemEventTrigger("before", "shutdown", watch.stop)
-    reactor.addSystemEventTrigger("before", "shutdown", linker.stop)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.callWhenRunning(start)
     reactor.run()
     return exit_code
+
+
+def _work(environ: Mapping[str, str], stderr: IO[str]) -> int:
+    """``l5d --worker``: one worker process of a control (:mod:`l5d.workers.worker`)."""
+    if "twisted.internet.reactor" not in sys.modules:
+        from l5d.reactor import install
+
+        install()
+    from twisted.internet import reactor
+    from twisted.internet.error import ReactorNotRunning
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+    )
+
+    from l5d.workers.worker import Worker
+
+    _die_with_parent()
+    env = env_from(environ)
+    _log_to(stderr, tag="worker")
+    globalLogBeginner.beginLoggingTo(
+        [FilteringLogObserver(_twisted_to_logging,
+                              [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)])],
+        redirectStandardIO=False)
+
+    def stop_reactor() -> None:
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass
+
+    def parse(text: str, source: str) -> LinkerConfig:
+        load_installed_plugins(importlib.metadata.entry_points)
+        return parse_config(text, source)
+
+    def make(text: str, source: str, side: object) -> Linker:
+        return build(parse(text, source), env, reactor, worker=side)
+
+    worker = Worker(reactor, make, parse, stop_reactor)
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: worker.linker.stop() if worker.linker else None)
+    reactor.callWhenRunning(worker.run)
+    reactor.run()
+    return 0
+
+
+def _die_with_parent() -> None:
+    """SIGTERM this process when its parent (the control) dies, however it dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _read_config(path: str) -> tuple[str | None, object]:
@@ -396,10 +505,13 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _log_to(stream: IO[str]) -> None:
-    """Python ``logging`` at INFO to ``stream``, one line per record, UTC times."""
+def _log_to(stream: IO[str], tag: str = "") -> None:
+    """Python ``logging`` at INFO to ``stream``, one line per record, UTC times; a
+    worker's lines name it (``l5d.router[worker 1234]``)."""
     handler = logging.StreamHandler(stream)
-    formatter = logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
+    fmt = LOG_FORMAT if not tag else LOG_FORMAT.replace(
+        "%(name)s", f"%(name)s[{tag} %(process)d]")
+    formatter = logging.Formatter(fmt, LOG_DATE_FORMAT)
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     root = logging.getLogger()

@@ -16,6 +16,7 @@ from l5d.config._node import Node, describe
 from l5d.config._hints import dtab_comment_hint, null_value_hint
 from l5d.config.errors import ConfigError, NoRoutersSpecified
 from l5d.config.model import (
+    MAX_WORKERS,
     DEFAULT_ADMIN_IP,
     DEFAULT_ADMIN_PORT,
     DEFAULT_ADMIN_TOKEN_ENV,
@@ -75,7 +76,7 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     if not node.is_mapping:
         raise ctx.error(f"expected a mapping at the top level, got {describe(node)}", "", node)
     f = ctx.fields(node, "").expect("admin", "routers", "namers", "telemetry", "usage",
-                                    "dtabStore", "configReload")
+                                    "dtabStore", "configReload", "workers")
     admin_fields = f.mapping("admin")
     admin = AdminConfig() if admin_fields is None else ctx.attempt(
         lambda: _admin(admin_fields), AdminConfig())
@@ -95,9 +96,20 @@ def read_linker(node: Node, ctx: Context, plugins: Plugins) -> LinkerConfig:
     reload_fields = f.mapping("configReload")
     config_reload = ConfigReloadConfig() if reload_fields is None else ctx.attempt(
         lambda: read_config_reload(reload_fields), ConfigReloadConfig())
+    workers = ctx.attempt(lambda: _workers(f), None)
     return _make(f, LinkerConfig, admin=admin, routers=routers, namers=namers,
                  telemetry=telemetry, usage=usage, dtab_store=dtab_store,
-                 config_reload=config_reload)
+                 config_reload=config_reload, workers=workers)
+
+
+def _workers(f: Fields) -> int | None:
+    """``workers``: ``auto`` (the default: the CPUs l5d may use) or a number of processes."""
+    node = f.raw("workers")
+    if node is None or node.value == "auto":
+        return None
+    if isinstance(node.value, str):
+        raise f.error(f"expected auto or an integer, got {describe(node)}", "workers")
+    return f.integer("workers", minimum=1, maximum=MAX_WORKERS)
 
 
 def _each(ctx: Context, items: tuple[tuple[Node, str], ...],

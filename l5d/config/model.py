@@ -81,6 +81,8 @@ DEFAULT_METRICS_SNAPSHOT_S = 60.0
 # -- servers -----------------------------------------------------------------
 DEFAULT_SERVER_IP = "127.0.0.1"
 DEFAULT_HTTP_PORT = 4140
+#: the most ``workers`` a config may ask for
+MAX_WORKERS = 256
 DEFAULT_MAX_CALL_DEPTH = 1000
 # l5d additions (Linkerd has no such deadlines; nginx's client_header_timeout,
 # client_body_timeout and send_timeout are the models)
@@ -472,6 +474,15 @@ class LinkerConfig:
     usage: UsageConfig = field(default_factory=UsageConfig)
     dtab_store: DtabStoreConfig = field(default_factory=DtabStoreConfig)
     config_reload: ConfigReloadConfig = field(default_factory=ConfigReloadConfig)
+    #: ``workers``: how many router processes (``None``: ``auto``, the CPUs l5d may use);
+    #: more than one adds a control process (docs/workers.md)
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(
+                self.workers, int) or not 1 <= self.workers <= MAX_WORKERS):
+            raise ValueError(f"workers: expected auto or an integer 1..{MAX_WORKERS}, "
+                             f"got {self.workers!r}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -482,4 +493,5 @@ class LinkerConfig:
             "usage": self.usage.to_json(),
             "dtabStore": self.dtab_store.to_json(),
             "configReload": self.config_reload.to_json(),
+            "workers": "auto" if self.workers is None else self.workers,
         }

@@ -33,8 +33,6 @@ from twisted.internet import defer
 from l5d.config import ConfigError, LinkerConfig, check_config
 from l5d.dtab_store.build import build_backend
 from l5d.dtab_store.store import DtabStore
-from l5d.http.fasttcp import listen_tcp
-from l5d.linker import listen_options
 from l5d.k8s.apis import K8sApis
 from l5d.reload.plan import ReloadPlan, plan_reload, show_key
 from l5d.telemetry.access_log import run_now
@@ -116,7 +114,8 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
     linker.dtab_store.reconfigure({r.label: r.dtab for r in config.routers})
     try:
         new = Linker(config, env, reactor, linker._now, linker._rng, linker._wall,
-                     linker._run_blocking, reuse=reuse)
+                     linker._run_blocking, reuse=reuse, worker=linker.worker,
+                     control=linker.control)
     except Exception as err:
         linker.dtab_store.reconfigure(old_dtabs)
         _rewatch(old_servers, kept)
@@ -131,9 +130,7 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
         if srv.key in by_key:
             continue
         try:
-            bound[srv.key] = listen_tcp(reactor, srv.params.port, new.server_factory(srv),
-                                        interface=srv.params.ip,
-                                        **listen_options(srv.socket_options))
+            bound[srv.key] = new.open_port(srv, new.server_factory(srv))
         except Exception as err:
             errors.append(f"rt/{srv.router.label}: cannot listen on {show_key(srv.key)}: {err}")
     if errors:

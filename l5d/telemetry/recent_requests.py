@@ -74,6 +74,12 @@ class RecentRequests:
                 out.append(rec)
         return out
 
+    def replace(self, records: list[RequestRecord]) -> None:
+        """Hold ``records`` instead (already sampled, oldest first; the newest
+        ``capacity`` kept): the control of workers gathering its workers' rings."""
+        self._ring.clear()
+        self._ring.extend(records)
+
     def __len__(self) -> int:
         return len(self._ring)
 

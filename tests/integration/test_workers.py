@@ -1,0 +1,222 @@
+"""``workers: N``: one control process and N workers sharing the router port (real
+processes, real sockets, real clients).
+
+* connections are spread over the workers, and the stats of all of them add up exactly
+  in the control's ``/admin/metrics.json`` and Prometheus page;
+* a dtab saved through the admin routes every worker's next request;
+* a killed worker is started again while the other keeps its connections, and the
+  counters never go back;
+* SIGTERM drains every worker (a slow request in flight is answered) and ends them all;
+* ``workers: 1`` is one process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import requests
+
+from tests.helpers.backends import EchoBackend, ScriptedBackend, read_head
+from tests.helpers.l5d_process import L5d, config_text, wait_for
+
+TIMEOUT_S = 10.0
+
+
+def children(pid: int) -> list[int]:
+    """The worker processes of the control ``pid`` (its children run with ``--worker``)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"--worker" in cmdline:
+            out.append(int(entry))
+    return sorted(out)
+
+
+def socket_inodes(pid: int) -> set[str]:
+    out = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                out.add(target[8:-1])
+    except OSError:
+        pass
+    return out
+
+
+def established_to(port: int) -> dict[str, int]:
+    """inode -> 1 for every ESTABLISHED TCP socket whose local port is ``port``."""
+    out = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            local, state, inode = parts[1], parts[3], parts[9]
+            if int(local.split(":")[1], 16) == port and state == "01":
+                out[inode] = 1
+    return out
+
+
+def get(sock: socket.socket, host: str, path: str = "/") -> tuple[int, bytes]:
+    """One keep-alive GET over ``sock``; (status, body)."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    head, rest = read_head(sock)
+    status = int(head.split(b" ", 2)[1])
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return status, rest[:length]
+
+
+def workers_config(backend: int, n: int = 2, extra: str = "") -> str:
+    return config_text(f"/svc/x=>/$/inet/127.0.0.1/{backend}") + f"workers: {n}\n" + extra
+
+
+def test_two_workers_share_the_port_and_their_stats_add_up() -> None:
+    with EchoBackend() as b, L5d(config=workers_config(b.port) + (
+            "telemetry:\n- kind: io.l5d.prometheus\n")) as l5d:
+        assert "2 workers, pids" in l5d.output()
+        pids = children(l5d.proc.pid)
+        assert len(pids) == 2
+        # 40 connections held open: the kernel spreads them over both workers
+        conns = [socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
+                 for _ in range(40)]
+        try:
+            sent = 0
+            for i, c in enumerate(conns):
+                for _ in range(1 + i % 3):
+                    status, _ = get(c, "x")
+                    assert status == 200
+                    sent += 1
+            ours = established_to(l5d.port)
+            per_worker = [len(socket_inodes(pid) & ours.keys()) for pid in pids]
+            assert sum(per_worker) == 40 and all(n > 0 for n in per_worker), per_worker
+            metrics = l5d.metrics()  # read at once: the control gathers first
+            assert metrics["rt/http/service/svc/x/requests"] == sent
+            assert metrics["rt/http/client/$/inet/127.0.0.1/%d/requests" % b.port] == sent
+            assert metrics["rt/http/server/127.0.0.1/%d/requests" % l5d.port] == sent
+            assert metrics["rt/http/service/svc/x/request_latency_ms.count"] == sent
+            # one process's gauges per worker, under its own scope
+            for i in range(2):
+                assert metrics[f"workers/{i}/process/rss_bytes"] > 0
+            text = requests.get(f"http://127.0.0.1:{l5d.admin_port}/admin/metrics/prometheus",
+                                timeout=TIMEOUT_S).text
+            line = next(ln for ln in text.splitlines()
+                        if ln.startswith("rt:service:requests{") and 'service="svc/x"' in ln)
+            assert float(line.rsplit(" ", 1)[1]) == sent
+        finally:
+            for c in conns:
+                c.close()
+
+
+def test_a_saved_dtab_routes_every_worker() -> None:
+    with EchoBackend() as old, EchoBackend() as new, L5d(config=workers_config(old.port)) as l5d:
+        url = f"http://127.0.0.1:{l5d.admin_port}/admin/dtab/http"
+        doc = requests.get(url, timeout=TIMEOUT_S).json()
+        rsp = requests.put(url, json={"dtab": f"/svc/x=>/$/inet/127.0.0.1/{new.port}",
+                                      "version": doc["version"]},
+                           headers=l5d.admin_auth, timeout=TIMEOUT_S)
+        assert rsp.status_code == 200, rsp.text
+
+        def all_new() -> bool:
+            before = len(new.requests)
+            for _ in range(20):  # new connections: both workers get some
+                with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+                    assert get(c, "x")[0] == 200
+            return len(new.requests) - before == 20
+
+        assert wait_for(all_new, TIMEOUT_S)
+
+
+def test_a_killed_worker_comes_back_and_the_other_keeps_its_connections() -> None:
+    with EchoBackend() as b, L5d(config=workers_config(b.port), stderr_apart=True) as l5d:
+        pids = children(l5d.proc.pid)
+        conns = [socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
+                 for _ in range(20)]
+        for c in conns:
+            assert get(c, "x")[0] == 200
+        ours = established_to(l5d.port)
+        owner = {}
+        for pid in pids:
+            owner[pid] = socket_inodes(pid) & ours.keys()
+        victim, survivor = pids
+        assert owner[victim] and owner[survivor]
+        before = l5d.metrics()["rt/http/service/svc/x/requests"]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: len(children(l5d.proc.pid)) == 2
+                        and victim not in children(l5d.proc.pid), TIMEOUT_S)
+        # every connection the survivor holds still works
+        kept = 0
+        for c in conns:
+            try:
+                status, _ = get(c, "x")
+            except (OSError, ValueError, AttributeError):
+                continue  # one of the victim's: closed with it
+            assert status == 200
+            kept += 1
+        assert kept >= len(owner[survivor])
+        # the new worker listens: new connections all work
+        assert wait_for(lambda: "listening again" in l5d.errors(), TIMEOUT_S)
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+                assert get(c, "x")[0] == 200
+        after = l5d.metrics()["rt/http/service/svc/x/requests"]
+        assert after >= before + kept + 20  # the counter never went back
+        assert "worker 0 (pid" in l5d.errors() or "worker 1 (pid" in l5d.errors()
+        for c in conns:
+            c.close()
+
+
+def test_sigterm_drains_every_worker() -> None:
+    release = threading.Event()
+
+    def slow(conn: socket.socket, log: list) -> None:
+        read_head(conn)
+        release.wait(TIMEOUT_S)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+
+    with ScriptedBackend(slow) as b:
+        l5d = L5d(config=workers_config(b.port).replace(
+            "metricsSnapshotIntervalMs: 0", "metricsSnapshotIntervalMs: 0, "
+            "shutdownGraceMs: 8000"))
+        l5d.start()
+        try:
+            pids = children(l5d.proc.pid)
+            c = socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert wait_for(lambda: b.connections == 1, TIMEOUT_S)
+            l5d.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            release.set()
+            head, rest = read_head(c)
+            assert head.startswith(b"HTTP/1.1 200") and rest.startswith(b"slow")
+            assert l5d.proc.wait(TIMEOUT_S) == 0
+            assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 5)
+            c.close()
+        finally:
+            l5d.stop()
+
+
+def test_workers_1_is_one_process() -> None:
+    with EchoBackend() as b, L5d(config=workers_config(b.port, n=1)) as l5d:
+        assert children(l5d.proc.pid) == []
+        with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+            assert get(c, "x")[0] == 200
+        assert l5d.metrics()["rt/http/service/svc/x/requests"] == 1
