@@ -375,8 +375,12 @@ class HttpRouter(RouterOutcomes):
     def _no_route(self, ex: Exchange, base: Dtab) -> None:
         """Answer 502 with Linkerd's no-route text, saying what was tried."""
         override = ex.local_dtab
-        state = self.interpreter.delegate(override.over(base), ex.dst)
-        tried = resolutions(state.value) if isinstance(state, Ok) else []
+        remote = getattr(self.interpreter, "resolutions", None)  # a worker's: the control's
+        if remote is not None:
+            tried = remote(override.over(base), ex.dst)
+        else:
+            state = self.interpreter.delegate(override.over(base), ex.dst)
+            tried = resolutions(state.value) if isinstance(state, Ok) else []
         reason = "no route (resolutions considered: " + (", ".join(tried) or "none") + ")"
         if override.local:
             reason += f" with the override dtab {override.local.show()}"
