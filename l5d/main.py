@@ -303,6 +303,8 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
         if any(r.access_log is not None and r.access_log.roll_policy.kind is RollKind.SIGHUP
                for r in linker.config.routers):
             linker.reopen_access_logs()
+            if supervisor is not None:
+                supervisor.broadcast(("reopen",))
         do_reload("SIGHUP")
 
     def announce(listeners: list) -> None:

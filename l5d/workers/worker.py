@@ -16,6 +16,7 @@ control -> worker                               worker -> control
 ``("collect", seq, records)``                   ``("collected", seq, index, stats, records,
                                                 clients)``
 ``("reload", seq, text, source, ports, dtabs)`` ``("reloaded", seq, index, errors)``
+``("reopen",)`` (SIGHUP: reopen access logs)
 ``("stop",)`` (drain and exit)
 ==============================================  ==============================================
 
@@ -84,6 +85,9 @@ class Worker:
                 self._start(*msg[1:])
             elif kind == "reload":
                 self._reload(*msg[1:])
+            elif kind == "reopen":
+                if self.linker is not None:
+                    self.linker.reopen_access_logs()
             elif kind == "stop":
                 self.stop()
         except Exception:  # a bug must not end the worker: say it and go on
@@ -91,7 +95,7 @@ class Worker:
 
     def _start(self, text: str, source: str, index: int, ports: dict, admin: Any,
                dtabs: dict) -> None:
-        from l5d.workers.stats_ship import StatsShipper
+        from l5d.workers.stats_ship import StatsShipper, worker_renames
 
         self.side = WorkerSide(index, self.channel.send, ports, admin, dtabs)
         try:
@@ -100,7 +104,7 @@ class Worker:
             self.channel.send(("failed", index, f"building the config failed: {err}"))
             self._stop_reactor()
             return
-        self.shipper = StatsShipper(self.linker.stats, worker_index=index)
+        self.shipper = StatsShipper(self.linker.stats, worker_renames(index))
 
         def listening(listeners: list) -> None:
             self.channel.send(("listening", index, [(lst.name, lst.url) for lst in listeners]))
