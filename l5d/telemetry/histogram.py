@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
-from typing import Iterable
+from typing import Iterable, Mapping
 
 __all__ = ["Histogram", "Summary", "bucket_index", "bucket_bounds", "PERCENTILES"]
 
@@ -122,6 +122,19 @@ class Histogram:
         w = self._window
         w[i] = w.get(i, 0) + 1
         self._wsum += v
+
+    def window(self) -> tuple[dict[int, int], int]:
+        """The open window: ``({bucket index: count}, the sum of its values)``. The dict is
+        the live one until the next :meth:`snapshot` (a worker reads it, then closes it)."""
+        return self._window, self._wsum
+
+    def add_window(self, buckets: Mapping[int, int], total: int) -> None:
+        """Add another histogram's window (its bucket counts and the sum of its values) to
+        the open window, exactly: how the control process merges its workers' windows."""
+        w = self._window
+        for i, n in buckets.items():
+            w[i] = w.get(i, 0) + n
+        self._wsum += total
 
     def snapshot(self) -> Summary:
         """Close the current window: fold it into the running totals and keep its summary

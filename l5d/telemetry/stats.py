@@ -54,6 +54,17 @@ class FunctionCounter(FunctionGauge):
     __slots__ = ()
 
 
+def status_counters(name: Scope, table: dict[int, int]) -> Iterator[tuple[Scope, int]]:
+    """The counters that the status table ``name`` reads as: ``<name>/status/<code>`` for
+    each code, then ``<name>/status/<n>XX`` for each class (see :meth:`Stats.statuses`)."""
+    classes: dict[int, int] = {}
+    for code, n in table.items():
+        yield name + ("status", str(code)), n
+        classes[code // 100] = classes.get(code // 100, 0) + n
+    for c, n in classes.items():
+        yield name + ("status", f"{c}XX"), n
+
+
 class Stats:
     """A flat registry; ``scope(*names)`` gives a view that prefixes names."""
 
@@ -115,12 +126,7 @@ class Stats:
         for k, c in self._counters.items():
             yield k, c.value
         for k, table in self._statuses.items():
-            classes: dict[int, int] = {}
-            for code, n in table.items():
-                yield k + ("status", str(code)), n
-                classes[code // 100] = classes.get(code // 100, 0) + n
-            for c, n in classes.items():
-                yield k + ("status", f"{c}XX"), n
+            yield from status_counters(k, table)
 
     def stats(self) -> Iterator[tuple[Scope, Histogram]]:
         yield from self._stats.items()
@@ -136,17 +142,20 @@ class Stats:
         last read."""
         self._removal_listeners.append(listener)
 
-    def _tables(self) -> tuple[dict, dict, dict, dict]:
+    def tables(self) -> tuple[dict, dict, dict, dict]:
+        """The live tables by name: counters (and function counters), gauges (and function
+        gauges), histograms and status tables; read-only, for a reader that scans the whole
+        registry with C-level loops (a worker's :mod:`~l5d.workers.stats_ship`)."""
         return self._counters, self._gauges, self._stats, self._statuses
 
     def _take(self, keys_of) -> None:
         """Remove, from each table, the keys that ``keys_of(table)`` lists."""
         gone = Stats() if self._removal_listeners else None
-        for i, table in enumerate(self._tables()):
+        for i, table in enumerate(self.tables()):
             for key in keys_of(table):
                 metric = table.pop(key, None)
                 if gone is not None and metric is not None:
-                    gone._tables()[i][key] = metric
+                    gone.tables()[i][key] = metric
         if gone is not None:
             for listener in self._removal_listeners:
                 listener(gone)

@@ -87,3 +87,24 @@ def test_merge_is_exact_whatever_the_split() -> None:
     merged = parts[0].merge(parts[1:])
     assert merged.totals() == whole.totals()
     assert merged.summary() == whole.summary()
+
+
+def test_added_windows_close_as_one_window_of_all_the_values() -> None:
+    """Windows read from several histograms and added to another's open window snapshot
+    exactly as one histogram that recorded every value."""
+    rng = random.Random(12)
+    whole = Histogram(scale=1000)
+    merged = Histogram(scale=1000)
+    parts = [Histogram(scale=1000) for _ in range(3)]
+    for _ in range(3):
+        for n in range(2000):
+            v = rng.randrange(0, 10**7)
+            whole.add(v)
+            parts[n % 3].add(v)
+        for p in parts:
+            buckets, total = p.window()
+            p.snapshot()
+            merged.add_window(buckets, total)
+        assert merged.snapshot() == whole.snapshot()
+    assert merged.totals() == whole.totals()
+    assert merged.window() == ({}, 0)
