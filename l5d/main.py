@@ -392,7 +392,11 @@ def _work(environ: Mapping[str, str], stderr: IO[str]) -> int:
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: worker.linker.stop() if worker.linker else None)
     reactor.callWhenRunning(worker.run)
-    reactor.run()
+    # SIGTERM or SIGINT (the control's process group signalled, as a terminal's Ctrl-C
+    # does) drain once, like the control's ("stop",)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: reactor.callFromThread(worker.stop))
+    reactor.run(installSignalHandlers=False)
     return 0
 
 
