@@ -74,6 +74,7 @@ class _Worker:
         self.restarts = 0
         self.records: list = []
         self.clients: dict = {}
+        self.binds = 0  # names it asked the control to bind
 
     def send(self, message: tuple) -> None:
         if self.channel is not None:
@@ -115,6 +116,10 @@ class Supervisor:
                                  lambda w, m: w.send(m))
         linker.gathered = self
         linker.dtab_store.observe(self._dtab_saved)
+        for w in self.workers:  # workers/<i>/binds, restarts (its process figures: its own)
+            scope = linker.stats.scope("workers", str(w.index))
+            scope.function_counter(lambda w=w: w.binds, "binds")
+            scope.function_counter(lambda w=w: w.restarts, "restarts")
 
     # -- starting ---------------------------------------------------------------------
     def start(self) -> "defer.Deferred[None]":
@@ -173,6 +178,7 @@ class Supervisor:
     def _message(self, w: _Worker, msg: tuple) -> None:
         kind = msg[0]
         if kind == "bind":
+            w.binds += 1
             self.binds.handle(w, msg)
         elif kind == "collected":
             self._collected(w, msg)
