@@ -217,12 +217,15 @@ class Linker:
                 register(self.stats.scope(ncfg.dtab_prefix.show().lstrip("/")))
         owner = reuse.owner if reuse is not None and reuse.owner is not None else self
         ctx = TelemetryContext(reactor, self.stats, owner.read_metrics, now, wall, self._rng)
+        configs = config.telemetry
+        if worker is not None:  # only the telemeters that take records (see below)
+            trial = TelemetryContext(reactor, Stats(), owner.read_metrics, now, wall,
+                                     self._rng)
+            configs = tuple(c for c in configs if build_telemeter(c, trial).record is not None)
         self.telemeters = list(reuse.telemeters) if reuse is not None and \
             reuse.telemeters is not None else [
                 _building(f"telemetry[{i}]", lambda: build_telemeter(tcfg, ctx))
-                for i, tcfg in enumerate(config.telemetry)]
-        if worker is not None:  # registry readers (prometheus, statsd) run in the control
-            self.telemeters = [t for t in self.telemeters if t.record is not None]
+                for i, tcfg in enumerate(configs)]
         #: what every router's finished requests' records go to (plus its access log):
         #: (share of requests, sink); a tracer's take the records of sampled traces
         #: (``trace_sinks``)

@@ -176,6 +176,12 @@ class Supervisor:
 
     # -- messages -----------------------------------------------------------------------
     def _message(self, w: _Worker, msg: tuple) -> None:
+        try:
+            self._handle(w, msg)
+        except Exception:  # a bug must not cut the link (the worker would exit)
+            log.exception("handling %r from worker %d failed", msg[0], w.index)
+
+    def _handle(self, w: _Worker, msg: tuple) -> None:
         kind = msg[0]
         if kind == "bind":
             w.binds += 1

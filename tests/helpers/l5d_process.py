@@ -154,14 +154,18 @@ class L5d:
         return proc.returncode
 
 
-def config_text(dtab: str, *, server: str = "", router: str = "", namers: str = "") -> str:
+def config_text(dtab: str, *, server: str = "", router: str = "", namers: str = "",
+                workers: int | str = 1) -> str:
     """A whole l5d.yaml: admin and one router server on 127.0.0.1 port 0.
 
     ``server`` and ``router`` are extra YAML keys (one per line) for the server and the
     router; ``namers`` is top-level YAML appended as it is. Histograms read the window since
-    the previous read of the metrics (``metricsSnapshotIntervalMs: 0``).
+    the previous read of the metrics (``metricsSnapshotIntervalMs: 0``). ``workers`` is 1:
+    a router test reads one router process's state (its pools, its failure accrual);
+    ``tests/integration/test_workers*.py`` and the tests that pass ``workers`` run several.
     """
     text = textwrap.dedent("""\
+        workers: %s
         admin: {ip: 127.0.0.1, port: 0, metricsSnapshotIntervalMs: 0}
         routers:
         - protocol: http
@@ -169,7 +173,7 @@ def config_text(dtab: str, *, server: str = "", router: str = "", namers: str = 
           servers:
           - ip: 127.0.0.1
             port: 0
-        """) % dtab.replace("'", "''")
+        """) % (workers, dtab.replace("'", "''"))
     for line in textwrap.dedent(server).splitlines():
         text += "    " + line + "\n"
     for line in textwrap.dedent(router).splitlines():

@@ -10,6 +10,7 @@ query after scraping l5d, and what /admin/metrics/influxdb says, are one and the
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.helpers.l5d_process import L5d, config_text, wait_for
@@ -31,9 +32,9 @@ EXPECTED = {
 }
 
 
-def l5d_with_every_exporter(backend_port: int, statsd_port: int) -> L5d:
+def l5d_with_every_exporter(backend_port: int, statsd_port: int, workers: int = 1) -> L5d:
     config = config_text(
-        f"/svc/x=>/$/inet/127.0.0.1/{backend_port}",
+        f"/svc/x=>/$/inet/127.0.0.1/{backend_port}", workers=workers,
         router=f"service: {{responseClassifier: {{kind: {READ5XX}}}}}") + (
         "telemetry:\n"
         "- kind: io.l5d.prometheus\n"
@@ -53,9 +54,11 @@ def influx_fields(text: str) -> dict[tuple[str, frozenset], dict[str, float]]:
     return out
 
 
-def test_metrics_json_statsd_prometheus_and_influxdb_agree(prometheus_server) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metrics_json_statsd_prometheus_and_influxdb_agree(prometheus_server, workers) -> None:
+    """With two workers (docs/workers.md) the control merges their stats: the same totals."""
     with StatsdDaemon() as sd, Scripted() as b:
-        with l5d_with_every_exporter(b.port, sd.port) as l5d:
+        with l5d_with_every_exporter(b.port, sd.port, workers) as l5d:
             url = prometheus_server(l5d.admin_port)
             assert wait_for(lambda: [r["value"][1] for r in _query(url, 'up{job="l5d"}')]
                             == ["1"], 30)

@@ -88,13 +88,13 @@ def get(sock: socket.socket, host: str, path: str = "/") -> tuple[int, bytes]:
 
 
 def workers_config(backend: int, n: int = 2, extra: str = "") -> str:
-    return config_text(f"/svc/x=>/$/inet/127.0.0.1/{backend}") + f"workers: {n}\n" + extra
+    return config_text(f"/svc/x=>/$/inet/127.0.0.1/{backend}", workers=n) + extra
 
 
 def test_two_workers_share_the_port_and_their_stats_add_up() -> None:
     with EchoBackend() as b, L5d(config=workers_config(b.port) + (
             "telemetry:\n- kind: io.l5d.prometheus\n")) as l5d:
-        assert "2 workers, pids" in l5d.output()
+        assert wait_for(lambda: "2 workers, pids" in l5d.output(), TIMEOUT_S)
         pids = children(l5d.proc.pid)
         assert len(pids) == 2
         # 40 connections held open: the kernel spreads them over both workers

@@ -49,9 +49,8 @@ def test_one_watch_per_object_whatever_the_workers(
     ns = k8s_namespace
     for name in SERVICES:
         k8s_api.put_endpoints(ns, name, [subset("10.244.1.2")])
-    config = config_text(f"/svc => /#/io.l5d.k8s/{ns}/http",
-                         namers=namer_yaml(kubeconfig_access(k8s_api, tmp_path))) + \
-        "workers: 2\n"
+    config = config_text(f"/svc => /#/io.l5d.k8s/{ns}/http", workers=2,
+                         namers=namer_yaml(kubeconfig_access(k8s_api, tmp_path)))
     with L5d(config=config) as l5d:
         workers = children(l5d.proc.pid)
         assert len(workers) == 2
