@@ -7,12 +7,15 @@ module:
 * :mod:`.procs`: host commands and processes, bounded waits, :class:`~.procs.SimError`;
 * :mod:`.state`: the state directory (``state.json``, ``api.json``);
 * :mod:`.network`: the bridge, the node namespaces, veths and ``/etc/netns`` files;
-* :mod:`.apiserver`: the API-server control process and its ``10.244.0.1:443`` forwarder;
+* :mod:`.apiserver`: the API-server control process, its ``10.244.0.1:443`` forwarder and
+  its restart;
 * :mod:`.objects`: Services, Endpoints, RBAC, credentials and the l5d ConfigMap in the API;
 * :mod:`.node_processes`: what runs in a node (l5d, ``kubectl proxy``, demo pods);
 * :mod:`.mesh`: requests through the mesh, and waiting until it routes;
 * :mod:`.cluster`: ``up``, ``down``, ``status``, ``restart-l5d``, ``exec`` and ``curl``;
 * :mod:`.scaling`: ``scale``, one Endpoints write;
+* :mod:`.faults`: a pod's process killed and restarted as the kubelet does, an l5d
+  worker killed;
 * :mod:`.probe`: an app sending requests continuously from inside a node;
 * :mod:`.measure`: how fast Endpoints changes take effect;
 * :mod:`.cli`: the command line.

@@ -4,8 +4,10 @@
 ``tests/helpers/k8s_api.py`` on 127.0.0.1, so the API server and etcd die with it, and
 forwards the bridge address ``10.244.0.1:443`` to it (pods reach it as
 ``https://kubernetes.default.svc:443``). It writes ``api.json`` in the state directory
-once it serves, and exits by itself once the bridge is gone. :func:`start_control`
-starts it; :func:`attach_api` talks to the server it runs.
+once it serves, and exits by itself once the bridge is gone. On SIGUSR1 it restarts
+kube-apiserver (same port, same etcd and data) and counts the restart in ``api.json``.
+:func:`start_control` starts it; :func:`attach_api` talks to the server it runs;
+:func:`restart_apiserver` asks it for a restart and waits for it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from .layout import API_PORT, BRIDGE, BRIDGE_IP, ROOT, SIM_PY
-from .procs import CONTROL_READY_S, wait_for
-from .state import State, read_json, tail, write_json
+from .procs import CONTROL_READY_S, SimError, alive, cmdline, wait_for
+from .state import State, need_state, read_json, tail, write_json
 
 
 def attach_api(info: dict) -> Any:
@@ -64,13 +67,47 @@ def control_main(state_dir: Path) -> int:
     api_json = state_dir / "api.json"
     api = ApiServer(state_dir / "api")
     stop = threading.Event()
+    wanted = threading.Event()  # SIGUSR1: restart kube-apiserver
+    restarts: dict[str, Any] = {"restarts": 0, "restart_attempts": 0}
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: wanted.set())
     try:
         api.start()
     except BaseException as e:
         write_json(api_json, {"error": f"{type(e).__name__}: {e}"})
         raise
+
+    def publish() -> None:
+        write_json(api_json, {
+            "url": api.url, "port": api.port, "ca_file": api.ca_file,
+            "admin_token": api.admin_token, "state_dir": str(api.state_dir),
+            "workdir": str(api.workdir), "forward": f"{BRIDGE_IP}:{API_PORT}",
+            "control_pid": os.getpid(),
+            "etcd_pid": api._etcd.pid if api._etcd else 0,
+            "apiserver_pid": api._apiserver.pid if api._apiserver else 0,
+            **restarts,
+        })
+
+    def restarter() -> None:
+        # One long-lived thread does every restart: kube-apiserver is started with
+        # PR_SET_PDEATHSIG, which fires when the *thread* that started it ends.
+        while not stop.is_set():
+            if not wanted.wait(0.5):
+                continue
+            wanted.clear()
+            started = time.monotonic()
+            restarts.pop("restart_error", None)
+            try:
+                api.restart()
+                restarts["restarts"] += 1
+                restarts["restart_s"] = round(time.monotonic() - started, 3)
+            except Exception as e:  # noqa: BLE001 - reported through api.json
+                restarts["restart_error"] = f"{type(e).__name__}: {e}"
+            restarts["restart_attempts"] += 1
+            publish()
+
+    restart_thread = threading.Thread(target=restarter, name="apiserver-restarts")
     try:
         async def pipe(reader: Any, writer: Any) -> None:
             try:
@@ -97,14 +134,8 @@ def control_main(state_dir: Path) -> int:
 
         async def serve() -> None:
             server = await asyncio.start_server(handle, BRIDGE_IP, API_PORT, reuse_address=True)
-            write_json(api_json, {
-                "url": api.url, "port": api.port, "ca_file": api.ca_file,
-                "admin_token": api.admin_token, "state_dir": str(api.state_dir),
-                "workdir": str(api.workdir), "forward": f"{BRIDGE_IP}:{API_PORT}",
-                "control_pid": os.getpid(),
-                "etcd_pid": api._etcd.pid if api._etcd else 0,
-                "apiserver_pid": api._apiserver.pid if api._apiserver else 0,
-            })
+            publish()
+            restart_thread.start()
             async with server:
                 while not stop.is_set():
                     # The bridge gone (a `down` without this state dir) ends us too.
@@ -114,6 +145,9 @@ def control_main(state_dir: Path) -> int:
 
         asyncio.run(serve())
     finally:
+        stop.set()
+        if restart_thread.is_alive():
+            restart_thread.join(CONTROL_READY_S)
         api.stop()
     return 0
 
@@ -147,4 +181,36 @@ def start_control(st: State) -> dict:
     info = read_json(api_json)
     st.api = info
     st.save()
+    return info
+
+
+def restart_apiserver(state_dir: Path) -> dict:
+    """Restart the sim's kube-apiserver, as a control-plane upgrade or crash does: the
+    control process stops it (SIGTERM, SIGKILL after 3 s: open watches end without a
+    terminating chunk) and starts it again on the same port, with the same etcd and data.
+
+    :return: the new ``api.json`` (``restarts`` counts them, ``restart_s`` is how long
+        this one took).
+    :raises SimError: if the sim is not up, or the server is not serving again within
+        ``CONTROL_READY_S``.
+    """
+    st = need_state(state_dir)
+    api_json = st.dir / "api.json"
+    info = read_json(api_json) or {}
+    if not (alive(st.control_pid) and "_control" in cmdline(st.control_pid)):
+        raise SimError(f"the control process {st.control_pid} does not run")
+    if "restart_attempts" not in info:  # SIGUSR1 would end an older control process
+        raise SimError("this sim's control process cannot restart the API server "
+                       "(it predates restart-apiserver): run `down` and `up`")
+    before = info["restart_attempts"]
+    os.kill(st.control_pid, signal.SIGUSR1)
+
+    def attempted() -> bool:
+        return (read_json(api_json) or {}).get("restart_attempts", 0) > before
+
+    wait_for("API server restart", attempted, CONTROL_READY_S,
+             lambda: None if alive(st.control_pid) else "the control process exited")
+    info = read_json(api_json)
+    if "restart_error" in info:
+        raise SimError(f"API server restart: {info['restart_error']}")
     return info

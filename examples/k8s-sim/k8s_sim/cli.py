@@ -1,5 +1,6 @@
 """The command line of ``sim.py``: ``up``, ``down``, ``status``, ``curl``, ``exec``,
-``scale``, ``restart-l5d``, ``measure``, and the internal ``_control`` and ``_probe``.
+``scale``, ``restart-l5d``, ``update-secret``, ``measure``, the faults ``kill-pod``,
+``kill-worker`` and ``restart-apiserver``, and the internal ``_control`` and ``_probe``.
 
 ``--state DIR`` may come before or after the command.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __doc__ as PACKAGE_DOC
-from .apiserver import control_main
+from .apiserver import control_main, restart_apiserver
 from .cluster import curl, down, exec_in, restart_l5d, status, up, update_secret
 from .layout import (
     API_HOST,
@@ -25,6 +26,7 @@ from .layout import (
     node_name,
     placement,
 )
+from .faults import KUBELET_NOTICE_S, kill_pod, kill_worker
 from .measure import measure
 from .probe import probe_main
 from .procs import SimError
@@ -82,6 +84,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rounds", type=int, default=1)
     s.add_argument("--interval-ms", type=float, default=5)
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("kill-pod", help="SIGKILL a pod's process; the kubelet's part follows "
+                                         "(out of the Endpoints, restarted, back in)")
+    s.add_argument("pod", help="a pod name from `status`, e.g. hello-n1-2")
+    s.add_argument("--notice-s", type=float, default=KUBELET_NOTICE_S,
+                   help=f"seconds until its address leaves the Endpoints "
+                        f"(default {KUBELET_NOTICE_S})")
+    s = sub.add_parser("kill-worker", help="SIGKILL one worker process of NODE's l5d")
+    s.add_argument("node")
+    sub.add_parser("restart-apiserver", help="restart kube-apiserver (same port, etcd, data)")
     sub.add_parser("_control")
     s = sub.add_parser("_probe")
     s.add_argument("--proxy", required=True)
@@ -142,6 +153,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "update-secret":
             for path in update_secret(state, args.manifest):
                 print(f"{path}: new files on every node")
+            return 0
+        if args.cmd == "kill-pod":
+            r = kill_pod(state, args.pod, notice_s=args.notice_s)
+            print(f"{r.pod}: pid {r.old_pid} killed; out of the Endpoints after "
+                  f"{r.out_of_endpoints - r.killed:.1f} s; pid {r.new_pid} ready after "
+                  f"{r.ready - r.killed:.1f} s; back in the Endpoints after "
+                  f"{r.back_in_endpoints - r.killed:.1f} s")
+            return 0
+        if args.cmd == "kill-worker":
+            pid = kill_worker(state, node_index(args.node))
+            print(f"killed worker {pid}" if pid else "no worker: l5d runs one process")
+            return 0
+        if args.cmd == "restart-apiserver":
+            info = restart_apiserver(state)
+            print(f"kube-apiserver restarted (pid {info['apiserver_pid']}, {info['url']}) "
+                  f"in {info['restart_s']:.1f} s")
             return 0
         if args.cmd == "measure":
             ms = measure(state, node_index(args.from_node), args.rounds, args.interval_ms / 1000)

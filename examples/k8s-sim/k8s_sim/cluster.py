@@ -46,7 +46,17 @@ from .node_processes import (
 )
 from .objects import configmap_config, l5d_config, write_objects, write_service_endpoints
 from .secrets import secret_volumes, write_secret
-from .procs import CONTROL_STOP_S, PATH_ENV, SimError, alive, cmdline, log, run, stop_pids
+from .procs import (
+    CONTROL_STOP_S,
+    PATH_ENV,
+    SimError,
+    alive,
+    cmdline,
+    log,
+    run,
+    stop_pids,
+    wait_for,
+)
 from .state import State, need_state, read_json
 
 
@@ -150,8 +160,29 @@ def down(state_dir: Path = DEFAULT_STATE) -> None:
                and api.get("state_dir", "//") in cmdline(p)])
     # 3. namespaces, veths, bridge, /etc/netns files.
     network_down()
+    # 4. the control process of a sim of another state directory ends by itself once
+    # the bridge is gone (it looks every 0.5 s): wait for it, or an `up` right after
+    # this makes the bridge again first and finds 10.244.0.1:443 still taken.
+    try:
+        wait_for("another sim's control process", lambda: not other_controls(),
+                 CONTROL_STOP_S)
+    except SimError as e:
+        log(f"{e} (pids {other_controls()})")
     for name in ("state.json", "api.json"):
         (state_dir / name).unlink(missing_ok=True)
+
+
+def other_controls() -> list[int]:
+    """:return: the pids of every sim's control process (``sim.py _control``), from
+    ``/proc`` (any checkout's ``examples/k8s-sim/sim.py``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            argv = cmdline(int(entry)).split()
+            if (len(argv) > 2 and argv[1].endswith("k8s-sim/sim.py") and "_control" in argv
+                    and alive(int(entry))):
+                found.append(int(entry))
+    return found
 
 
 def status(state_dir: Path = DEFAULT_STATE) -> dict:

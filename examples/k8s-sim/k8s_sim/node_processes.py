@@ -208,7 +208,7 @@ def start_pod(st: State, service: str, n: int) -> Pod:
     :return: the pod, recorded in ``st``.
     :raises SimError: if the node has no address left.
     """
-    _, port, args = SERVICES[service]
+    port = SERVICES[service][1]
     used = {p.ip for p in st.pods} | {l5d_ip(n)}
     k = 2
     while f"10.244.{n}.{k}" in used:
@@ -218,15 +218,26 @@ def start_pod(st: State, service: str, n: int) -> Pod:
     ip = f"10.244.{n}.{k}"
     add_pod_ip(n, ip)
     name = f"{service}-n{n}-{k}"
-    env = pod_env(n, ip)
-    if "-target" in args:
-        env["http_proxy"] = f"{node_name(n)}:{L5D_PORTS['outgoing']}"  # as hello-world.yml
-    logf = st.dir / "logs" / f"pod-{name}.log"
-    pid = spawn_in(n, [st.python, str(HELLOWORLD), "-addr", f"{ip}:{port}", *args], env, logf)
-    pod = Pod(name=name, service=service, node=n, ip=ip, port=port, pid=pid, log=str(logf))
+    pod = Pod(name=name, service=service, node=n, ip=ip, port=port,
+              log=str(st.dir / "logs" / f"pod-{name}.log"))
+    pod.pid = run_pod(st, pod)
     st.pods.append(pod)
     st.save()
     return pod
+
+
+def run_pod(st: State, pod: Pod) -> int:
+    """Start ``pod``'s process (its container) at its address, appending to its log: for a
+    new pod, and again after it died, as the kubelet restarts a container in the same pod.
+
+    :return: the process's pid (``pod`` and the state are not changed).
+    """
+    _, _, args = SERVICES[pod.service]
+    env = pod_env(pod.node, pod.ip)
+    if "-target" in args:
+        env["http_proxy"] = f"{node_name(pod.node)}:{L5D_PORTS['outgoing']}"  # as hello-world.yml
+    return spawn_in(pod.node, [st.python, str(HELLOWORLD), "-addr", f"{pod.ip}:{pod.port}",
+                               *args], env, Path(pod.log))
 
 
 def pod_ready(pod: Pod) -> None:
