@@ -148,7 +148,9 @@ def config_reload(c: Cluster, rnd: int) -> str:
 
 
 def worker_kill(c: Cluster, rnd: int) -> str:
-    """SIGKILL one l5d worker process (node ``rnd % 3 + 1``'s); l5d must start another."""
+    """Kill one l5d worker process (node ``rnd % 3 + 1``'s) with SIGTERM, as ``kill`` and a
+    container runtime do: it drains (each response on its connections says ``Connection:
+    close``) while the other worker takes the new connections, and l5d starts another."""
     node = rnd % 3 + 1
     st = State.load(c.state_dir)
     pid = st.l5d[f"node-{node}"]["pid"]
@@ -157,7 +159,7 @@ def worker_kill(c: Cluster, rnd: int) -> str:
     if killed is None:
         raise Skipped("l5d runs one process")
     took = _until("a new worker", lambda: len(set(l5d_workers(pid)) - {killed}) >= before)
-    return f"node-{node} worker {killed} SIGKILLed; {before} workers again after {took:.1f} s"
+    return f"node-{node} worker {killed} SIGTERMed; {before} workers again after {took:.1f} s"
 
 
 ACTIONS: dict[str, Callable[[Cluster, int], str]] = {

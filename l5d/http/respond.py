@@ -85,12 +85,14 @@ class Responding:
         head = self.head
         clear = self.server.clear_context
         client_11 = head.version == "1.1"
+        # a draining connection (shutdown, lifeTimeMs) closes after this response: say so
+        keep_alive = head.keep_alive and not self.conn.draining
         memo = rhead.down  # a remembered head: its downstream heads by request shape
-        shape = (client_11 | head.keep_alive << 1 | self.request_done << 2 | clear << 3
+        shape = (client_11 | keep_alive << 1 | self.request_done << 2 | clear << 3
                  | success << 4 | framing << 5)
         down = memo.get(shape) if memo is not None else None
         if down is None:
-            down = downstream_head(rhead, framing, client_11, head.keep_alive, self.request_done,
+            down = downstream_head(rhead, framing, client_11, keep_alive, self.request_done,
                                    clear, success)
             if memo is not None:
                 memo[shape] = down

@@ -41,6 +41,7 @@ class DrainTests:
                     rsp = requests.get(f"http://127.0.0.1:{l5d.port}/", headers={"Host": "slow"},
                                        timeout=15)
                     result["rsp"] = (rsp.status_code, rsp.text)
+                    result["connection"] = rsp.headers.get("Connection")
                 except Exception as e:  # pragma: no cover - reported below
                     result["error"] = repr(e)
 
@@ -63,6 +64,8 @@ class DrainTests:
             assert wait_for(refused, 5), "the router kept accepting after shutdown began"
             t.join(15)
             assert result.get("rsp") == (200, "done"), result
+            # the client is told not to send another request on the draining connection
+            assert result.get("connection") == "close", result
             assert l5d.proc.wait(15) == 0
 
     def test_sigterm_lets_the_in_flight_request_finish(self) -> None:

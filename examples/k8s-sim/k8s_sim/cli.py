@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--notice-s", type=float, default=KUBELET_NOTICE_S,
                    help=f"seconds until its address leaves the Endpoints "
                         f"(default {KUBELET_NOTICE_S})")
-    s = sub.add_parser("kill-worker", help="SIGKILL one worker process of NODE's l5d")
+    s = sub.add_parser("kill-worker", help="kill one worker process of NODE's l5d")
     s.add_argument("node")
+    s.add_argument("--signal", default="TERM", choices=("TERM", "KILL"),
+                   help="TERM (default: it drains) or KILL (a crash)")
     sub.add_parser("restart-apiserver", help="restart kube-apiserver (same port, etcd, data)")
     sub.add_parser("_control")
     s = sub.add_parser("_probe")
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r.back_in_endpoints - r.killed:.1f} s")
             return 0
         if args.cmd == "kill-worker":
-            pid = kill_worker(state, node_index(args.node))
+            pid = kill_worker(state, node_index(args.node), getattr(signal, "SIG" + args.signal))
             print(f"killed worker {pid}" if pid else "no worker: l5d runs one process")
             return 0
         if args.cmd == "restart-apiserver":

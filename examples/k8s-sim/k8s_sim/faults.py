@@ -137,8 +137,10 @@ def l5d_workers(pid: int) -> list[int]:
     return [c for c in children(pid) if "--worker" in cmdline(c)]
 
 
-def kill_worker(state_dir: Path, node: int) -> int | None:
-    """SIGKILL one worker of node ``node``'s l5d (its first, by pid).
+def kill_worker(state_dir: Path, node: int, sig: int = signal.SIGTERM) -> int | None:
+    """Send ``sig`` to one worker of node ``node``'s l5d (its first, by pid): SIGTERM, as
+    ``kill`` does (the worker drains, then l5d starts another), or SIGKILL (a crash: what
+    is in flight on its connections is cut).
 
     :return: the killed worker's pid, or ``None`` when that l5d runs one process.
     :raises SimError: if the sim is not up or that node's l5d does not run.
@@ -151,5 +153,5 @@ def kill_worker(state_dir: Path, node: int) -> int | None:
     workers = l5d_workers(pid)
     if not workers:
         return None
-    os.kill(workers[0], signal.SIGKILL)
+    os.kill(workers[0], sig)
     return workers[0]

@@ -48,6 +48,7 @@ class FakeConn:
         self.finished: list[bool] = []
         self.aborted = False
         self.lost = False
+        self.draining = False  # shutting down: responses say Connection: close
         self.paused: set[str] = set()
         self.transport = FakeTransport()
 
