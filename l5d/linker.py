@@ -39,6 +39,7 @@ from l5d.http.forwarded import Forwarder
 from l5d.http.framing import MAX_FIXED_BODY
 from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
+from l5d.http.server_output import DRAIN_IDLE_S
 from l5d.k8s.apis import K8sApis
 from l5d.namers.build import build_namer
 from l5d.reload.plan import server_key
@@ -538,9 +539,10 @@ class Linker:
             in_flight = sum(len(r.in_flight) for r in routers)
             log.info("stopping: draining %d connections with %d requests in flight "
                      "(shutdownGraceMs %d)", conns, in_flight, round(grace * 1000))
+        idle_s = min(DRAIN_IDLE_S, grace / 2)  # an idle connection: a request may be coming
         for srv in servers:
             for conn in list(srv.factory.connections):
-                conn.drain()
+                conn.drain(idle_s)
         done: defer.Deferred[None] = defer.Deferred()
         deadline = self._now() + grace
 

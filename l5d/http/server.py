@@ -117,6 +117,7 @@ class HttpServerConnection(RequestInput, ResponseOutput, Protocol):
         self._send_timer: Any = None
         self._life_timer: Any = None
         self._linger_timer: Any = None
+        self._drain_timer: Any = None
         self._broken = False  # the parser is done with this connection
         self._last = False  # no request after the ones queued (upgrade)
         self._read_eof = False
@@ -141,7 +142,7 @@ class HttpServerConnection(RequestInput, ResponseOutput, Protocol):
     def connectionLost(self, reason: Any = None) -> None:
         self.lost = True
         self._wait = WAIT_NONE
-        for name in ("_timer", "_send_timer", "_life_timer", "_linger_timer"):
+        for name in ("_timer", "_send_timer", "_life_timer", "_linger_timer", "_drain_timer"):
             timer = getattr(self, name)
             if timer is not None and timer.active():
                 timer.cancel()

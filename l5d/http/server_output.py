@@ -16,9 +16,12 @@ from twisted.logger import Logger
 
 from l5d.http.server_input import WAIT_NONE
 
-__all__ = ["ResponseOutput"]
+__all__ = ["DRAIN_IDLE_S", "ResponseOutput"]
 
 log = Logger()
+
+#: how long a draining idle keep-alive connection waits for a request already on its way
+DRAIN_IDLE_S = 1.0
 
 
 class ResponseOutput:
@@ -78,15 +81,26 @@ class ResponseOutput:
         if pending and not self.lost:
             self._send(pending[0] if len(pending) == 1 else b"".join(pending))
 
-    def drain(self) -> None:
-        """Shutting down (or ``lifeTimeMs`` reached): close now if idle, else after the response."""
+    def drain(self, idle_s: float = DRAIN_IDLE_S) -> None:
+        """Shutting down (or ``lifeTimeMs`` reached): close after the response in flight,
+        which says ``Connection: close``. An idle keep-alive connection stays open for
+        ``idle_s`` more (0: closes now): a client may be sending its next request on it as
+        we decide, and closing under that request would lose it; a request that comes is
+        answered with ``Connection: close``, and the connection closes after it."""
         if self.lost or self.closing:
             return
-        if not self._queue:
-            self._close_quietly()
-        else:
-            self.draining = True
+        self.draining = True
+        if self._queue:
             self.pause_reading("draining")
+        elif idle_s <= 0:
+            self._close_quietly()
+        elif self._drain_timer is None:
+            self._drain_timer = self._reactor.callLater(idle_s, self._drain_idle)
+
+    def _drain_idle(self) -> None:
+        self._drain_timer = None
+        if not (self.lost or self.closing or self._queue or self._in_head):
+            self._close_quietly()
 
     def closing_after_current(self) -> None:
         """Stop reading: the current request is the last on this connection."""

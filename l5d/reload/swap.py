@@ -87,9 +87,11 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
     # 2. the trial build: nothing of the running linker is touched
     try:
         trial_k8s = K8sApis(reactor, env.variables, random.Random(0))
+        # a worker's trial builds what a worker builds (no namers: nothing to import)
         Linker(config, dataclasses.replace(env, process=None), reactor, linker._now,
-               random.Random(0), linker._wall, lambda name: run_now,
-               reuse=Reuse(Stats(), trial_k8s, DtabStore(
+               random.Random(0), linker._wall, lambda name: run_now, worker=linker.worker,
+               control=linker.control,
+               reuse=Reuse(Stats(), trial_k8s, linker.dtab_store if linker.worker else DtabStore(
                    build_backend(config.dtab_store, reactor, trial_k8s, linker._wall),
                    {r.label: r.dtab for r in config.routers}, linker._wall)))
     except ConfigError as err:

@@ -267,7 +267,8 @@ class BindService:
 
     # -- internals -----------------------------------------------------------
     def _generations(self) -> tuple:
-        return tuple((label, i.generation) for label, i in self._interpreters.items())
+        # the interpreter itself too: a reload's new one may start at the same generation
+        return tuple((label, id(i), i.generation) for label, i in self._interpreters.items())
 
     def _answer(self, key: tuple[Hashable, str, str, str]) -> None:
         worker, label, dtab_text, path_text = key

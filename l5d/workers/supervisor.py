@@ -27,7 +27,8 @@ import logging
 import os
 import socket
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from twisted.internet import defer, task
 from twisted.internet.protocol import ProcessProtocol
@@ -49,6 +50,25 @@ MAX_RESTART_S = 30.0
 STABLE_S = 10.0
 #: after the drain grace, how long stopping workers get before they are killed
 KILL_AFTER_S = 5.0
+
+
+class _Interpreters(Mapping):
+    """Router label -> its interpreter in the control now (a reload replaces routers)."""
+
+    def __init__(self, linker: Any) -> None:
+        self._linker = linker
+
+    def _now(self) -> dict[str, Any]:
+        return {r.label: r.interpreter for r in self._linker.routers}
+
+    def __getitem__(self, label: str) -> Any:
+        return self._now()[label]
+
+    def __iter__(self) -> Any:
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._linker.routers)
 
 
 class _Process(ProcessProtocol):
@@ -112,8 +132,7 @@ class Supervisor:
         self._refreshing: defer.Deferred | None = None
         self._loop: task.LoopingCall | None = None
         self.merger = StatsMerger(linker.stats)
-        self.binds = BindService({r.label: r.interpreter for r in linker.routers},
-                                 lambda w, m: w.send(m))
+        self.binds = BindService(_Interpreters(linker), lambda w, m: w.send(m))
         linker.gathered = self
         linker.dtab_store.observe(self._dtab_saved)
         for w in self.workers:  # workers/<i>/binds, restarts (its process figures: its own)
