@@ -86,6 +86,10 @@ def network_up(nodes: int) -> None:
         run(["ip", "-n", ns, "link", "set", "lo", "up"])
         run(["ip", "-n", ns, "addr", "add", f"{l5d_ip(n)}/16", "dev", "eth0"])
         run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        # a node's sysctl for l5d's workers (docs/workers.md): connections waiting in the
+        # accept queue of a worker that stops listening move to another worker
+        run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.tcp_migrate_req=1"],
+            check=False)
         etc = Path("/etc/netns") / ns   # `ip netns exec` bind-mounts these over /etc/...
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "hosts").write_text(hosts_file(nodes))
