@@ -111,11 +111,22 @@ def _grew(first: float, last: float, pct: float, floor: float) -> bool:
 
 def growth(samples: Iterable[Sample], warmup_s: float, limits: Limits = LIMITS) -> list[Growth]:
     """Judge each process (a label and a pid: a restarted process is a new one) on its
-    samples taken after ``warmup_s``."""
+    samples taken after ``warmup_s``, counted from its first sample: one started during
+    the run (a restarted worker, a restarted API server) warms up like the others did."""
+    ordered = sorted(samples, key=lambda s: s.t_s)
+    first = ordered[0].t_s if ordered else 0.0
     series: dict[tuple[str, int], list[Sample]] = {}
-    for s in sorted(samples, key=lambda s: s.t_s):
-        if s.t_s >= warmup_s:
-            series.setdefault((s.label, s.pid), []).append(s)
+    born: dict[tuple[str, int], float] = {}
+    for s in ordered:
+        key = (s.label, s.pid)
+        start = born.setdefault(key, s.t_s)
+        since = warmup_s if start <= first + 1.0 else start + warmup_s
+        if s.t_s >= since:
+            series.setdefault(key, []).append(s)
+    for s in ordered:  # born too late to be judged: shown with what it has
+        if (s.label, s.pid) not in series and s.t_s >= warmup_s:
+            series[s.label, s.pid] = [x for x in ordered if (x.label, x.pid) == (s.label, s.pid)
+                                      and x.t_s >= warmup_s][:2]
     out = []
     for (label, pid), ss in series.items():
         third = max(1, len(ss) // 3)
@@ -123,7 +134,8 @@ def growth(samples: Iterable[Sample], warmup_s: float, limits: Limits = LIMITS) 
         rss1 = int(statistics.median(s.rss_kib for s in ss[-third:]))
         fds0 = int(statistics.median(s.fds for s in ss[:third]))
         fds1 = int(statistics.median(s.fds for s in ss[-third:]))
-        judged = len(ss) >= 3
+        judged = len(ss) >= 3 and (label, pid) in born and (
+            born[label, pid] <= first + 1.0 or ss[0].t_s - born[label, pid] >= warmup_s)
         out.append(Growth(label, pid, len(ss), rss0, rss1, fds0, fds1, judged,
                           judged and _grew(rss0, rss1, limits.rss_pct, limits.rss_kib),
                           judged and _grew(fds0, fds1, limits.fds_pct, limits.fds)))

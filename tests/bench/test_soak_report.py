@@ -140,6 +140,16 @@ class GrowthTests:
         assert by_pid[1].samples == 3 and not by_pid[1].rss_grew
         assert not by_pid[2].judged and not by_pid[2].rss_grew
 
+    def test_a_process_started_during_the_run_gets_its_own_warmup(self) -> None:
+        """A worker restarted at 20 s grows while it starts (its imports), then stays: it
+        is judged on what comes after its own warm-up, as the others are on theirs."""
+        old = _samples("w", 1, [40000] * 20, [10] * 20)
+        new = _samples("w", 2, [20000, 30000, 40000, 41000, 41000, 41000, 41000, 41000,
+                                41000, 41000, 41000, 41000], [4, 10, 15] + [15] * 9, t0=20)
+        by_pid = {g.pid: g for g in growth(old + new, 4, self.LIMITS)}
+        assert by_pid[2].judged and not by_pid[2].rss_grew and not by_pid[2].fds_grew
+        assert by_pid[2].rss_first_kib >= 40000
+
     def test_percentile_is_nearest_rank(self) -> None:
         values = list(range(1, 101))
         assert (percentile(values, 50), percentile(values, 99), percentile([], 50)) == (
