@@ -222,3 +222,28 @@ def test_workers_1_is_one_process() -> None:
         with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
             assert get(c, "x")[0] == 200
         assert l5d.metrics()["rt/http/service/svc/x/requests"] == 1
+
+
+def test_recent_requests_and_client_state_are_gathered_from_every_worker() -> None:
+    telemetry = "telemetry:\n- {kind: io.l5d.recentRequests, sampleRate: 1.0, capacity: 100}\n"
+    with EchoBackend() as b, L5d(config=workers_config(b.port, extra=telemetry)) as l5d:
+        pids = children(l5d.proc.pid)
+        conns = [socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
+                 for _ in range(16)]
+        try:
+            for i, c in enumerate(conns):
+                assert get(c, "x", f"/r{i}")[0] == 200
+            ours = established_to(l5d.port)
+            assert all(socket_inodes(pid) & ours.keys() for pid in pids)  # both served
+            rows = requests.get(f"http://127.0.0.1:{l5d.admin_port}/requests.json",
+                                timeout=TIMEOUT_S).json()
+            assert sorted(r["uri"] for r in rows) == sorted(f"/r{i}" for i in range(16))
+            started = [r["time"] for r in rows]
+            assert started == sorted(started, reverse=True)  # newest first, merged
+            state = requests.get(f"http://127.0.0.1:{l5d.admin_port}/client_state.json",
+                                 timeout=TIMEOUT_S).json()
+            assert state[f"/$/inet/127.0.0.1/{b.port}"] == {
+                "state": "bound", "addresses": [f"127.0.0.1:{b.port}"]}
+        finally:
+            for c in conns:
+                c.close()
