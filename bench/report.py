@@ -99,6 +99,15 @@ def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
+def meta(out):
+    """OUT/meta.txt's text, or ""."""
+    path = os.path.join(out, "meta.txt")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read().rstrip()
+
+
 def render(out, tck):
     runs = load(out, tck)
     with open(os.path.join(out, "rows.tsv")) as f:
@@ -142,8 +151,7 @@ def render(out, tck):
             " / ".join("%.0f" % by_round[r]["rps"] for r in sorted(by_round)) or "-",
             " / ".join("%.2f" % x for x in ratios(runs, name, ref, 32)) or "-"))
 
-    text = [open(os.path.join(out, "meta.txt")).read().rstrip()
-            if os.path.exists(os.path.join(out, "meta.txt")) else "", ""]
+    text = [meta(out), ""]
     text += lines
     text += ["", "Each round at c=32:", "", "| peer | rps by round | vs nginx by round |",
              "|---|---|---|"] + per_round
@@ -156,10 +164,20 @@ def render(out, tck):
              "errors = wrk socket errors + non-2xx responses. bg CPU% = busy CPU during the c=32 "
              "run that neither proxy, backend nor wrk used: other load (200 = both cores)."]
     bg = median(x["bg_pct"] for per in runs.values() for x in per.values())
+    warnings = []
     if bg is not None and bg > BG_WARN_PCT:
-        text += ["", "WARNING: median background CPU was %.0f%% of a core: something else ran "
-                 "during the measurements; absolute figures are not comparable with other runs "
-                 "(the same-round ratios suffer less)." % bg]
+        warnings.append("WARNING: median background CPU was %.0f%% of a core: something else ran "
+                        "during the measurements; absolute figures are not comparable with other "
+                        "runs (the same-round ratios suffer less)." % bg)
+    return finish(out, text, warnings, runs)
+
+
+def finish(out, text, warnings, runs):
+    """``text`` and ``warnings`` (and one if wrk counted errors in ``runs``), written to
+    OUT/table.md; returns what it wrote."""
+    text = list(text)
+    for w in warnings:
+        text += ["", w]
     if any(x["errors"] for per in runs.values() for x in per.values()):
         text += ["", "WARNING: wrk counted errors (see the errors columns and OUT/runs/)."]
     body = "\n".join(text).lstrip("\n") + "\n"
@@ -168,9 +186,9 @@ def render(out, tck):
     return body
 
 
-def main(argv):
+def main(argv, render=render, doc=__doc__):
     if len(argv) not in (2, 3) or argv[1] in ("-h", "--help"):
-        print(__doc__.strip(), file=sys.stderr)
+        print(doc.strip(), file=sys.stderr)
         return 2
     tck = int(argv[2]) if len(argv) == 3 else os.sysconf("SC_CLK_TCK")
     sys.stdout.write(render(argv[1], tck))

@@ -31,7 +31,9 @@
 # so the Host 127.0.0.1:$BACKEND_PORT binds to /$/inet/127.0.0.1/$BACKEND_PORT (checked with
 # `l5d --validate` and `l5d dtab bind` before anything starts). Everything is on: peak EWMA,
 # a retrying classifier, budgets and accrual, and the telemeters io.l5d.prometheus,
-# io.l5d.statsd, io.l5d.recentRequests (0.25) and io.l5d.zipkin (0.001).
+# io.l5d.statsd, io.l5d.recentRequests (0.25) and io.l5d.zipkin (0.001). The config says
+# `workers: 1` (one process; pinned to one CPU `auto` would give 1 as well, but the row's meaning
+# must not depend on that); bench/workers_bench.sh measures more workers.
 #
 # Per row and round, a fresh proxy process is started, then: warm-up at c=32, measured run at
 # c=32, warm-up at c=1, measured run at c=1; the proxy is stopped. Rounds are interleaved and
@@ -131,30 +133,10 @@ if [ "$REPORT_ONLY" = 1 ]; then
   exec "$REPORT_PY" "$HERE/report.py" "$OUT"
 fi
 
-# -- tools -------------------------------------------------------------------------------
-missing_tools() {
-  local t miss=()
-  for t in nginx wrk curl taskset; do command -v "$t" >/dev/null || miss+=("$t"); done
-  echo "${miss[*]}"
-}
-missing=$(missing_tools)
-if [ -n "$missing" ]; then
-  [ "$INSTALL" = 1 ] || die "missing: $missing. Install them (Debian/Ubuntu: apt-get install" \
-    "nginx wrk curl util-linux), or rerun as root with --install"
-  [ "$(id -u)" = 0 ] || die "--install needs root (apt-get)"
-  pkgs=()
-  for t in $missing; do
-    case $t in taskset) pkgs+=(util-linux);; *) pkgs+=("$t");; esac
-  done
-  note "apt-get install ${pkgs[*]} (on a host with an init system Debian also starts the" \
-       "distribution's nginx on port 80; this script never uses that instance)"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq >&2 || die "apt-get update failed"
-  timeout 900 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2 \
-    || die "apt-get install ${pkgs[*]} failed"
-  missing=$(missing_tools)
-  [ -z "$missing" ] || die "still missing after apt-get: $missing"
-fi
+# -- processes, configs, samples, tools: bench/bench_lib.sh ------------------------------
+# shellcheck source=bench/bench_lib.sh
+. "$HERE/bench_lib.sh"
+need_tools "$INSTALL"
 [ -x "$PY" ] || die "no interpreter at $PY (run 'make venv' first, or set PY)"
 "$PY" -c 'import twisted, httptools' 2>/dev/null || die "$PY lacks twisted/httptools ('make venv')"
 taskset -c "$PROXY_CPU,$LOAD_CPU" true 2>/dev/null \
@@ -166,187 +148,6 @@ NICE_CMD=()
 [ "$NICE" != 0 ] && NICE_CMD=(nice -n "$NICE")
 TCK=$(getconf CLK_TCK)
 
-# -- processes: every one started here is recorded and stopped on exit --------------------
-STARTED=()
-descendants() { # PID -> PID and all its descendants, one per line
-  ps -e -o pid=,ppid= | awk -v top="$1" '
-    { parent[$1] = $2 }
-    END { if (!(top in parent)) exit
-          print top; want[top] = 1; grew = 1
-          while (grew) { grew = 0
-            for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; print p; grew = 1 } } }'
-}
-stop() { # PID: TERM its process tree, KILL what is left after 5 s
-  local top=$1 pids p i
-  pids=$(descendants "$top")
-  if [ -n "$pids" ]; then
-    kill -TERM $pids 2>/dev/null
-    for i in $(seq 50); do
-      kill -0 "$top" 2>/dev/null || break
-      sleep 0.1
-    done
-    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-  fi
-  wait "$top" 2>/dev/null
-  local keep=()
-  for p in "${STARTED[@]}"; do [ "$p" = "$top" ] || keep+=("$p"); done
-  STARTED=("${keep[@]}")
-}
-cleanup() {
-  local p
-  for p in "${STARTED[@]}"; do stop "$p"; done
-}
-trap cleanup EXIT
-trap 'note interrupted; exit 130' INT TERM
-
-launch() { # CPU LOG CMD... -> PID in LAUNCHED; the command runs in the repository root
-  local cpu=$1 log=$2; shift 2
-  (cd "$REPO" && exec taskset -c "$cpu" "${NICE_CMD[@]}" "$@") </dev/null >"$log" 2>&1 &
-  LAUNCHED=$!
-  STARTED+=("$LAUNCHED")
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port_free() { # PORT: up to 5 s
-  local i
-  for i in $(seq 50); do port_in_use "$1" || return 0; sleep 0.1; done
-  return 1
-}
-fetch_via() { # FORM PORT: what the listener on PORT answers for our target
-  case $1 in
-    absolute) curl -s -m 2 -x "http://127.0.0.1:$2" "$TARGET";;
-    tls) curl -s -m 2 --proxy-insecure -x "https://127.0.0.1:$2" "$TARGET";;
-    origin) curl -s -m 2 --noproxy '*' -H "Host: $AUTHORITY" "http://127.0.0.1:$2/";;
-  esac
-}
-wait_ready() { # PID FORM PORT LOG: until a request through PORT returns the backend's body (15 s)
-  local i
-  for i in $(seq 75); do
-    kill -0 "$1" 2>/dev/null || { note "exited during start-up; $4:"; tail -5 "$4" >&2; return 1; }
-    [ "$(fetch_via "$2" "$3" 2>/dev/null)" = hello ] && return 0
-    sleep 0.2
-  done
-  note "no answer through port $3 after 15 s; see $4"
-  return 1
-}
-
-render() { # TEMPLATE DIR PORT [BACKEND]: an nginx config into DIR/nginx.conf
-  mkdir -p "$2/tmp" || return 1
-  sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@BACKEND_PORT@#${4:-$BACKEND_PORT}#g" \
-    -e "s#@TLS@#$OUT/tls#g" "$1" > "$2/nginx.conf"
-}
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-l5d_config() { # PORT FILE [bare|tls]: bare leaves the telemetry block out; tls: a TLS hop
-  local telemetry dtab=$DTAB tls=""
-  telemetry=$(cat <<TEL
-# every telemeter on, as an operator would run them: Prometheus (scraped by nobody here),
-# statsd to a port where nothing listens (flushed every 10 s all the same), a quarter of
-# the requests kept for /requests, Zipkin spans for 0.1 % of them (to a port that refuses)
-telemetry:
-- kind: io.l5d.prometheus
-- kind: io.l5d.statsd
-  port: $(free_port)
-- kind: io.l5d.recentRequests
-  sampleRate: 0.25
-- kind: io.l5d.zipkin
-  port: $(free_port)
-  sampleRate: 0.001
-TEL
-)
-  [ "${3:-}" = bare ] && telemetry=""
-  if [ "${3:-}" = tls ]; then
-    dtab="/svc => /\$/inet/127.0.0.1/$BACKEND_TLS_PORT;"
-    tls="
-    tls: {commonName: bench.l5d, trustCerts: [$OUT/tls/ca.pem]}"
-  fi
-  local server_tls=""
-  [ "${3:-}" = tls-server ] && server_tls="
-    tls: {certPath: $OUT/tls/tls.crt, keyPath: $OUT/tls/tls.key}"
-  cat > "$2" <<YAML
-# Generated by bench/router_bench.sh. The identifier is left out, so the default
-# (io.l5d.header.token on Host) names a request /svc/$AUTHORITY.
-admin:
-  ip: 127.0.0.1
-  port: $(free_port)
-$telemetry
-routers:
-- protocol: http
-  label: bench
-  dtab: |
-    $dtab
-  # everything on: peak EWMA, a retrying classifier (and, always, budgets and accrual)
-  client:
-    loadBalancer: {kind: ewma}$tls
-  service:
-    responseClassifier: {kind: io.l5d.http.retryableRead5XX}
-  servers:
-  - ip: 127.0.0.1
-    port: $1$server_tls
-YAML
-}
-
-# -- sampling ----------------------------------------------------------------------------
-proc_ticks() { # PID: utime + stime, in clock ticks, summed over its process tree
-  local p total=0 t
-  for p in $(descendants "$1"); do
-    # the command name (field 2) may hold spaces: count fields after its closing ")"
-    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null)
-    total=$((total + ${t:-0}))
-  done
-  echo "$total"
-}
-proc_rss_kb() { # PID: VmRSS summed over its process tree
-  local p total=0 r
-  for p in $(descendants "$1"); do
-    r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-    total=$((total + ${r:-0}))
-  done
-  echo "$total"
-}
-busy_ticks() { # busy (user nice system irq softirq) and steal ticks, all CPUs, from /proc/stat
-  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $9; exit }' /proc/stat
-}
-wait_quiet() { # until under QUIET_PCT % of one core is busy over half a second, QUIET_WAIT s at most
-  [ "$QUIET_WAIT" -gt 0 ] || return 0
-  local start=$SECONDS a b pct
-  while :; do
-    read -r a _ < <(busy_ticks); sleep 0.5; read -r b _ < <(busy_ticks)
-    pct=$(( (b - a) * 200 / TCK ))
-    [ "$pct" -lt "$QUIET_PCT" ] && return 0
-    if [ $((SECONDS - start)) -ge "$QUIET_WAIT" ]; then
-      note "  still ${pct}% of a core busy after ${QUIET_WAIT}s of waiting; measuring anyway"
-      return 0
-    fi
-    sleep 1
-  done
-}
-
-run_wrk() { # SECONDS CONNS PORT MODE OUTFILE: wrk on the load CPU; MODE origin|host|absolute|distinct
-  local secs=$1 conns=$2 port=$3 mode=$4 f=$5 load=()
-  case $mode in
-    origin) ;;                                      # direct: GET / to the backend itself
-    host) load=(-H "Host: $AUTHORITY");;            # l5d-origin: GET / + Host
-    absolute) load=(-s "$HERE/wrk-absform.lua");;
-    tls) load=(-s "$HERE/wrk-absform.lua");;
-    distinct) load=(-s "$HERE/wrk-distinct.lua");;
-  esac
-  # wrk in the background so that a signal reaches our trap at once; `time` gives its CPU
-  (
-    TIMEFORMAT='%U %S'
-    time ABS_URL=$TARGET ABS_HOST=$AUTHORITY timeout -k 5 $((secs + 30)) \
-      taskset -c "$LOAD_CPU" "${NICE_CMD[@]}" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s \
-      --latency "${load[@]}" "$([ "$mode" = tls ] && echo https || echo http)://127.0.0.1:$port/" \
-      >"$f" 2>&1
-  ) 2>"$f.time" &
-  local w=$!
-  STARTED+=("$w")
-  wait "$w"
-  local rc=$?
-  stop "$w"
-  return $rc
-}
 
 measure() { # ROW FILE-SLUG PID PORT MODE ROUND CONNS: warm-up, measured run, a line of raw.tsv
   local row=$1 slug=$2 pid=$3 port=$4 mode=$5 r=$6 c=$7
@@ -422,8 +223,8 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
     l5d-bare)
       l5d_config "$port" "$OUT/l5d-$port.yaml" bare || return 1
       launch "$PROXY_CPU" "$log" "$PY" -m l5d "$OUT/l5d-$port.yaml";;
-    l5d-base)
-      l5d_config "$port" "$OUT/l5d-$port.yaml" bare || return 1
+    l5d-base)  # no workers line: the baseline may be older than the key
+      L5D_WORKERS="" l5d_config "$port" "$OUT/l5d-$port.yaml" bare || return 1
       (cd "$BASELINE" && exec taskset -c "$PROXY_CPU" "${NICE_CMD[@]}" "$PY" -m l5d \
         "$OUT/l5d-$port.yaml") </dev/null >"$log" 2>&1 &
       LAUNCHED=$!; STARTED+=("$LAUNCHED");;
@@ -440,15 +241,7 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
 }
 
 # -- checks before anything starts ------------------------------------------------------
-check=$OUT/l5d-check.yaml
-l5d_config "$L5D_PORT" "$check"
-(cd "$REPO" && timeout 60 "$PY" -m l5d --validate "$check") >/dev/null \
-  || die "the generated l5d config does not validate: $check"
-rm -f "$check"
-bound=$(cd "$REPO" && timeout 60 "$PY" -m l5d dtab bind --dtab "$DTAB" "/svc/$AUTHORITY") \
-  || die "l5d dtab bind failed"
-[[ $bound == *"\"addr\": \"$AUTHORITY\""* ]] \
-  || die "the dtab does not bind /svc/$AUTHORITY to the backend: $bound"
+check_l5d
 for p in "$BACKEND_PORT" "$NGINX_PORT" "$L5D_PORT" $((L5D_PORT + 1)) $((L5D_PORT + 2)) \
     $((L5D_PORT + 3)) $((L5D_PORT + 4)) $((L5D_PORT + 5)) $((L5D_PORT + 6)) $((L5D_PORT + 7)) \
     $((NGINX_PORT + 1)) \
@@ -470,13 +263,8 @@ for spec in "${ROWS[@]}"; do
   printf '%s\t%s\n' "$name" "$desc" >> "$OUT/rows.tsv"
 done
 
-rev=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')
-dirty=$(cd "$REPO" && git status --porcelain 2>/dev/null | grep -q . && echo ' (+ uncommitted)')
 {
-  echo "date: $(date -u +%FT%TZ)  host: $(nproc) CPUs, Linux $(uname -r)"
-  echo "l5d: $rev${dirty:-}  $("$PY" -c 'import sys, twisted, httptools
-print("CPython/%s twisted/%s httptools/%s" % (sys.version.split()[0], twisted.__version__, httptools.__version__))')"
-  echo "tools: $(nginx -v 2>&1 | sed 's/.*: //'), wrk/$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
+  meta_versions
   echo "runs=$RUNS duration=${DURATION}s warmup=${WARMUP}s quiet_wait=${QUIET_WAIT}s@<${QUIET_PCT}%" \
        "nice=$NICE proxy_cpu=$PROXY_CPU load_cpu=$LOAD_CPU (wrk + backend)"
   echo "dtab: $DTAB  (/svc/$AUTHORITY -> /\$/inet/127.0.0.1/$BACKEND_PORT)"

@@ -28,6 +28,9 @@ single process's:
 The merger touches only the names that workers send; the control's own metrics (its
 ``process/...``, namers, dtab store) live beside them under other names, and a worker's
 ``process/...`` arrives as ``workers/<index>/process/...``. A name is one kind of metric.
+One exception: a name the control has as a *function* counter of its own (statsd's
+``statsd/timer_values``: every process has a statsd telemeter) reads the control's function
+plus what the workers shipped under it.
 
 :func:`merge_recent` and :func:`merge_client_states` gather the workers' recent requests
 and client states for the admin pages. Reactor-thread only.
@@ -40,7 +43,7 @@ import itertools
 from operator import itemgetter
 from typing import Any, Hashable, Iterable, Mapping
 
-from l5d.telemetry.stats import Scope, Stats
+from l5d.telemetry.stats import Counter, Scope, Stats
 from l5d.workers.stats_ship import Body
 
 __all__ = ["StatsMerger", "merge_recent", "merge_client_states"]
@@ -58,6 +61,19 @@ class _Gauge:
         return sum(self.values.values())
 
 
+class _FunctionSum:
+    """A control's own function counter plus what workers shipped under its name."""
+
+    __slots__ = ("fn", "total")
+
+    def __init__(self, fn: Any, total: Any = 0) -> None:
+        self.fn = fn
+        self.total = total
+
+    def read(self) -> Any:
+        return self.fn() + self.total
+
+
 class StatsMerger:
     """Applies worker bodies to ``stats`` (see the module docstring).
 
@@ -71,6 +87,7 @@ class StatsMerger:
         #: name -> how many live workers report it
         self._reporters: dict[Scope, int] = {}
         self._gauges: dict[Scope, _Gauge] = {}
+        self._sums: dict[Scope, _FunctionSum] = {}
 
     @property
     def workers(self) -> list[Hashable]:
@@ -88,7 +105,7 @@ class StatsMerger:
         stats = self._stats
         for name, delta in b.gone_counters.items():
             if delta:
-                stats.counter(*name).incr(delta)
+                self._add(name, delta)
         for name, (scale, buckets, total) in b.gone_histograms.items():
             stats.stat(*name, scale=scale).add_window(buckets, total)
         if b.removed:
@@ -104,7 +121,11 @@ class StatsMerger:
                 delta = value - last
             seen[name] = value
             if delta or last is _MISSING:
-                stats.counter(*name).incr(delta)
+                c = stats.counter(*name)
+                if c.__class__ is Counter:
+                    c.value += delta
+                else:
+                    self._add(name, delta)
         for name, (scale, buckets, total) in b.histograms.items():
             if name not in seen:
                 self._report(name)
@@ -121,6 +142,19 @@ class StatsMerger:
                 g = self._gauges[name] = _Gauge()
                 stats.function_gauge(g.read, *name)
             g.values[worker_id] = value
+
+    def _add(self, name: Scope, delta: Any) -> None:
+        """Add ``delta`` to the counter ``name``; a function counter of the control's own
+        becomes one that reads its function plus the workers' sum."""
+        c = self._stats.counter(*name)
+        if c.__class__ is Counter:
+            c.value += delta
+            return
+        s = self._sums.get(name)
+        if s is None or c.fn != s.read:  # the control's own, first seen or registered anew
+            s = self._sums[name] = _FunctionSum(c.fn, s.total if s is not None else 0)
+            self._stats.function_counter(s.read, *name)
+        s.total += delta
 
     def worker_gone(self, worker_id: Hashable) -> None:
         """``worker_id`` is dead: drop its gauge values (a gauge no live worker reports

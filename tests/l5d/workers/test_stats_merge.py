@@ -274,6 +274,30 @@ class WorkerLifeTests:
         assert "workers/0/process/mem/rss" not in flat_metrics(control)
         assert flat_metrics(control)["process/mem/rss"] == 100
 
+    def test_a_control_function_counter_adds_what_workers_ship_under_its_name(self) -> None:
+        """statsd's own counters are function counters in every process: the control's
+        reads its function plus the workers' sum (it used to raise AttributeError), also
+        after the control registers it anew."""
+        own = [5]
+        control = Stats()
+        control.function_counter(lambda: own[0], "statsd", "timer_values")
+        workers = [Stats(), Stats()]
+        tallies = [3, 10]
+        for i, w in enumerate(workers):
+            w.function_counter(lambda i=i: tallies[i], "statsd", "timer_values")
+        shippers = [StatsShipper(w, worker_renames(i)) for i, w in enumerate(workers)]
+        merger = StatsMerger(control)
+        for i, sh in enumerate(shippers):
+            merger.apply(i, sh.collect())
+        assert flat_metrics(control)["statsd/timer_values"] == 5 + 3 + 10
+        tallies[0], own[0] = 7, 6
+        merger.apply(0, shippers[0].collect())
+        assert flat_metrics(control)["statsd/timer_values"] == 6 + 7 + 10
+        control.function_counter(lambda: 1, "statsd", "timer_values")  # a reload
+        tallies[1] = 12
+        merger.apply(1, shippers[1].collect())
+        assert flat_metrics(control)["statsd/timer_values"] == 1 + 7 + 12
+
 
 class GatherTests:
     """Recent requests and client states gathered from the workers."""
