@@ -51,7 +51,11 @@ sed -e "s#@DIR@#$RUN/backend#g" -e "s/@PORT@/$BACKEND_PORT/g" "$HERE/nginx-backe
   > "$RUN/backend/nginx.conf"
 taskset -c 1 nginx -e stderr -p "$RUN/backend" -c "$RUN/backend/nginx.conf" -g 'daemon off;' \
   > "$RUN/backend/out" 2>&1 & pids+=($!)
+# one router process (pinned to one CPU anyway); an older checkout may not know the key
+WORKERS_YAML=""
+grep -q MAX_WORKERS "$RUN_REPO/l5d/config/model.py" 2>/dev/null && WORKERS_YAML="workers: 1"
 cat > "$RUN/l5d.yaml" <<YAML
+${WORKERS_YAML}
 admin:
   ip: 127.0.0.1
   port: 0

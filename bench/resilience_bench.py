@@ -525,6 +525,7 @@ admin:
   ip: 127.0.0.1
   port: 0
   shutdownGraceMs: 2000
+workers: 1  # one router process: its balancer sees every request (docs/workers.md)
 namers:
 - kind: io.l5d.fs
   rootDir: {disco}
