@@ -274,6 +274,11 @@ def _serve(config: LinkerConfig, env: Env, stdout: IO[str], stderr: IO[str], pat
             new_text, outcome = _read_config(path)
             if new_text is not None:
                 watch.seen = new_text  # a text refused once is not retried by the watch
+            if isinstance(outcome, LinkerConfig) and worker_count(outcome) != n_workers:
+                outcome = Refused((
+                    f"workers: the number of router processes cannot change without a "
+                    f"restart (running {n_workers}, the new config asks for "
+                    f"{worker_count(outcome)})",))
             if isinstance(outcome, LinkerConfig):
                 outcome = linker.reload(outcome)
                 if supervisor is not None and not isinstance(outcome, Refused):

@@ -124,9 +124,6 @@ def plan_reload(old: LinkerConfig, new: LinkerConfig) -> ReloadPlan:
     if old.admin != new.admin:
         keys = ", ".join(f"admin.{k}" for k in _differing_keys(old.admin, new.admin))
         refused.append(f"{keys}: the admin server cannot change without a restart")
-    if old.workers != new.workers:
-        refused.append("workers: the number of worker processes cannot change without a "
-                       "restart")
     if old.dtab_store != new.dtab_store:
         keys = ", ".join(f"dtabStore.{k}" for k in _differing_keys(old.dtab_store,
                                                                      new.dtab_store))

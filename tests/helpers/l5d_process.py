@@ -3,7 +3,9 @@
 ``with L5d(dtab="/svc=>/$/inet/127.0.0.1/8080") as l5d:`` writes a config with
 every listener on port 0, starts ``python -m l5d`` and reads the bound ports
 from its output. ``l5d.port`` is the router, ``l5d.admin_port`` the admin,
-``l5d.rss_kb()`` the process's resident memory. The process is stopped (and
+``l5d.rss_kb()`` the process's resident memory. A config without ``workers`` runs
+``workers: 1``: router tests read one router process's state; the tests of workers
+say how many. The process is stopped (and
 killed if it does not stop) on exit; its output is kept in ``l5d.output()`` (stdout and
 stderr together, or, with ``stderr_apart=True``, stdout there and stderr in
 ``l5d.errors()``).
@@ -38,6 +40,9 @@ class L5d:
         self.dir = Path(self._dir.name)
         if config is None:
             config = config_text(dtab, router=router_yaml, namers=namers_yaml)
+        elif config and not any(line.startswith("workers:") for line in config.splitlines()):
+            # one router process unless the test asks for workers (see config_text)
+            config = "workers: 1\n" + config
         self.config_path = self.dir / "l5d.yaml"
         self.config_path.write_text(config)
         self._env = {**os.environ, "L5D_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}

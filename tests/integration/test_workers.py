@@ -247,3 +247,26 @@ def test_recent_requests_and_client_state_are_gathered_from_every_worker() -> No
         finally:
             for c in conns:
                 c.close()
+
+
+def test_a_reload_reaches_every_worker_and_workers_cannot_change() -> None:
+    with EchoBackend() as old, EchoBackend() as new, L5d(config=workers_config(old.port)) as l5d:
+        url = f"http://127.0.0.1:{l5d.admin_port}/admin/reload"
+        l5d.config_path.write_text(workers_config(old.port, n=3))
+        refused = requests.post(url, headers=l5d.admin_auth, timeout=TIMEOUT_S)
+        assert refused.status_code == 400
+        assert "workers: the number of router processes cannot change without a restart " \
+               "(running 2, the new config asks for 3)" in refused.text
+        l5d.config_path.write_text(workers_config(new.port))
+        doc = requests.post(url, headers=l5d.admin_auth, timeout=TIMEOUT_S).json()
+        assert doc["outcome"] == "reloaded", doc
+
+        def all_new() -> bool:
+            before = len(new.requests)
+            for _ in range(20):
+                with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+                    assert get(c, "x")[0] == 200
+            return len(new.requests) - before == 20
+
+        assert wait_for(all_new, TIMEOUT_S)
+        assert len(children(l5d.proc.pid)) == 2
