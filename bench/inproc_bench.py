@@ -9,7 +9,11 @@ pool hand-back) from the kernel and from Twisted's reactor, which
 ``bench/router_bench.sh`` measures too. A benchmark, not a test.
 
     taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--policy] [--telemetry]
-        [--profile]
+        [--distinct] [--profile]
+
+``--distinct`` gives every request its own target (``/?n=1``, ``/?n=2``, ... as
+``bench/wrk-distinct.lua`` does), so no request head repeats and the server parses every
+one; making each request's bytes (one ``%`` format) is part of the figure.
 
 ``--telemetry`` builds the telemeters of ``bench/router_bench.sh``'s l5d row (prometheus,
 statsd, recentRequests 0.25, zipkin 0.001; ``--telemetry-yaml FILE``: a ``telemetry:`` list
@@ -43,6 +47,7 @@ from l5d.telemetry.stats import Stats  # noqa: E402
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter  # noqa: E402
 
 REQUEST = b"GET http://127.0.0.1:24080/ HTTP/1.1\r\nHost: 127.0.0.1:24080\r\n\r\n"
+DISTINCT = b"GET http://127.0.0.1:24080/?n=%d HTTP/1.1\r\nHost: 127.0.0.1:24080\r\n\r\n"
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
             b"Date: Sat, 21 Nov 2026 14:00:00 GMT\r\n"
             b"Content-Type: text/plain\r\nContent-Length: 6\r\n"
@@ -89,7 +94,7 @@ class _Reactor(MemoryReactorClock):
         return _UdpPort()
 
 
-def build(policy: bool | str = False, telemetry: bool | str = False):
+def build(policy: bool | str = False, telemetry: bool | str = False, distinct: bool = False):
     reactor = _Reactor()
     dtab = Dtab.read(DTAB)
     keys: dict = {}
@@ -134,11 +139,16 @@ def build(policy: bool | str = False, telemetry: bool | str = False):
         raise SystemExit(f"setup failed: {down_t.value()!r}")
 
     count = [0]
+    serial = [0]
 
     def one() -> None:
         down_t.clear()
         up_t.clear()
-        down.dataReceived(REQUEST)
+        if distinct:
+            serial[0] += 1
+            down.dataReceived(DISTINCT % serial[0])
+        else:
+            down.dataReceived(REQUEST)
         up.dataReceived(RESPONSE)
         if flushes:
             count[0] += 1
@@ -168,13 +178,15 @@ def main() -> None:
                    help="client/service keys of the router instead (indented two spaces)")
     p.add_argument("--telemetry", action="store_true",
                    help="every telemeter of router_bench.sh's l5d row (see above)")
+    p.add_argument("--distinct", action="store_true",
+                   help="every request with its own target: no request head repeats")
     p.add_argument("--telemetry-yaml", metavar="FILE",
                    help="these telemeters instead (a top-level telemetry: list)")
     args = p.parse_args()
     telemetry = args.telemetry
     if args.telemetry_yaml:
         telemetry = FsPath(args.telemetry_yaml).read_text()
-    one, check = build(args.router_yaml or args.policy, telemetry)
+    one, check = build(args.router_yaml or args.policy, telemetry, args.distinct)
     for _ in range(2000):
         one()
     results = []

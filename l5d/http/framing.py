@@ -156,10 +156,12 @@ class HeadInfo:
         then ``lines`` (``name, ": ", value, CRLF`` for each of the last
         kind, in order) is the whole forwarded header block but for Host and the
         framing, which the router writes itself from ``host``, ``length`` and ``chunked``.
+    :ivar framing: a field llhttp reads for the framing or the connection exists
+        (Content-Length, Transfer-Encoding, Connection, Upgrade or another hop-by-hop one).
     """
 
     __slots__ = ("host", "length", "chunked", "expect", "via", "connection", "dtab", "l5d",
-                 "plain", "lines")
+                 "plain", "lines", "framing")
 
     def __init__(self) -> None:
         self.host: bytes | None = None
@@ -172,6 +174,7 @@ class HeadInfo:
         self.l5d = False
         self.plain = True
         self.lines: list[bytes] = []
+        self.framing = False
 
 
 # what a request header name means, decided once per distinct name as received
@@ -183,6 +186,10 @@ _OTHER_HOP = frozenset({b"keep-alive", b"proxy-connection", b"proxy-authorizatio
                         b"proxy-authenticate", b"te", b"trailer", b"upgrade"})
 _NAME_KINDS: dict[bytes, int] = {}
 _NAME_KINDS_MAX = 4096
+# Host values that passed _HOST_OK (they repeat; a set lookup is a tenth of the match)
+_GOOD_HOSTS: set[bytes] = set()
+_GOOD_HOSTS_MAX = 1024
+_GOOD_HOST_LEN = 255
 
 
 def _name_kind(name: bytes) -> int:
@@ -243,10 +250,14 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
             lines += (name, b": ", value, b"\r\n")
         elif kind == _HOST:
             hosts += 1
-            if not _HOST_OK.match(value):
-                return Reject(400, "malformed Host header")
+            if value not in _GOOD_HOSTS:
+                if not _HOST_OK.match(value):
+                    return Reject(400, "malformed Host header")
+                if len(_GOOD_HOSTS) < _GOOD_HOSTS_MAX and len(value) <= _GOOD_HOST_LEN:
+                    _GOOD_HOSTS.add(value)
             info.host = value
         elif kind == _LENGTH:
+            info.framing = True
             length = read_content_length(value)
             if length is None:
                 return Reject(400, "malformed Content-Length")
@@ -255,6 +266,7 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
                                    f"of {max_body}")
             info.length = length  # forwarded as this decimal value, not as spelled
         elif kind == _TE:
+            info.framing = True
             if version == "1.0":
                 return Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
             if codings is None:
@@ -272,7 +284,9 @@ def scan_request(version: str, target: bytes, headers: list[tuple[bytes, bytes]]
             elif kind == _VIA:
                 info.via = True
             elif kind == _CONNECTION:
-                info.connection = True
+                info.connection = info.framing = True
+            elif kind == _HOP:
+                info.framing = True
             elif kind == _EXPECT:
                 info.expect = info.expect or value.lower() == b"100-continue"
     if codings is not None:

@@ -5,7 +5,8 @@ that turns bytes into request heads and body events: the llhttp (``httptools``)
 callbacks, the checks llhttp does not make (:mod:`l5d.http.framing`, made on the
 request line at the exact byte each message begins, followed through chunked bodies
 by :class:`~l5d.http.chunked.ChunkedEnd`), heads read before replayed from the
-server's memo (:mod:`l5d.http.memo`), the body of an upgrade request read by a second
+server's memo (:mod:`l5d.http.memo`), a read that is one whole common head read in one
+call (:mod:`l5d.http.quick_head`, which leaves every other head to llhttp), the body of an upgrade request read by a second
 parser (:mod:`l5d.http.upgrade`), and a request line whose method llhttp does not
 know held until it ends (501 or 400). A head that passes becomes a
 :class:`~l5d.http.request.KnownHead` handed to the connection's ``_accept``.
@@ -27,6 +28,7 @@ from l5d.http.framing import (
     ABSOLUTE_FORMS, Reject, awaits_request_line, parser_error_status, request_line, scan_request,
     split_absolute,
 )
+from l5d.http.quick_head import quick_head
 from l5d.http.request import KnownHead
 from l5d.http.upgrade import UpgradeBody
 
@@ -107,6 +109,11 @@ class RequestInput:
         fresh = not self._in_head and self._parsing is None
         if fresh:
             known = self._heads.get(data)
+            if known is None:
+                # one whole common head: read in one call, without llhttp's callbacks
+                known = quick_head(data, self.limits)
+                if known is not None:
+                    self._heads.put(data, known)
             if known is not None:
                 self._replay(known)
                 return

@@ -104,8 +104,9 @@ def upstream_head(head: Any, route: HeadRoute | None, override: Override, dst_he
         # this head went to this service before: only the trace headers are new
         return b"".join((route.up_prefix, tracing.root(head), route.up_suffix))
     absolute = head.absolute
+    http10 = head.version == "1.0"
     parts = [head.method.encode("latin-1"), b" ", head.target,
-             b" HTTP/1.0\r\n" if head.version == "1.0" else b" HTTP/1.1\r\n"]
+             b" HTTP/1.0\r\n" if http10 else b" HTTP/1.1\r\n"]
     found = None
     via = None
     if info.plain:
@@ -136,26 +137,29 @@ def upstream_head(head: Any, route: HeadRoute | None, override: Override, dst_he
     parts.append(dst_headers)
     if override is not NO_OVERRIDE:
         parts.append(override.header)
-    own_via = b"1.0 linkerd" if head.version == "1.0" else b"1.1 linkerd"
-    prefix_end = len(parts)
-    parts.append(tracing.root(head) if found is None else tracing.lines(head, found))
-    suffix_start = len(parts)
-    parts += (b"Via: ", own_via if via is None else via + b", " + own_via, b"\r\n")
-    if head.chunked:
-        parts.append(b"Transfer-Encoding: chunked\r\n")
-    elif head.content_length is not None:
-        parts.append(b"Content-Length: %d\r\n" % head.content_length)
-    if head.version == "1.0":
-        # l5d keeps its upstream connections: an HTTP/1.0 server closes after the
-        # response unless asked (the response says whether it agreed)
-        parts.append(b"Connection: keep-alive\r\n")
-    parts.append(b"\r\n")
+    prefix = b"".join(parts)
+    own_via = b"1.0 linkerd" if http10 else b"1.1 linkerd"
+    if via is None and not http10 and not head.chunked and head.content_length is None:
+        suffix = b"Via: 1.1 linkerd\r\n\r\n"  # the common case
+    else:
+        parts = [b"Via: ", own_via if via is None else via + b", " + own_via, b"\r\n"]
+        if head.chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        elif head.content_length is not None:
+            parts.append(b"Content-Length: %d\r\n" % head.content_length)
+        if http10:
+            # l5d keeps its upstream connections: an HTTP/1.0 server closes after the
+            # response unless asked (the response says whether it agreed)
+            parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        suffix = b"".join(parts)
     if route is not None and info.plain:
         # the same head to the same service and override: all but the trace is the same
-        route.up_prefix = b"".join(parts[:prefix_end])
-        route.up_suffix = b"".join(parts[suffix_start:])
+        route.up_prefix = prefix
+        route.up_suffix = suffix
         route.up_dst = dst_headers
-    return b"".join(parts)
+    return b"".join((prefix, tracing.root(head) if found is None else tracing.lines(head, found),
+                     suffix))
 
 
 def with_deadline(up_head: bytes, deadline: Deadline) -> bytes:
