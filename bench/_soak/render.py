@@ -45,6 +45,9 @@ def markdown(summary: dict, every_s: float = TABLE_INTERVAL_S) -> str:
     out += [f"- {k}: {v}" for k, v in p.items()] + [""]
     if summary["problems"]:
         out += ["## Problems", ""] + [f"- {x}" for x in summary["problems"]] + [""]
+    if summary.get("notes"):
+        out += ["## Notes (not l5d's, not judged)", ""] + [
+            f"- {x}" for x in summary["notes"]] + [""]
     lat = r["latency_ms"]
     out += ["## Requests", "",
             "| sent | answered | ok | failed (5xx + l5d-err) | lost | p50 ms | p99 ms | max ms "

@@ -172,6 +172,20 @@ class SummaryTests:
         return summarize(records, list(samples), self.EVENTS_DONE if events is None else events,
                          list(checks), {"writes": 50} if churn is None else churn, self.PARAMS)
 
+    def test_connections_moving_between_workers_are_not_growth(self) -> None:
+        """A killed worker's clients land on the other: its fds rise, the node's do not;
+        a node whose workers' fds all rise grew; the cluster's own processes are notes."""
+        moved = (_samples("l5d node-1 worker 1", 11, [40000] * 30, [40] * 15 + [60] * 15)
+                 + _samples("l5d node-1 worker 2", 12, [40000] * 30, [40] * 15 + [20] * 15)
+                 + _samples("etcd", 13, [40000] * 15 + [60000] * 15, [5] * 30))
+        s = self._summary(samples=moved)
+        assert s["passed"], s["problems"]
+        assert s["notes"] == ["etcd (pid 13) RSS grew: 39.1 -> 58.6 MiB"]
+        both = (_samples("l5d node-1 worker 1", 11, [40000] * 30, [40] * 15 + [60] * 15)
+                + _samples("l5d node-1 worker 2", 12, [40000] * 30, [40] * 15 + [60] * 15))
+        assert self._summary(samples=both)["problems"] == [
+            "l5d node-1 workers (pid 0) open fds grew: 80.0 -> 120.0"]
+
     def test_a_clean_run_passes_with_the_worker_kill_skipped(self) -> None:
         s = self._summary()
         assert (s["passed"], s["problems"]) == (True, [])
