@@ -51,12 +51,13 @@ class _Status(enum.Enum):
 
 
 class _Entry:
-    __slots__ = ("state", "status", "tried")
+    __slots__ = ("state", "status", "tried", "used")
 
     def __init__(self, state: State, status: _Status, tried: list[str]) -> None:
         self.state = state
         self.status = status
         self.tried = tried
+        self.used = True  # bound since the last gen: asked again at once at the next
 
 
 class RemoteInterpreter:
@@ -102,6 +103,7 @@ class RemoteInterpreter:
             self._ask(key)
             return PENDING
         entries.move_to_end(key)
+        entry.used = True
         if entry.status is _Status.STALE:
             entry.status = _Status.ASKED
             self._ask(key)
@@ -135,10 +137,18 @@ class RemoteInterpreter:
             self.generation += 1
 
     def on_generation(self) -> None:
-        """The control's namers changed: every cached state is stale (asked again when next
-        bound) and :attr:`generation` goes up."""
-        for entry in self._entries.values():
-            entry.status = _Status.STALE
+        """The control's namers changed: a name bound since the previous change is asked
+        again at once (its answer is usually in before the next request: a name in use
+        routes on the new endpoints after a millisecond or two, not one request later);
+        the others are stale, asked again when next bound (so names no longer in use touch
+        no namer, and their watches can expire). :attr:`generation` goes up."""
+        for key, entry in self._entries.items():
+            if entry.used and entry.status is _Status.FRESH:
+                entry.status = _Status.ASKED
+                self._ask(key)
+            elif entry.status is not _Status.ASKED:
+                entry.status = _Status.STALE
+            entry.used = False
         self.generation += 1
 
     def _ask(self, key: tuple[str, str]) -> None:

@@ -60,8 +60,10 @@ class Channel:
         self.deliver()
         return worker.bind(dtab, path)
 
-    def deliver(self) -> None:
-        while self._queue:
+    def deliver(self, limit: int | None = None) -> None:
+        """Deliver until both directions are quiet (or ``limit`` messages)."""
+        while self._queue and (limit is None or limit > 0):
+            limit = None if limit is None else limit - 1
             to, worker, data = self._queue.pop(0)
             message = marshal.loads(data)
             if to == "control":
@@ -100,8 +102,9 @@ class BindingTests:
         assert state.value.value.addr == AddrBound.of(A)
         assert len(channel.sent()) == 1
 
-    def test_a_namer_change_gives_the_stale_state_once_while_asking_again(self) -> None:
-        """gen: the next bind answers the old state at once and asks once; the answer
+    def test_a_namer_change_asks_again_at_once_for_a_name_in_use(self) -> None:
+        """gen: a name bound since the last change is asked again as the gen arrives (not
+        at its next request); until the answer, binds get the old state; the answer
         replaces it and bumps the generation."""
         namer, _, channel, worker = fake_setup()
         namer.answer("/hello", Ok(namer.bound("/hello", "/", A)))
@@ -110,13 +113,14 @@ class BindingTests:
         namer.answer("/hello", Ok(namer.bound("/hello", "/", A, B)))
         channel.service.poll()
         assert channel.sent("worker")[-1] == ("gen",)
-        channel.deliver()  # the gen
-        after_gen = worker.generation
-        assert worker.bind(DTAB, path) is old
+        before = worker.generation
+        channel.deliver(limit=1)  # the gen arrives: the worker asks before any request
+        assert len(channel.sent("control")) == 2
+        assert worker.bind(DTAB, path) is old  # the answer is not in yet
         assert worker.bind(DTAB, path) is old
         assert len(channel.sent("control")) == 2  # one request per bump
         channel.deliver()
-        assert worker.generation == after_gen + 1
+        assert worker.generation == before + 2  # the gen, then the changed answer
         assert worker.bind(DTAB, path).value.value.addr == AddrBound.of(A, B)
         assert len(channel.sent("control")) == 2
 
@@ -156,8 +160,9 @@ class BindingTests:
         assert len(channel.sent("control")) == 1  # the gen did not make the worker ask again
 
     def test_the_control_binds_only_what_workers_ask(self) -> None:
-        """After a gen the namer is not asked again for a name until a worker binds it, so
-        idle watches can expire."""
+        """A gen asks again only for the names bound since the previous gen; a name not
+        bound in between is not looked up until a worker binds it, so idle watches can
+        expire."""
         namer, _, channel, worker = fake_setup()
         namer.answer("/hello", Ok(namer.bound("/hello", "/", A)))
         namer.answer("/idle", Ok(namer.bound("/idle", "/", B)))
@@ -167,11 +172,22 @@ class BindingTests:
         namer.lookups.clear()
         namer.answer("/hello", Ok(namer.bound("/hello", "/", B)))
         channel.service.poll()
-        channel.deliver()
-        assert namer.lookups == []
-        worker.bind(DTAB, Path.read("/svc/hello"))
+        channel.deliver()  # both were bound since: both asked again
+        assert sorted(p.show() for p in namer.lookups) == ["/hello", "/idle"]
+        namer.lookups.clear()
+        worker.bind(DTAB, Path.read("/svc/hello"))  # only hello is in use now
+        namer.answer("/hello", Ok(namer.bound("/hello", "/", A)))
+        channel.service.poll()
         channel.deliver()
         assert namer.lookups == [Path.read("/hello")]
+        namer.lookups.clear()
+        namer.answer("/hello", Ok(namer.bound("/hello", "/", B)))
+        channel.service.poll()
+        channel.deliver()  # nothing bound since the last gen: nothing looked up
+        assert namer.lookups == []
+        worker.bind(DTAB, Path.read("/svc/idle"))
+        channel.deliver()
+        assert namer.lookups == [Path.read("/idle")]
 
     def test_failures_of_namers_travel_as_failed_states(self) -> None:
         """A namer that raises fails the name with the same error type and text."""
@@ -374,9 +390,7 @@ class PollTests:
         (tmp_path / "hello").write_text("127.0.0.1 7777\n127.0.0.1 7778\n")
         clock.advance(1.0)  # the namer's poll
         clock.advance(0.02)  # the service's
-        channel.deliver()
-        assert len(worker.bind(dtab, path).value.value.addr.addresses) == 1  # stale, asking
-        channel.deliver()
+        channel.deliver()  # the gen, the worker's request again, its answer
         assert len(worker.bind(dtab, path).value.value.addr.addresses) == 2
         (tmp_path / "hello").unlink()
         clock.advance(1.0)
