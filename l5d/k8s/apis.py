@@ -33,6 +33,9 @@ class K8sApis:
         self._rng = self.rng = rng
         self._options = watch_options
         self.by_access: dict[Access, Any] = {}
+        #: called (no arguments) whenever any watch's objects changed: the control of
+        #: workers tells them at once (:mod:`l5d.workers.supervisor`)
+        self.listeners: list[Any] = []
 
     def watches(self, access: Access) -> Any:
         """The shared :class:`~l5d.k8s.watches.Watches` for ``access`` (the HTTP client and
@@ -55,6 +58,7 @@ class K8sApis:
                 api = api_client(self._reactor, access.fallback(), self._env)
             watches = self.by_access[access] = Watches(self._reactor, api, self._rng,
                                                        **self._options)
+            watches.listeners = self.listeners  # shared: one list for every access
         return watches
 
     def start(self) -> None:

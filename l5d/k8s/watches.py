@@ -63,6 +63,8 @@ class Watches:
         self._entries: dict[tuple, _Entry] = {}
         self._sweeper: LoopingCall | None = None
         self.generation = 0
+        #: called (no arguments) after every generation bump
+        self.listeners: list[Any] = []
         self.stopped_idle = 0  # reflectors dropped for idleness, for stats
         #: lists, relists and errors of the reflectors dropped (the totals never go down)
         self._gone = {"lists": 0, "relists": 0, "errors": 0}
@@ -165,6 +167,8 @@ class Watches:
 
     def _changed(self) -> None:
         self.generation += 1
+        for listener in self.listeners:
+            listener()
 
     def sweep(self) -> None:
         """Mark reflectors idle for ``idle_ttl_s`` (and bump the generation), or stop those

@@ -135,6 +135,9 @@ class Supervisor:
         self.binds = BindService(_Interpreters(linker), lambda w, m: w.send(m))
         linker.gathered = self
         linker.dtab_store.observe(self._dtab_saved)
+        # a Kubernetes change reaches the workers at once, not at the next 20 ms poll
+        self._poll_soon: Any = None
+        linker.k8s.listeners.append(self._k8s_changed)
         for w in self.workers:  # workers/<i>/binds, restarts (its process figures: its own)
             scope = linker.stats.scope("workers", str(w.index))
             scope.function_counter(lambda w=w: w.binds, "binds")
@@ -226,6 +229,14 @@ class Supervisor:
                 ready.callback(None)
             else:
                 ready.errback(err)
+
+    def _k8s_changed(self) -> None:
+        if self._poll_soon is None and not self._stopping:
+            self._poll_soon = self._reactor.callLater(0, self._poll_now)
+
+    def _poll_now(self) -> None:
+        self._poll_soon = None
+        self.binds.poll()
 
     def _dtab_saved(self, router: str, versioned: Any) -> None:
         self.broadcast(("dtab", router, versioned.dtab.show()))

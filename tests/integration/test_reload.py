@@ -40,9 +40,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _config(backend: int, ports: list[int], *, client: str = "", extra: str = "") -> str:
+def _config(backend: int, ports: list[int], *, client: str = "", extra: str = "",
+            workers: int | str = 1) -> str:
     servers = ", ".join(f"{{ip: 127.0.0.1, port: {p}}}" for p in ports)
-    text = ("admin: {ip: 127.0.0.1, port: 0, metricsSnapshotIntervalMs: 0}\n"
+    text = (f"workers: {workers}\n"
+            "admin: {ip: 127.0.0.1, port: 0, metricsSnapshotIntervalMs: 0}\n"
             "routers:\n- protocol: http\n"
             f"  dtab: /svc=>/$/inet/127.0.0.1/{backend}\n"
             f"  servers: [{servers}]\n")
@@ -160,7 +162,8 @@ class ReloadTests:
         l5d = L5d(config="")
 
         def config(root: str, extra: str = "") -> str:
-            return (_config(0, [port]).replace("/svc=>/$/inet/127.0.0.1/0",
+            # workers: auto (two on a 2-CPU machine): the control has the namer, workers route
+            return (_config(0, [port], workers="auto").replace("/svc=>/$/inet/127.0.0.1/0",
                                                 "/svc=>/#/io.l5d.fs/svc")
                     + f"namers:\n- {{kind: io.l5d.fs, rootDir: {l5d.dir / root}}}\n" + extra)
 

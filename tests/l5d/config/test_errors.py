@@ -139,7 +139,7 @@ CASES = [
         ConfigError,
         (
             'linkerd.yaml:2: router: unknown key "router"; did you mean "routers"? (known keys: '
-            'admin, configReload, dtabStore, namers, routers, telemetry, usage)'
+            'admin, configReload, dtabStore, namers, routers, telemetry, usage, workers)'
         ),
     ),
     Case(

@@ -327,6 +327,7 @@ class ToJsonTests:
             "usage": {"enabled": True},
             "dtabStore": {"kind": "io.l5d.inMemory", "historySize": 20},
             "configReload": {"watch": False, "intervalMs": 2000},
+            "workers": "auto",
         }
 
     @pytest.mark.parametrize("text", [MINIMAL, FULL], ids=["minimal", "full"])
