@@ -43,6 +43,8 @@ from l5d.telemetry.stats import Stats
 log = logging.getLogger("l5d.router")
 
 BIND_POLL_S = 0.05
+#: the most waiting requests a worker's answer wakes at once (the rest poll)
+MAX_WOKEN = 10_000
 LOCAL_DTAB_CACHE_SIZE = 256
 SWEEP_INTERVAL_S = 30.0
 
@@ -124,6 +126,13 @@ class HttpRouter(RouterOutcomes):
         self.binding_timeout_s = binding_timeout_s
         self.cache = BindingCache(interpreter, now, max_size=binding_cache_size,
                                   idle_ttl_s=idle_ttl_s)
+        #: requests waiting for a binding: exchange -> deadline (woken by a worker's
+        #: interpreter when the control answers; otherwise each polls)
+        self._binding: dict[Any, float] = {}
+        wake = getattr(interpreter, "wake", None)
+        self._wakeable = wake is not None
+        if wake is not None:
+            wake.append(self._wake_binding)
         self.idle_ttl_s = idle_ttl_s
         self.max_err_bytes = max_err_bytes
         self.max_header_bytes = max_header_bytes
@@ -320,7 +329,15 @@ class HttpRouter(RouterOutcomes):
             message = binding_timeout_message(self.binding_timeout_s, ex.dst)
             self._unroutable(ex, message, message)
             return
+        if self._wakeable and len(self._binding) < MAX_WOKEN:
+            self._binding[ex] = deadline
         ex.set_timer(min(BIND_POLL_S, deadline - now), lambda: self._bind(ex, deadline))
+
+    def _wake_binding(self) -> None:
+        """A worker's interpreter has a new answer: the waiting requests bind again now."""
+        waiting, self._binding = self._binding, {}
+        for ex, deadline in waiting.items():
+            self._bind(ex, deadline)
 
     def _dispatch(self, ex: Exchange, tree: Any, base: Dtab, generation: Any = None) -> None:
         bound = pick_bound(tree, self.rng)

@@ -51,13 +51,14 @@ class _Status(enum.Enum):
 
 
 class _Entry:
-    __slots__ = ("state", "status", "tried", "used")
+    __slots__ = ("state", "status", "tried", "used", "held")
 
     def __init__(self, state: State, status: _Status, tried: list[str]) -> None:
         self.state = state
         self.status = status
         self.tried = tried
         self.used = True  # bound since the last gen: asked again at once at the next
+        self.held = False  # a bind answered PENDING instead of this (stale) state
 
 
 class RemoteInterpreter:
@@ -88,6 +89,9 @@ class RemoteInterpreter:
         self.generation = 0
         self.requests = 0
         self.evictions = 0
+        #: called (no arguments) after an answer changed a state: a router wakes the
+        #: requests waiting for a binding at once instead of at their next poll
+        self.wake: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -104,10 +108,19 @@ class RemoteInterpreter:
             return PENDING
         entries.move_to_end(key)
         entry.used = True
+        if entry.status is _Status.FRESH:
+            return entry.state
         if entry.status is _Status.STALE:
             entry.status = _Status.ASKED
             self._ask(key)
-        return entry.state
+        state = entry.state
+        # the namers changed since this answer: route on its endpoints while asking (they
+        # are what one process had a moment ago), but never fail a request on an old Neg
+        # or empty answer: wait for the new one (a pod may just have come to this node)
+        if isinstance(state, Ok) and routable(state.value):
+            return state
+        entry.held = True
+        return PENDING
 
     def resolutions(self, dtab: Dtab, path: Path) -> list[str]:
         """The paths the control's delegation tried for ``path`` (the no-route text)."""
@@ -129,12 +142,17 @@ class RemoteInterpreter:
             self._entries[key] = _Entry(state, _Status.FRESH, tried)
             self._evict()
             self.generation += 1
+            for wake in self.wake:
+                wake()
             return
         entry.status = _Status.FRESH  # answers come in order: this one is after any gen
         entry.tried = tried
-        if entry.state != state:
+        if entry.state != state or entry.held:
             entry.state = state
-            self.generation += 1
+            entry.held = False
+            self.generation += 1  # the router binds again (it may have cached PENDING)
+        for wake in self.wake:
+            wake()
 
     def on_generation(self) -> None:
         """The control's namers changed: a name bound since the previous change is asked

@@ -159,6 +159,39 @@ class BindingTests:
         assert worker.bind(DTAB, path).value.value.addr == AddrBound.of(A)
         assert len(channel.sent("control")) == 1  # the gen did not make the worker ask again
 
+    def test_a_stale_neg_is_not_routed_on_while_asking(self) -> None:
+        """After a gen, a name whose last answer was Neg waits for the new answer (a pod
+        may just have come) instead of failing on the old one; an equal answer still
+        bumps the generation, so a router that cached PENDING binds again; the waiting
+        are woken."""
+        namer, _, channel, worker = fake_setup()
+        woken: list[int] = []
+        worker.wake.append(lambda: woken.append(worker.generation))
+        namer.answer("/hello", Ok(NEG))
+        path = Path.read("/svc/hello")
+        assert channel.settle(worker, DTAB, path) == Ok(NEG)
+        namer.answer("/other", Ok(NEG))  # another name changed: hello's answer is stale
+        channel.service.poll()
+        channel.deliver(limit=1)  # the gen only
+        assert worker.bind(DTAB, path) is PENDING
+        generation = worker.generation
+        channel.deliver()  # the worker's request, the same Neg
+        assert worker.generation == generation + 1 and woken[-1] == worker.generation
+        assert worker.bind(DTAB, path) == Ok(NEG)
+
+    def test_a_stale_routable_state_routes_while_asking(self) -> None:
+        namer, _, channel, worker = fake_setup()
+        namer.answer("/hello", Ok(namer.bound("/hello", "/", A)))
+        path = Path.read("/svc/hello")
+        old = channel.settle(worker, DTAB, path)
+        worker.bind(DTAB, path)
+        namer.answer("/hello", Ok(NEG))
+        channel.service.poll()
+        channel.deliver(limit=1)
+        assert worker.bind(DTAB, path) is old  # its endpoints were good a moment ago
+        channel.deliver()
+        assert worker.bind(DTAB, path) == Ok(NEG)
+
     def test_the_control_binds_only_what_workers_ask(self) -> None:
         """A gen asks again only for the names bound since the previous gen; a name not
         bound in between is not looked up until a worker binds it, so idle watches can
