@@ -118,6 +118,7 @@ class HttpServerConnection(RequestInput, ResponseOutput, Protocol):
         self._life_timer: Any = None
         self._linger_timer: Any = None
         self._drain_timer: Any = None
+        self._drain_idle_s = 0.0
         self._broken = False  # the parser is done with this connection
         self._last = False  # no request after the ones queued (upgrade)
         self._read_eof = False
@@ -285,7 +286,18 @@ class HttpServerConnection(RequestInput, ResponseOutput, Protocol):
                 self._load.requests -= 1
         if self.lost or self.closing:
             return
-        if not queue and (self.draining or self._last or self._broken or self._read_eof):
+        if not queue and (self._last or self._broken or self._read_eof):
+            keep_alive = False
+        if not queue and self.draining and keep_alive:
+            if self._drain_idle_s > 0:
+                # this response promised keep-alive before the drain began: the client may
+                # send another request at once; take it (its answer says Connection: close)
+                self.uncork()
+                self.resume_reading("draining")
+                if self._drain_timer is None:
+                    self._drain_timer = self._reactor.callLater(self._drain_idle_s,
+                                                                self._drain_idle)
+                return
             keep_alive = False
         if not keep_alive:
             self.uncork()

@@ -90,6 +90,7 @@ class ResponseOutput:
         if self.lost or self.closing:
             return
         self.draining = True
+        self._drain_idle_s = idle_s
         if self._queue:
             self.pause_reading("draining")
         elif idle_s <= 0:

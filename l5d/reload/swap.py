@@ -109,7 +109,8 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
                        linker.access_by_label.get(label))
     old_namers = [namer for _, namer in linker.namers]
     reuse = Reuse(linker.stats, linker.k8s, linker.dtab_store,
-                  {new: old_namers[old] for new, old in plan.namers_kept},
+                  # a worker has no namers (its control binds): nothing to keep
+                  {} if linker.worker else {new: old_namers[old] for new, old in plan.namers_kept},
                   tuple(linker.telemeters) if plan.telemetry_kept else None, kept, linker,
                   linker.tls)
     old_dtabs = {r.label: r.dtab for r in linker.config.routers}

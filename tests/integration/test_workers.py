@@ -270,3 +270,45 @@ def test_a_reload_reaches_every_worker_and_workers_cannot_change() -> None:
 
         assert wait_for(all_new, TIMEOUT_S)
         assert len(children(l5d.proc.pid)) == 2
+
+
+def test_a_reload_with_a_kept_namer_adds_a_port_on_every_worker(tmp_path) -> None:
+    """The workers run no namers; a reload that keeps the control's io.l5d.fs namer and
+    adds a server is applied by every worker (the new port answers on both)."""
+    with EchoBackend() as b:
+        (tmp_path / "x").write_text(f"127.0.0.1 {b.port}\n")
+
+        def config(ports: str) -> str:
+            return ("workers: 2\nadmin: {ip: 127.0.0.1, port: 0}\n"
+                    f"namers:\n- {{kind: io.l5d.fs, rootDir: {tmp_path}}}\n"
+                    "routers:\n- protocol: http\n  dtab: /svc=>/#/io.l5d.fs\n"
+                    f"  servers: [{ports}]\n")
+
+        first = socket.socket()
+        first.bind(("127.0.0.1", 0))
+        port_a = first.getsockname()[1]
+        first.close()
+        second = socket.socket()
+        second.bind(("127.0.0.1", 0))
+        port_b = second.getsockname()[1]
+        second.close()
+        with L5d(config=config(f"{{port: {port_a}}}"), stderr_apart=True) as l5d:
+            l5d.config_path.write_text(config(f"{{port: {port_a}}}, {{port: {port_b}}}"))
+            doc = requests.post(f"http://127.0.0.1:{l5d.admin_port}/admin/reload",
+                                headers=l5d.admin_auth, timeout=TIMEOUT_S).json()
+            assert doc["outcome"] == "reloaded", doc
+
+            def both_ports() -> bool:
+                try:
+                    for port in (port_a, port_b):
+                        for _ in range(10):
+                            with socket.create_connection(("127.0.0.1", port),
+                                                          timeout=TIMEOUT_S) as c:
+                                if get(c, "x")[0] != 200:
+                                    return False
+                except OSError:
+                    return False
+                return True
+
+            assert wait_for(both_ports, TIMEOUT_S)
+            assert "handling 'reload' failed" not in l5d.errors()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
+from l5d.http.server_output import DRAIN_IDLE_S
 from l5d.http.server import HttpServerFactory, ServerLimits, ServerLoad
 from tests.helpers.server_harness import MemoryTransport, ServerPump
 
@@ -82,7 +83,28 @@ class IdleTests:
         pump.clock.advance(5)
         assert not pump.closing
         pump.exchanges[0].release()
-        assert pump.statuses() == [200] and pump.closing
+        # this (fake) response promised keep-alive: a next request may be on its way, and
+        # is taken for a moment (its answer would say Connection: close); then it closes
+        assert pump.statuses() == [200] and not pump.closing
+        pump.clock.advance(DRAIN_IDLE_S)
+        assert pump.closing
+
+    def test_a_draining_connection_takes_the_request_a_keep_alive_response_invited(
+            self) -> None:
+        """Shutting down while a keep-alive response is being written: the client's next
+        request, sent before it could know, is answered (not cut); then the connection
+        closes after it."""
+        pump = ServerPump(ServerLimits(), hold=True)
+        pump.feed(GET)
+        pump.conn.drain(DRAIN_IDLE_S)
+        pump.exchanges[0].release()
+        assert not pump.closing
+        pump.feed(GET)
+        assert len(pump.exchanges) == 2
+        pump.exchanges[1].release()
+        assert pump.statuses() == [200, 200]
+        pump.clock.advance(DRAIN_IDLE_S)
+        assert pump.closing
 
 
 class BodyDeadlineTests:
