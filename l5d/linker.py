@@ -23,7 +23,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
@@ -31,8 +31,6 @@ from twisted.python.failure import Failure
 
 from dtab import EMPTY_DTAB, Interpreter, Path
 from l5d.config import ConfigError, LinkerConfig, RouterConfig, ServerConfig, check_config
-from l5d.dtab_store.build import build_backend
-from l5d.dtab_store.store import DtabStore
 from l5d.config.socket_options import SocketOptionsConfig
 from l5d.http.fasttcp import listen_tcp
 from l5d.http.forwarded import Forwarder
@@ -41,16 +39,20 @@ from l5d.http.router import HttpRouter, ServerParams
 from l5d.http.server import HttpServerFactory, ServerLimits
 from l5d.http.server_output import DRAIN_IDLE_S
 from l5d.k8s.apis import K8sApis
-from l5d.namers.build import build_namer
 from l5d.reload.plan import server_key
 from l5d.router.build import build_identifier
-from l5d.transformers.build import build_transformer
 from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
 from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
 from l5d.telemetry.telemeter import TelemetryContext, build_telemeter
 from l5d.tls.contexts import TlsContexts
 
+if TYPE_CHECKING:
+    from l5d.dtab_store.store import DtabStore
+
+# a worker process (``worker=``) builds no namers, transformers or dtab store: their modules
+# (l5d.namers.build, l5d.transformers.build, l5d.dtab_store.*) are imported where they are
+# built, so that a worker never loads them (issue 14, memory)
 __all__ = ["Env", "Linker", "Listener", "Reuse", "build"]
 
 log = logging.getLogger("l5d.linker")
@@ -206,6 +208,8 @@ class Linker:
         self.retired: list[Any] = []
         self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
         self.namers: list[tuple[Any, Any]] = []
+        if worker is None and config.namers:
+            from l5d.namers.build import build_namer
         for i, ncfg in enumerate(config.namers if worker is None else ()):
             where = f"namers[{i}]"
             kept = reuse.namers.get(i) if reuse is not None else None
@@ -260,10 +264,7 @@ class Linker:
             self.tls.register_stats(self.stats)
         #: each router's base dtab: its config's, or an edit saved in ``dtabStore``
         self.dtab_store = reuse.dtab_store if reuse is not None else worker.dtab_store(
-            config) if worker is not None else DtabStore(
-            _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, self.k8s,
-                                                          wall)),
-            {rcfg.label: rcfg.dtab for rcfg in config.routers}, wall)
+            config) if worker is not None else _dtab_store(config, reactor, self.k8s, wall)
         for i, rcfg in enumerate(config.routers):
             kept_router = reuse.routers.get(rcfg.label) if reuse is not None else None
             if kept_router is not None:
@@ -341,6 +342,10 @@ class Linker:
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
         """Runtime transformers; ``replace`` and ``const`` bind with the namers and no dtab."""
+        if not configs:
+            return []
+        from l5d.transformers.build import build_transformer
+
         plain = Interpreter(self.namers)
 
         def bind(path: Path) -> Any:
@@ -634,6 +639,17 @@ def build(config: LinkerConfig, env: Env, reactor: Any, *,
     check_config(config)
     return Linker(config, env, reactor, now, rng, wall, run_blocking, worker=worker,
                   control=control)
+
+
+def _dtab_store(config: LinkerConfig, reactor: Any, k8s: K8sApis,
+                wall: Callable[[], float]) -> "DtabStore":
+    """The :class:`~l5d.dtab_store.store.DtabStore` of ``dtabStore`` (not in a worker)."""
+    from l5d.dtab_store.build import build_backend
+    from l5d.dtab_store.store import DtabStore
+
+    return DtabStore(
+        _building("dtabStore", lambda: build_backend(config.dtab_store, reactor, k8s, wall)),
+        {rcfg.label: rcfg.dtab for rcfg in config.routers}, wall)
 
 
 def _building(where: str, make: Callable[[], Any]) -> Any:

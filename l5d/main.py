@@ -20,7 +20,6 @@ SIGHUP also reopens the access logs.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 import signal
@@ -181,6 +180,8 @@ def load_config(path: str, stdin: IO[str], stderr: IO[str], *,
         print(f"l5d: {source}: not UTF-8 text (byte {err.start})", file=stderr)
         return None
     try:
+        import importlib.metadata
+
         load_installed_plugins(importlib.metadata.entry_points)
         config = parse_config(text, source)
         return (config, text) if with_text else config
@@ -387,8 +388,16 @@ def _work(environ: Mapping[str, str], stderr: IO[str]) -> int:
             pass
 
     def parse(text: str, source: str) -> LinkerConfig:
-        load_installed_plugins(importlib.metadata.entry_points)
-        return parse_config(text, source)
+        # the control parsed this text with the installed plugins: a worker loads them
+        # (importlib.metadata, about 1.7 MiB) only when the config names a kind that is not
+        # built in, so the same text gives the same config
+        try:
+            return parse_config(text, source)
+        except ConfigError:
+            import importlib.metadata
+
+            load_installed_plugins(importlib.metadata.entry_points)
+            return parse_config(text, source)
 
     def make(text: str, source: str, side: object) -> Linker:
         return build(parse(text, source), env, reactor, worker=side)
@@ -510,6 +519,8 @@ def admin_token(config: LinkerConfig, environ: Mapping[str, str],
 
 
 def _version() -> str:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("l5d")
     except importlib.metadata.PackageNotFoundError:

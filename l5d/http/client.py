@@ -75,6 +75,8 @@ class UpstreamConnection(Protocol):
             self.poller = select.poll()
             self.poller.register(fd, select.POLLIN | select.POLLPRI)
         cb, self._on_connect = self._on_connect, None
+        if isinstance(self.factory, _Factory):
+            self.factory.connected()
         if cb is not None:
             cb(self)
 
@@ -322,11 +324,21 @@ class _Bad(Exception):
     """Raised inside parser callbacks to stop parsing a response we refuse."""
 
 
+def _done(*_: Any) -> None:
+    """A connect callback after the connection is up: nothing to do."""
+
+
 class _Factory(ClientFactory):
     def __init__(self, pool: "EndpointPool", on_connect: Callable, on_fail: Callable) -> None:
         self.pool = pool
         self.on_connect = on_connect
         self.on_fail = on_fail
+
+    def connected(self) -> None:
+        """The connection is up: the callbacks are done with. They hold the request that
+        opened the connection (and through it its client's connection): dropped here, or
+        every pooled connection would keep them as long as it lives (issue 14, memory)."""
+        self.on_connect = self.on_fail = _done
 
     def buildProtocol(self, addr: Any) -> UpstreamConnection:
         conn = UpstreamConnection(self.pool)
