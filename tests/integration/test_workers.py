@@ -87,6 +87,16 @@ def get(sock: socket.socket, host: str, path: str = "/") -> tuple[int, bytes]:
     return status, rest[:length]
 
 
+def all_reach(l5d: L5d, backend: EchoBackend, n: int = 20) -> bool:
+    """``n`` requests, each on a new connection (both workers get some): all 200, and all
+    answered by ``backend``."""
+    before = len(backend.requests)
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+            assert get(c, "x")[0] == 200
+    return len(backend.requests) - before == n
+
+
 def workers_config(backend: int, n: int = 2, extra: str = "") -> str:
     return config_text(f"/svc/x=>/$/inet/127.0.0.1/{backend}", workers=n) + extra
 
@@ -137,14 +147,7 @@ def test_a_saved_dtab_routes_every_worker() -> None:
                            headers=l5d.admin_auth, timeout=TIMEOUT_S)
         assert rsp.status_code == 200, rsp.text
 
-        def all_new() -> bool:
-            before = len(new.requests)
-            for _ in range(20):  # new connections: both workers get some
-                with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
-                    assert get(c, "x")[0] == 200
-            return len(new.requests) - before == 20
-
-        assert wait_for(all_new, TIMEOUT_S)
+        assert wait_for(lambda: all_reach(l5d, new), TIMEOUT_S)
 
 
 def test_a_killed_worker_comes_back_and_the_other_keeps_its_connections() -> None:
@@ -261,14 +264,7 @@ def test_a_reload_reaches_every_worker_and_workers_cannot_change() -> None:
         doc = requests.post(url, headers=l5d.admin_auth, timeout=TIMEOUT_S).json()
         assert doc["outcome"] == "reloaded", doc
 
-        def all_new() -> bool:
-            before = len(new.requests)
-            for _ in range(20):
-                with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
-                    assert get(c, "x")[0] == 200
-            return len(new.requests) - before == 20
-
-        assert wait_for(all_new, TIMEOUT_S)
+        assert wait_for(lambda: all_reach(l5d, new), TIMEOUT_S)
         assert len(children(l5d.proc.pid)) == 2
 
 
