@@ -49,16 +49,46 @@ from l5d.workers.stats_ship import Body
 __all__ = ["StatsMerger", "merge_recent", "merge_client_states"]
 
 
+#: gauges that describe one balancer's endpoints, alike in every worker (each balances
+#: over the same endpoints): merged as the largest, not the sum, so that "endpoints 3"
+#: does not read 6 with two workers
+SAME_IN_EVERY_WORKER = frozenset({"size", "closed", "logical_aperture", "physical_aperture",
+                                  "algorithm"})
+#: ... except ``available``: the fewest any worker has (each worker's failure accrual marks
+#: endpoints on its own; an alert on available against expected fires when any worker
+#: lost one)
+FEWEST = "available"
+
+
+def _merge_rule(name: Scope) -> str:
+    if "loadbalancer" not in name:
+        return "sum"
+    rest = name[name.index("loadbalancer") + 1:]
+    if not rest:
+        return "sum"
+    if rest[0] == FEWEST:
+        return "min"
+    return "max" if rest[0] in SAME_IN_EVERY_WORKER else "sum"
+
+
 class _Gauge:
-    """The merged gauge of one name: the sum of the live workers' latest values."""
+    """The merged gauge of one name: the sum of the live workers' latest values (what is
+    in flight, connections, budgets, load), their largest for what every worker's balancer
+    has alike (:data:`SAME_IN_EVERY_WORKER`), their fewest for ``available``."""
 
-    __slots__ = ("values",)
+    __slots__ = ("values", "rule")
 
-    def __init__(self) -> None:
+    def __init__(self, rule: str = "sum") -> None:
         self.values: dict[Hashable, Any] = {}
+        self.rule = rule
 
     def read(self) -> Any:
-        return sum(self.values.values())
+        values = self.values.values()
+        if self.rule == "max":
+            return max(values, default=0)
+        if self.rule == "min":
+            return min(values, default=0)
+        return sum(values)
 
 
 class _FunctionSum:
@@ -139,7 +169,7 @@ class StatsMerger:
                 seen[name] = None
             g = self._gauges.get(name)
             if g is None:
-                g = self._gauges[name] = _Gauge()
+                g = self._gauges[name] = _Gauge(_merge_rule(name))
                 stats.function_gauge(g.read, *name)
             g.values[worker_id] = value
 

@@ -332,3 +332,24 @@ class GatherTests:
         assert merged["c3"]["state"] == "Neg"
         assert merged["c4"]["addresses"] == ["10.0.0.3:80"]
         assert merged["c5"]["state"] == "Pending"
+
+
+def test_a_balancers_endpoint_gauges_merge_by_meaning() -> None:
+    """Two workers balance over the same 3 endpoints: size reads 3, not 6; available the
+    fewest a worker has (one marked an endpoint dead); what is in flight adds up."""
+    from l5d.workers.stats_merge import StatsMerger
+    from l5d.workers.stats_ship import StatsShipper
+
+    control = Stats()
+    merger = StatsMerger(control)
+    scope = ("rt", "http", "client", "$/inet/127.0.0.1/1", "loadbalancer")
+    for worker, (available, load) in enumerate([(3, 2), (2, 5)]):
+        stats = Stats()
+        stats.function_gauge(lambda: 3, *scope, "size")
+        stats.function_gauge(lambda a=available: a, *scope, "available")
+        stats.function_gauge(lambda x=load: x, *scope, "load")
+        stats.function_gauge(lambda: 1, *scope, "algorithm", "p2c")
+        merger.apply(worker, marshal.loads(marshal.dumps(StatsShipper(stats).collect())))
+    gauges = dict(control.gauges())
+    assert [gauges[scope + (leaf,)] for leaf in ("size", "available", "load")] == [3, 2, 7]
+    assert gauges[scope + ("algorithm", "p2c")] == 1
