@@ -6,8 +6,9 @@ callbacks, the checks llhttp does not make (:mod:`l5d.http.framing`, made on the
 request line at the exact byte each message begins, followed through chunked bodies
 by :class:`~l5d.http.chunked.ChunkedEnd`), heads read before replayed from the
 server's memo (:mod:`l5d.http.memo`), a read that is one whole common head read in one
-call (:mod:`l5d.http.quick_head`, which leaves every other head to llhttp), the body of an upgrade request read by a second
-parser (:mod:`l5d.http.upgrade`), and a request line whose method llhttp does not
+call (:mod:`l5d.http.quick_head`, which leaves every other head to llhttp), the body of
+an upgrade request read by a second parser (:mod:`l5d.http.upgrade`), and a request
+line whose method llhttp does not
 know held until it ends (501 or 400). A head that passes becomes a
 :class:`~l5d.http.request.KnownHead` handed to the connection's ``_accept``.
 
