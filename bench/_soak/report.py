@@ -117,27 +117,25 @@ def growth(samples: Iterable[Sample], warmup_s: float, limits: Limits = LIMITS) 
     the run (a restarted worker, a restarted API server) warms up like the others did."""
     ordered = sorted(samples, key=lambda s: s.t_s)
     first = ordered[0].t_s if ordered else 0.0
-    series: dict[tuple[str, int], list[Sample]] = {}
+    shown: dict[tuple[str, int], list[Sample]] = {}  # after the run's warm-up
     born: dict[tuple[str, int], float] = {}
     for s in ordered:
         key = (s.label, s.pid)
-        start = born.setdefault(key, s.t_s)
-        since = warmup_s if start <= first + 1.0 else start + warmup_s
-        if s.t_s >= since:
-            series.setdefault(key, []).append(s)
-    for s in ordered:  # born too late to be judged: shown with what it has
-        if (s.label, s.pid) not in series and s.t_s >= warmup_s:
-            series[s.label, s.pid] = [x for x in ordered if (x.label, x.pid) == (s.label, s.pid)
-                                      and x.t_s >= warmup_s][:2]
+        born.setdefault(key, s.t_s)
+        if s.t_s >= warmup_s:
+            shown.setdefault(key, []).append(s)
     out = []
-    for (label, pid), ss in series.items():
+    for (label, pid), all_ss in shown.items():
+        start = born[label, pid]
+        since = warmup_s if start <= first + 1.0 else start + warmup_s  # its own warm-up
+        after = [s for s in all_ss if s.t_s >= since]
+        judged = len(after) >= 3
+        ss = after if judged else all_ss
         third = max(1, len(ss) // 3)
         rss0 = int(statistics.median(s.rss_kib for s in ss[:third]))
         rss1 = int(statistics.median(s.rss_kib for s in ss[-third:]))
         fds0 = int(statistics.median(s.fds for s in ss[:third]))
         fds1 = int(statistics.median(s.fds for s in ss[-third:]))
-        judged = len(ss) >= 3 and (label, pid) in born and (
-            born[label, pid] <= first + 1.0 or ss[0].t_s - born[label, pid] >= warmup_s)
         out.append(Growth(label, pid, len(ss), rss0, rss1, fds0, fds1, judged,
                           judged and _grew(rss0, rss1, limits.rss_pct, limits.rss_kib),
                           judged and _grew(fds0, fds1, limits.fds_pct, limits.fds)))

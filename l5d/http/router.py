@@ -331,7 +331,13 @@ class HttpRouter(RouterOutcomes):
             return
         if self._wakeable and len(self._binding) < MAX_WOKEN:
             self._binding[ex] = deadline
-        ex.set_timer(min(BIND_POLL_S, deadline - now), lambda: self._bind(ex, deadline))
+        ex.set_timer(min(BIND_POLL_S, deadline - now), lambda: self._poll_binding(ex, deadline))
+
+    def _poll_binding(self, ex: Exchange, deadline: float) -> None:
+        """A waiting request's poll: no longer waiting to be woken (it waits again if still
+        pending), so a worker keeps no request it has answered otherwise."""
+        self._binding.pop(ex, None)
+        self._bind(ex, deadline)
 
     def _wake_binding(self) -> None:
         """A worker's interpreter has a new answer: the waiting requests bind again now."""

@@ -157,7 +157,7 @@ class RemoteInterpreter:
     def on_generation(self) -> None:
         """The control's namers changed: a name bound since the previous change is asked
         again at once (its answer is usually in before the next request: a name in use
-        routes on the new endpoints after a millisecond or two, not one request later);
+        routes on the new endpoints once the control answers, not one request later);
         the others are stale, asked again when next bound (so names no longer in use touch
         no namer, and their watches can expire). :attr:`generation` goes up."""
         for key, entry in self._entries.items():
