@@ -55,7 +55,11 @@ def test_a_minute_of_soak_loses_no_request(tmp_path: Path,
         assert status == "done", [e for e in summary["events"] if e["name"] == name]
     assert summary["churn"]["writes"] > 0
     assert [c for c in summary["checks"] if not c["passed"]] == []
-    assert [g for g in summary["growth"] if g["rss_grew"] or g["fds_grew"]] == []
+    # l5d's own processes stay flat; kube-apiserver's and etcd's growth (restarted and
+    # written to throughout) is the cluster's, reported as a note, not judged
+    assert [g for g in summary["growth"] if g["label"].startswith("l5d")
+            and (g["rss_grew"] or g["fds_grew"])] == []
+    assert any(g["label"].startswith("l5d") and g["judged"] for g in summary["growth"])
     assert summary["problems"] == [] and summary["passed"] is True
     assert done.returncode == 0
     assert (tmp_path / "report.md").read_text().startswith("# Soak: PASSED")
