@@ -9,7 +9,7 @@ pool hand-back) from the kernel and from Twisted's reactor, which
 ``bench/router_bench.sh`` measures too. A benchmark, not a test.
 
     taskset -c 0 .venv/bin/python bench/inproc_bench.py [--n 20000] [--policy] [--telemetry]
-        [--distinct] [--profile]
+        [--distinct] [--stats-off] [--profile]
 
 ``--distinct`` gives every request its own target (``/?n=1``, ``/?n=2``, ... as
 ``bench/wrk-distinct.lua`` does), so no request head repeats and the server parses every
@@ -94,7 +94,8 @@ class _Reactor(MemoryReactorClock):
         return _UdpPort()
 
 
-def build(policy: bool | str = False, telemetry: bool | str = False, distinct: bool = False):
+def build(policy: bool | str = False, telemetry: bool | str = False, distinct: bool = False,
+          record_stats: bool = True):
     reactor = _Reactor()
     dtab = Dtab.read(DTAB)
     keys: dict = {}
@@ -124,7 +125,8 @@ def build(policy: bool | str = False, telemetry: bool | str = False, distinct: b
         keys.update(client_config=rcfg.client, service_config=rcfg.service)
     router = HttpRouter(label="http", reactor=reactor, now=time.monotonic, rng=random.Random(1),
                         dtab=lambda: dtab, interpreter=Interpreter(),
-                        identifier=header_token(Path.read("/svc")), stats=stats, **keys)
+                        identifier=header_token(Path.read("/svc")), stats=stats,
+                        record_stats=record_stats, **keys)
     factory = HttpServerFactory(router.exchange_factory(ServerParams("127.0.0.1", 4140)), reactor,
                                 ServerLimits())
     down = factory.buildProtocol(None)
@@ -180,13 +182,16 @@ def main() -> None:
                    help="every telemeter of router_bench.sh's l5d row (see above)")
     p.add_argument("--distinct", action="store_true",
                    help="every request with its own target: no request head repeats")
+    p.add_argument("--stats-off", action="store_true",
+                   help="no per-request outcome, status or latency recording (L5D_STATS=off)")
     p.add_argument("--telemetry-yaml", metavar="FILE",
                    help="these telemeters instead (a top-level telemetry: list)")
     args = p.parse_args()
     telemetry = args.telemetry
     if args.telemetry_yaml:
         telemetry = FsPath(args.telemetry_yaml).read_text()
-    one, check = build(args.router_yaml or args.policy, telemetry, args.distinct)
+    one, check = build(args.router_yaml or args.policy, telemetry, args.distinct,
+                       record_stats=not args.stats_off)
     for _ in range(2000):
         one()
     results = []

@@ -12,6 +12,8 @@
 #                head repeats and l5d's request-head memo never hits
 #   --repo DIR   run the l5d of another checkout (A/B); its own .venv if it has one
 #   --top-yaml F top-level YAML (a telemetry list, say) put in l5d's config before routers
+#   --python P   run l5d with the interpreter P (a venv's python with l5d installed): an A/B of
+#                two interpreter builds (docs/performance.md, "The interpreter")
 # env: BACKEND_PORT (24080), L5D_PORT (24140). Needs nginx, wrk, taskset, curl (router_bench.sh
 # --install can apt-get them); traffic stays on 127.0.0.1 and every process started here is
 # stopped on exit.
@@ -29,11 +31,15 @@ while [ $# -gt 0 ]; do
     --conns) CONNS=$2; shift 2;;
     --repo) RUN_REPO=$(cd "$2" && pwd); shift 2;;
     --top-yaml) TOP_YAML=$(cat "$2") || exit 1; shift 2;;
+    --python) RUN_PY=$2; shift 2;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0;;
     *) echo "quick_bench.sh: unknown option $1" >&2; exit 2;;
   esac
 done
 PY=$RUN_REPO/.venv/bin/python; [ -x "$PY" ] || PY=$REPO/.venv/bin/python
+if [ -n "${RUN_PY:-}" ]; then
+  PY=$RUN_PY; [ -x "$PY" ] || { echo "quick_bench.sh: no interpreter $PY" >&2; exit 2; }
+fi
 for tool in nginx wrk taskset curl; do
   command -v $tool >/dev/null || { echo "quick_bench.sh: needs $tool" >&2; exit 1; }
 done
@@ -88,6 +94,7 @@ wrk_run() {
 }
 tck=$(getconf CLK_TCK)
 echo "l5d: $RUN_REPO ($(cd "$RUN_REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'))" \
+     "on $("$PY" -c 'import sys; print("CPython", sys.version.split()[0], sys._base_executable)')" \
      "wrk: c=$CONNS ${DURATION}s $(basename "$LUA")"
 for r in $(seq "$ROUNDS"); do
   wrk_run 2 > /dev/null
