@@ -58,6 +58,9 @@
 #   --bare            also "l5d (no telemetry)": the same l5d without the telemetry block
 #   --baseline DIR    also "l5d (baseline)": the l5d of checkout DIR (an older commit, A/B in
 #                     the same run), without the telemetry block
+#   --other-python P  also "l5d (other python)": the same l5d, everything on, run by the
+#                     interpreter P (a venv's python with l5d's dependencies): an A/B of two
+#                     interpreter builds in the same rounds (docs/performance.md)
 #   --tls             also the two "(TLS upstream)" rows (see above)
 #   --no-ceiling      leave out the tw-ceiling rows
 #   --quiet-wait S    before each measured run, wait up to S s until the machine is idle
@@ -69,7 +72,7 @@
 #                     Without it a missing tool is an error.
 # env: PY (default: the repository's .venv/bin/python), BACKEND_PORT (24080), NGINX_PORT
 #      (24101), L5D_PORT (24140; l5d-origin uses L5D_PORT+1, tw-ceiling L5D_PORT+2, stats off +3,
-#      l5d TLS +6, l5d TLS server +7), BACKEND_TLS_PORT (24443; nginx TLS upstream uses NGINX_PORT+1).
+#      l5d TLS +6, l5d TLS server +7, other python +8), BACKEND_TLS_PORT (24443; nginx TLS upstream uses NGINX_PORT+1).
 # Only 127.0.0.1 is used. Every process started here is stopped on exit, and every step has a
 # time limit.
 set -uo pipefail
@@ -93,7 +96,7 @@ die() { echo "router_bench.sh: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
 
 RUNS=3 DURATION=10 WARMUP=2 OUT=/tmp/l5d-router-bench
-TLS=0 DISTINCT=0 ORIGIN=0 STATS_OFF=0 BARE=0 BASELINE="" CEILING=1 QUIET_WAIT=60 QUIET_PCT=20 NICE="" REPORT_ONLY=0 INSTALL=0
+TLS=0 DISTINCT=0 ORIGIN=0 STATS_OFF=0 BARE=0 BASELINE="" OTHER_PY="" CEILING=1 QUIET_WAIT=60 QUIET_PCT=20 NICE="" REPORT_ONLY=0 INSTALL=0
 ARGS=("$@")
 while [ $# -gt 0 ]; do
   case $1 in
@@ -107,6 +110,7 @@ while [ $# -gt 0 ]; do
     --stats-off) STATS_OFF=1; shift;;
     --bare) BARE=1; shift;;
     --baseline) BASELINE=$(cd "${2:?}" && pwd) || die "--baseline: no directory $2"; shift 2;;
+    --other-python) OTHER_PY=${2:?}; [ -x "$OTHER_PY" ] || die "--other-python: no $2"; shift 2;;
     --no-ceiling) CEILING=0; shift;;
     --quiet-wait) QUIET_WAIT=${2:?}; shift 2;;
     --quiet-pct) QUIET_PCT=${2:?}; shift 2;;
@@ -178,6 +182,7 @@ ROWS+=("l5d|l5d|$L5D_PORT|absolute|this repository's l5d (.venv/bin/python -m l5
 [ "$STATS_OFF" = 1 ] && ROWS+=("l5d (stats off)|l5d-nostats|$((L5D_PORT + 3))|absolute|the same l5d with L5D_STATS=off: no per-request outcome, status or latency recording")
 [ "$BARE" = 1 ] && ROWS+=("l5d (no telemetry)|l5d-bare|$((L5D_PORT + 4))|absolute|the same l5d without any telemeter")
 [ -n "$BASELINE" ] && ROWS+=("l5d (baseline)|l5d-base|$((L5D_PORT + 5))|absolute|the l5d of $BASELINE ($(git -C "$BASELINE" rev-parse --short HEAD 2>/dev/null)), no telemeter")
+[ -n "$OTHER_PY" ] && ROWS+=("l5d (other python)|l5d-otherpy|$((L5D_PORT + 8))|absolute|the same l5d run by $OTHER_PY ($("$OTHER_PY" -c 'import sys; print("CPython", sys.version.split()[0], sys._base_executable)'))")
 [ "$CEILING" = 1 ] && ROWS+=("tw-ceiling|ceiling|$((L5D_PORT + 2))|absolute|bench/ceiling_forwarder.py: featureless Twisted + httptools forwarder, one process on CPU $PROXY_CPU, same interpreter as l5d")
 if [ "$TLS" = 1 ]; then
   ROWS+=("nginx (TLS upstream)|nginx-tls|$((NGINX_PORT + 1))|absolute|nginx with a TLS upstream (bench/nginx-proxy-tls.conf: keepalive 64, session reuse, CA and name checked)")
@@ -187,6 +192,7 @@ fi
 if [ "$DISTINCT" = 1 ]; then
   ROWS+=("nginx (distinct)|nginx|$NGINX_PORT|distinct|nginx, every request with its own target (bench/wrk-distinct.lua)")
   ROWS+=("l5d (distinct)|l5d|$L5D_PORT|distinct|l5d, every request with its own target: no request head repeats, the head memo never hits")
+  [ -n "$OTHER_PY" ] && ROWS+=("l5d (distinct, other python)|l5d-otherpy|$((L5D_PORT + 8))|distinct|the same l5d run by $OTHER_PY, every request with its own target")
   [ "$STATS_OFF" = 1 ] && ROWS+=("l5d (distinct, stats off)|l5d-nostats|$((L5D_PORT + 3))|distinct|l5d with L5D_STATS=off, every request with its own target")
   [ "$CEILING" = 1 ] && ROWS+=("tw-ceiling (distinct)|ceiling|$((L5D_PORT + 2))|distinct|tw-ceiling, every request with its own target")
 fi
@@ -228,6 +234,9 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
       (cd "$BASELINE" && exec taskset -c "$PROXY_CPU" "${NICE_CMD[@]}" "$PY" -m l5d \
         "$OUT/l5d-$port.yaml") </dev/null >"$log" 2>&1 &
       LAUNCHED=$!; STARTED+=("$LAUNCHED");;
+    l5d-otherpy)
+      l5d_config "$port" "$OUT/l5d-$port.yaml" || return 1
+      launch "$PROXY_CPU" "$log" "$OTHER_PY" -m l5d "$OUT/l5d-$port.yaml";;
     l5d-nostats)
       l5d_config "$port" "$OUT/l5d-$port.yaml" || return 1
       launch "$PROXY_CPU" "$log" env L5D_STATS=off "$PY" -m l5d "$OUT/l5d-$port.yaml";;
@@ -244,6 +253,7 @@ start_row() { # KIND PORT MODE SLUG -> PID in ROW_PID (empty for direct); non-ze
 check_l5d
 for p in "$BACKEND_PORT" "$NGINX_PORT" "$L5D_PORT" $((L5D_PORT + 1)) $((L5D_PORT + 2)) \
     $((L5D_PORT + 3)) $((L5D_PORT + 4)) $((L5D_PORT + 5)) $((L5D_PORT + 6)) $((L5D_PORT + 7)) \
+    $((L5D_PORT + 8)) \
     $((NGINX_PORT + 1)) \
     "$BACKEND_TLS_PORT"; do
   port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (see BACKEND_PORT," \
