@@ -3,7 +3,7 @@
 #   make test  - install what the tests need (system packages via apt too), run the suite
 # The interpreter of .venv: the system's /usr/bin/python3.11 when it can make a venv
 # (Debian builds it with PGO and LTO, as the python:3.11 image of the Containerfile is;
-# l5d runs about a fifth faster on it than on a plain build: docs/performance.md), else
+# l5d takes 2-8 % less CPU per request on it than on a plain build: docs/performance.md), else
 # python3.11 or python3 from PATH.
 PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do \
 	  command -v $$p >/dev/null && $$p -c 'import ensurepip, venv' 2>/dev/null \

@@ -56,8 +56,8 @@ meta_versions() { # the date, host, l5d commit and versions lines of meta.txt
   rev=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')
   dirty=$(cd "$REPO" && git status --porcelain 2>/dev/null | grep -q . && echo ' (+ uncommitted)')
   echo "date: $(date -u +%FT%TZ)  host: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r)"
-  # the interpreter's path too: a PGO+LTO build (Debian's, the python:3.11 image's) runs l5d
-  # about a fifth faster than a plain one (docs/performance.md)
+  # the interpreter's path too: on a PGO+LTO build (Debian's, the python:3.11 image's) l5d
+  # takes 2-8 % less CPU per request than on a plain one (docs/performance.md)
   echo "l5d: $rev${dirty:-}  $("$PY" -c 'import sys, twisted, httptools
 print("CPython/%s (%s) twisted/%s httptools/%s" % (sys.version.split()[0], sys._base_executable,
       twisted.__version__, httptools.__version__))')"
