@@ -41,6 +41,7 @@ from l5d.http.server_output import DRAIN_IDLE_S
 from l5d.k8s.apis import K8sApis
 from l5d.reload.plan import server_key
 from l5d.router.build import build_identifier
+from l5d.telemetry.access_file import AccessLogFile
 from l5d.telemetry.access_log import AccessLogWriter, Run, ThreadRunner, run_now
 from l5d.telemetry.limited_log import RateLimitedLog
 from l5d.telemetry.stats import Stats
@@ -284,9 +285,13 @@ class Linker:
             if rcfg.access_log is not None:
                 runner = run_blocking(f"l5d-access-log-{rcfg.label}")
                 self._runners.append(runner)
+                # a worker of several shares the file: worker 0 rolls it, none empties it
+                # (the control did at start, if asked; l5d.telemetry.access_file)
                 writer = AccessLogWriter(
                     rcfg.access_log, rcfg.label, reactor, runner,
-                    RateLimitedLog(logging.getLogger("l5d.access_log"), reactor, now))
+                    RateLimitedLog(logging.getLogger("l5d.access_log"), reactor, now),
+                    file=None if worker is None else AccessLogFile(
+                        rcfg.access_log, rolls=worker.index == 0, keep=True))
                 self.access_logs.append(writer)
                 self.access_by_label[rcfg.label] = (writer, runner)
                 sinks = sinks + ((1.0, writer.record),)

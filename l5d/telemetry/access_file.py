@@ -21,6 +21,12 @@ a path that cannot be written stops l5d from starting). One thread at a time.
   beyond ``httpAccessLogRotateCount`` (-1 keeps them all). ``sighup`` rolls nothing: the
   file is reopened when l5d gets SIGHUP (:meth:`AccessLogFile.write` with ``reopen``).
   ``never`` rolls nothing.
+* **Several writers** (``workers: N``): each worker appends to the same path. Only the
+  one made with ``rolls`` (worker 0) rolls and prunes; the others follow the roll as they
+  follow any move, within ``check_interval_s``, so their last lines before it land in the
+  rolled file. A worker's file is made with ``keep``: the control emptied it once at start
+  (``httpAccessLogAppend: false``), and a worker that starts later, or again after dying,
+  must not empty it again.
 """
 
 from __future__ import annotations
@@ -87,14 +93,19 @@ class AccessLogFile:
 
     :param wall: epoch seconds (rolling times, rolled names).
     :param now: monotonic seconds (when to check the path again).
+    :param rolls: roll and prune by the policy (``False``: one of several writers that is
+        not the roller; it only follows moves and reopens on SIGHUP).
+    :param keep: never empty the file, even with ``httpAccessLogAppend: false``.
     """
 
     def __init__(self, config: AccessLogConfig, wall: Callable[[], float] = time.time,
                  now: Callable[[], float] = time.monotonic,
-                 check_interval_s: float = CHECK_INTERVAL_S) -> None:
+                 check_interval_s: float = CHECK_INTERVAL_S, *, rolls: bool = True,
+                 keep: bool = False) -> None:
         self.path = config.path
         self.policy = config.roll_policy
-        self._truncate_first = not config.append
+        self.rolls = rolls
+        self._truncate_first = not (config.append or keep)
         self.rotate_count = config.rotate_count
         self._wall = wall
         self._now = now
@@ -132,7 +143,7 @@ class AccessLogFile:
         self._ident = (st.st_dev, st.st_ino)
         self.size = st.st_size
         self.opened_at = self._wall()
-        self._roll_at = next_roll(self.policy, self.opened_at)
+        self._roll_at = next_roll(self.policy, self.opened_at) if self.rolls else None
         self._checked_at = self._now()
 
     def close(self) -> None:
@@ -153,7 +164,7 @@ class AccessLogFile:
             self._check_moved()
         if self._roll_at is not None and self._wall() >= self._roll_at:
             self.roll()
-        if self.policy.kind is RollKind.SIZE:
+        if self.policy.kind is RollKind.SIZE and self.rolls:
             self._write_sized(lines)
         else:
             self._write_all("".join(lines).encode("latin-1", "replace"))

@@ -189,6 +189,46 @@ def test_a_killed_worker_comes_back_and_the_other_keeps_its_connections() -> Non
             c.close()
 
 
+def test_workers_share_one_access_log_a_restarted_worker_empties_nothing(tmp_path) -> None:
+    """``httpAccessLog`` with ``httpAccessLogAppend: false`` and a size policy, 2 workers: the
+    file is emptied once, at start; a worker killed and started again appends to it (it
+    emptied it before the fix, losing every line logged so far); worker 0 alone rolls, and
+    every request is one line in exactly one of the files."""
+    log = tmp_path / "access.log"
+    log.write_text("a line from before this start\n")
+    router = (f"httpAccessLog: {log}\nhttpAccessLogAppend: false\n"
+              "httpAccessLogRollPolicy: 4.kilobytes\n")
+
+    def logged() -> list[str]:
+        return [ln for f in sorted(tmp_path.iterdir()) for ln in f.read_text().splitlines()]
+
+    with EchoBackend() as b, L5d(config=config_text(f"/svc/x=>/$/inet/127.0.0.1/{b.port}",
+                                                    router=router, workers=2),
+                                 stderr_apart=True) as l5d:
+        assert wait_for(lambda: "2 workers, pids" in l5d.output() + l5d.errors(), TIMEOUT_S)
+        sent = 0
+        for path in range(40):  # new connections: both workers log
+            with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+                assert get(c, "x", f"/before/{path}")[0] == 200
+                sent += 1
+        assert wait_for(lambda: len(logged()) == sent, TIMEOUT_S), logged()
+        victim = children(l5d.proc.pid)[1]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: "listening again" in l5d.errors(), TIMEOUT_S)
+        for path in range(40):
+            with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+                assert get(c, "x", f"/after/{path}")[0] == 200
+                sent += 1
+        assert wait_for(lambda: len(logged()) == sent, TIMEOUT_S), len(logged())
+        lines = logged()
+        assert not any("a line from before" in ln for ln in lines)  # emptied once, at start
+        paths = sorted(ln.split('"')[1].split()[1] for ln in lines)
+        assert paths == sorted([f"/before/{i}" for i in range(40)]
+                               + [f"/after/{i}" for i in range(40)])
+        rolled = [f for f in tmp_path.iterdir() if f.name != "access.log"]
+        assert rolled, "80 lines of about 100 bytes pass 4 KiB: worker 0 rolled"
+
+
 def test_sigterm_drains_every_worker() -> None:
     release = threading.Event()
 

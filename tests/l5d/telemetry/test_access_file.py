@@ -249,3 +249,69 @@ class RollTests:
             clocks.advance(3600)
         f.write(lines(9))
         assert len(f.rolled_files()) == 4
+
+
+class SeveralWritersTests:
+    """``workers: N``: every worker appends to the same path, worker 0 alone rolls."""
+
+    @staticmethod
+    def writer(path: Path, clocks: Clocks, policy: str, *, rolls: bool,
+               **kw) -> AccessLogFile:
+        f = AccessLogFile(AccessLogConfig(str(path), RollPolicy.read(policy), **kw),
+                          wall=lambda: clocks.wall, now=lambda: clocks.mono,
+                          rolls=rolls, keep=True)
+        f.open()
+        return f
+
+    def test_only_the_roller_rolls_the_others_follow_nothing_lost(self, tmp_path: Path) -> None:
+        """Hourly: at the first write after the hour the roller renames the file and the
+        other writer does not roll again (no second, near-empty rolled file); it follows the
+        move at its next check, and every line is in exactly one file."""
+        path = tmp_path / "access.log"
+        clocks = Clocks(at(2024, 1, 1, 10, 30))
+        roller = self.writer(path, clocks, "hourly", rolls=True)
+        other = self.writer(path, clocks, "hourly", rolls=False)
+        roller.write(lines(1))
+        other.write(lines(2))
+        clocks.advance(30 * 60 - 0.5)  # 10:59:59.5
+        other.write(lines(3))  # checks the path: unchanged
+        clocks.advance(0.6)  # 11:00:00.1
+        roller.write(lines(4))  # rolls first
+        other.write(lines(5))  # not checked yet: into the rolled file, and no roll of its own
+        clocks.advance(0.5)
+        other.write(lines(6))  # checked: follows the move
+        roller.write(lines(7))
+        assert (other.rolled, roller.rolled) == (0, 1)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["access-20240101-10.log",
+                                                              "access.log"]
+        assert (tmp_path / "access-20240101-10.log").read_text() == (
+            "line 1\nline 2\nline 3\nline 5\n")
+        assert path.read_text() == "line 4\nline 6\nline 7\n"
+        assert other.reopened == 1
+
+    def test_a_size_policy_is_the_rollers_alone(self, tmp_path: Path) -> None:
+        """100.bytes: the other writer never rolls, however much it writes; the roller reads
+        the size the others wrote at its next check and rolls before its own next line."""
+        path = tmp_path / "access.log"
+        clocks = Clocks(at(2024, 1, 1, 10, 30, 5))
+        roller = self.writer(path, clocks, "100.bytes", rolls=True)
+        other = self.writer(path, clocks, "100.bytes", rolls=False)
+        line = ["x" * 39 + "\n"]
+        for _ in range(4):
+            other.write(line)
+        assert other.rolled == 0 and path.stat().st_size == 160
+        clocks.advance(1.0)
+        roller.write(line)
+        assert roller.rolled == 1
+        assert (tmp_path / "access-20240101-103005.log").stat().st_size == 160
+        assert path.stat().st_size == 40
+
+    def test_keep_never_empties_the_file(self, tmp_path: Path) -> None:
+        """httpAccessLogAppend: false empties the file once, in the control; a worker that
+        starts (or starts again after dying) keeps what is there."""
+        path = tmp_path / "access.log"
+        path.write_text("earlier worker's line\n")
+        clocks = Clocks(at(2024, 1, 1))
+        f = self.writer(path, clocks, "never", rolls=True, append=False)
+        f.write(lines(1))
+        assert path.read_text() == "earlier worker's line\nline 1\n"
