@@ -33,9 +33,9 @@ Scenarios:
   that each worker holds an upstream connection to one of every service's addresses, so
   every worker has bound every service, as the one process did with one request each.
 
-    /work/main/.venv/bin/python bench/rss_bench.py                 # all, 3 runs each
-    /work/main/.venv/bin/python bench/rss_bench.py --runs 5 --only bound
-    /work/main/.venv/bin/python bench/rss_bench.py --workers 2     # control + each worker
+    .venv/bin/python bench/rss_bench.py                 # all, 3 runs each
+    .venv/bin/python bench/rss_bench.py --runs 5 --only bound
+    .venv/bin/python bench/rss_bench.py --workers 2     # control + each worker
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from l5d.workers.procs import worker_pids
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,24 +180,6 @@ def wait_started(proc: subprocess.Popen, timeout: float = 60.0) -> None:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"l5d not started after {timeout}s: {log_tail(proc)}")
-
-
-def worker_pids(control: int) -> list[int]:
-    """The control's children whose command line has ``--worker``, in pid order."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == control and b"--worker" in argv:
-            pids.append(int(name))
-    return sorted(pids)
 
 
 def process_rss(proc: subprocess.Popen) -> list[int]:

@@ -21,29 +21,11 @@ import time
 
 import requests
 
+from l5d.workers.procs import worker_pids
 from tests.helpers.backends import EchoBackend, ScriptedBackend, read_head
 from tests.helpers.l5d_process import L5d, config_text, wait_for
 
 TIMEOUT_S = 10.0
-
-
-def children(pid: int) -> list[int]:
-    """The worker processes of the control ``pid`` (its children run with ``--worker``)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and b"--worker" in cmdline:
-            out.append(int(entry))
-    return sorted(out)
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -105,7 +87,7 @@ def test_two_workers_share_the_port_and_their_stats_add_up() -> None:
     with EchoBackend() as b, L5d(config=workers_config(b.port) + (
             "telemetry:\n- kind: io.l5d.prometheus\n")) as l5d:
         assert wait_for(lambda: "2 workers, pids" in l5d.output(), TIMEOUT_S)
-        pids = children(l5d.proc.pid)
+        pids = worker_pids(l5d.proc.pid)
         assert len(pids) == 2
         # 40 connections held open: the kernel spreads them over both workers
         conns = [socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
@@ -152,7 +134,7 @@ def test_a_saved_dtab_routes_every_worker() -> None:
 
 def test_a_killed_worker_comes_back_and_the_other_keeps_its_connections() -> None:
     with EchoBackend() as b, L5d(config=workers_config(b.port), stderr_apart=True) as l5d:
-        pids = children(l5d.proc.pid)
+        pids = worker_pids(l5d.proc.pid)
         conns = [socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
                  for _ in range(20)]
         for c in conns:
@@ -165,8 +147,8 @@ def test_a_killed_worker_comes_back_and_the_other_keeps_its_connections() -> Non
         assert owner[victim] and owner[survivor]
         before = l5d.metrics()["rt/http/service/svc/x/requests"]
         os.kill(victim, signal.SIGKILL)
-        assert wait_for(lambda: len(children(l5d.proc.pid)) == 2
-                        and victim not in children(l5d.proc.pid), TIMEOUT_S)
+        assert wait_for(lambda: len(worker_pids(l5d.proc.pid)) == 2
+                        and victim not in worker_pids(l5d.proc.pid), TIMEOUT_S)
         # every connection the survivor holds still works
         kept = 0
         for c in conns:
@@ -212,7 +194,7 @@ def test_workers_share_one_access_log_a_restarted_worker_empties_nothing(tmp_pat
                 assert get(c, "x", f"/before/{path}")[0] == 200
                 sent += 1
         assert wait_for(lambda: len(logged()) == sent, TIMEOUT_S), logged()
-        victim = children(l5d.proc.pid)[1]
+        victim = worker_pids(l5d.proc.pid)[1]
         os.kill(victim, signal.SIGKILL)
         assert wait_for(lambda: "listening again" in l5d.errors(), TIMEOUT_S)
         for path in range(40):
@@ -243,7 +225,7 @@ def test_sigterm_drains_every_worker() -> None:
             "shutdownGraceMs: 8000"))
         l5d.start()
         try:
-            pids = children(l5d.proc.pid)
+            pids = worker_pids(l5d.proc.pid)
             c = socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
             c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert wait_for(lambda: b.connections == 1, TIMEOUT_S)
@@ -261,7 +243,7 @@ def test_sigterm_drains_every_worker() -> None:
 
 def test_workers_1_is_one_process() -> None:
     with EchoBackend() as b, L5d(config=workers_config(b.port, n=1)) as l5d:
-        assert children(l5d.proc.pid) == []
+        assert worker_pids(l5d.proc.pid) == []
         with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
             assert get(c, "x")[0] == 200
         assert l5d.metrics()["rt/http/service/svc/x/requests"] == 1
@@ -270,7 +252,7 @@ def test_workers_1_is_one_process() -> None:
 def test_recent_requests_and_client_state_are_gathered_from_every_worker() -> None:
     telemetry = "telemetry:\n- {kind: io.l5d.recentRequests, sampleRate: 1.0, capacity: 100}\n"
     with EchoBackend() as b, L5d(config=workers_config(b.port, extra=telemetry)) as l5d:
-        pids = children(l5d.proc.pid)
+        pids = worker_pids(l5d.proc.pid)
         conns = [socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S)
                  for _ in range(16)]
         try:
@@ -305,7 +287,7 @@ def test_a_reload_reaches_every_worker_and_workers_cannot_change() -> None:
         assert doc["outcome"] == "reloaded", doc
 
         assert wait_for(lambda: all_reach(l5d, new), TIMEOUT_S)
-        assert len(children(l5d.proc.pid)) == 2
+        assert len(worker_pids(l5d.proc.pid)) == 2
 
 
 def test_a_reload_with_a_kept_namer_adds_a_port_on_every_worker(tmp_path) -> None:

@@ -27,6 +27,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from l5d.workers.procs import worker_pids
+
 from .apiserver import attach_api
 from .layout import node_name
 from .node_processes import pod_ready, run_pod
@@ -115,26 +117,10 @@ def kill_pod(state_dir: Path, name: str, *, notice_s: float = KUBELET_NOTICE_S,
     return PodRestart(name, old_pid, pod.pid, killed, out, ready, back)
 
 
-def children(pid: int) -> list[int]:
-    """:return: the pids whose parent is ``pid`` (from ``/proc``)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
-
-
 def l5d_workers(pid: int) -> list[int]:
     """:return: the worker processes of the l5d whose (control) process is ``pid``: its
     children with ``--worker`` in their command line (none when l5d runs one process)."""
-    return [c for c in children(pid) if "--worker" in cmdline(c)]
+    return worker_pids(pid)
 
 
 def kill_worker(state_dir: Path, node: int, sig: int = signal.SIGTERM) -> int | None:

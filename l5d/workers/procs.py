@@ -1,0 +1,39 @@
+"""Finding a control's worker processes (Linux ``/proc``), for the people and tools that
+look at a running l5d from outside: the sim's ``kill-worker``, the benches, the tests.
+
+A worker is a child of the control process started as ``python -m l5d --worker``
+(:mod:`l5d.workers.supervisor`); ``ps --ppid <control pid>`` shows the same.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["WORKER_FLAG", "worker_pids"]
+
+#: the argument a worker process is started with (l5d/main.py)
+WORKER_FLAG = "--worker"
+
+
+def worker_pids(control: int, proc: str = "/proc") -> list[int]:
+    """The pids of ``control``'s worker processes, in pid order (none when l5d runs one
+    process, or when ``control`` is gone). Processes that end while this reads are
+    skipped."""
+    flag = WORKER_FLAG.encode()
+    pids = []
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/stat", "rb") as f:
+                # the command name (field 2) may hold spaces and parentheses
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            if ppid != control:
+                continue
+            with open(f"{proc}/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if flag in argv:
+            pids.append(int(name))
+    return sorted(pids)
