@@ -12,10 +12,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from l5d.workers.procs import worker_pids
 from tests.helpers.k8s_api import ApiServer
 from tests.helpers.l5d_process import L5d, config_text, wait_for
 from tests.integration.k8s.test_k8s_namer import kubeconfig_access, namer_yaml, subset
-from tests.integration.test_workers import children, socket_inodes
+from tests.integration.test_workers import socket_inodes
 
 TIMEOUT_S = 20.0
 SERVICES = ("web", "api", "db")
@@ -52,7 +53,7 @@ def test_one_watch_per_object_whatever_the_workers(
     config = config_text(f"/svc => /#/io.l5d.k8s/{ns}/http", workers=2,
                          namers=namer_yaml(kubeconfig_access(k8s_api, tmp_path)))
     with L5d(config=config) as l5d:
-        workers = children(l5d.proc.pid)
+        workers = worker_pids(l5d.proc.pid)
         assert len(workers) == 2
         for _ in range(20):
             for name in SERVICES:
