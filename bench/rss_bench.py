@@ -53,7 +53,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from l5d.workers.procs import worker_pids
+from l5d.workers.procs import socket_inodes, worker_pids
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,22 +192,10 @@ def process_rss(proc: subprocess.Popen) -> list[int]:
     return [rss_kib(proc.pid)] + [rss_kib(pid) for pid in pids]
 
 
-def _socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
-
-
 def upstream_services(pid: int, bport: int) -> set[int]:
     """The services ``pid`` holds an upstream connection to: remote 127.a.b.c:bport is
     service (a - 1) * 250 + b (the addresses :func:`bound` writes)."""
-    inodes = _socket_inodes(pid)
+    inodes = socket_inodes(pid)
     found = set()
     with open("/proc/net/tcp") as f:
         next(f)
@@ -255,7 +243,7 @@ def request_fresh(port: int, host: str, source_port: int = 0, timeout: float = 1
 
 def _accepted_by(pids: list[int], port: int, source_port: int) -> int | None:
     """The pid whose socket is the server end of 127.0.0.1:source_port -> port."""
-    inodes = {pid: _socket_inodes(pid) for pid in pids}
+    inodes = {pid: socket_inodes(pid) for pid in pids}
     with open("/proc/net/tcp") as f:
         next(f)
         for line in f:

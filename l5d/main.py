@@ -35,6 +35,7 @@ from l5d.config.access_log import RollKind
 from l5d.linker import Env, Linker, build
 from l5d.telemetry.log_levels import LogLevels
 from l5d.telemetry.process import ProcessProbe
+from l5d.workers.procs import WORKER_FLAG
 
 __all__ = ["USAGE", "main", "run"]
 
@@ -82,7 +83,7 @@ def main(
     if args and args[0] in ("-h", "--help"):
         stdout.write(USAGE)
         return 0
-    if args == ["--worker"]:
+    if args == [WORKER_FLAG]:
         return _work(environ, stderr)
     validate = bool(args) and args[0] == "--validate"
     if validate:

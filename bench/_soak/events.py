@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from k8s_sim.apiserver import attach_api, restart_apiserver
-from k8s_sim.faults import kill_pod, kill_worker, l5d_workers
+from k8s_sim.faults import kill_pod, kill_worker
 from k8s_sim.layout import L5D_PORTS, NAMESPACE, l5d_ip
 from k8s_sim.scaling import scale
 from k8s_sim.state import State
+from l5d.workers.procs import worker_pids
 
 from .plan import CHURN_INTERVAL_S, Planned, churn_step
 from .report import Check, EventResult
@@ -154,11 +155,11 @@ def worker_kill(c: Cluster, rnd: int) -> str:
     node = rnd % 3 + 1
     st = State.load(c.state_dir)
     pid = st.l5d[f"node-{node}"]["pid"]
-    before = len(l5d_workers(pid))
+    before = len(worker_pids(pid))
     killed = kill_worker(c.state_dir, node)
     if killed is None:
         raise Skipped("l5d runs one process")
-    took = _until("a new worker", lambda: len(set(l5d_workers(pid)) - {killed}) >= before)
+    took = _until("a new worker", lambda: len(set(worker_pids(pid)) - {killed}) >= before)
     return f"node-{node} worker {killed} SIGTERMed; {before} workers again after {took:.1f} s"
 
 

@@ -12,8 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from k8s_sim.faults import l5d_workers
 from k8s_sim.state import State, read_json
+from l5d.workers.procs import worker_pids
 
 from .report import Sample
 
@@ -39,7 +39,7 @@ def processes(state_dir: Path) -> list[tuple[str, int]]:
         if not pid:
             continue
         found.append((f"l5d {node}", pid))
-        for k, worker in enumerate(l5d_workers(pid), 1):
+        for k, worker in enumerate(worker_pids(pid), 1):
             found.append((f"l5d {node} worker {k}", worker))
     api = read_json(state_dir / "api.json") or {}
     for label, key in (("kube-apiserver", "apiserver_pid"), ("etcd", "etcd_pid")):

@@ -1,5 +1,6 @@
-"""Finding a control's worker processes (Linux ``/proc``), for the people and tools that
-look at a running l5d from outside: the sim's ``kill-worker``, the benches, the tests.
+"""Finding a control's worker processes, and which of them holds a socket (Linux ``/proc``),
+for the people and tools that look at a running l5d from outside: the sim's
+``kill-worker``, the benches, the tests.
 
 A worker is a child of the control process started as ``python -m l5d --worker``
 (:mod:`l5d.workers.supervisor`); ``ps --ppid <control pid>`` shows the same.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["WORKER_FLAG", "worker_pids"]
+__all__ = ["WORKER_FLAG", "socket_inodes", "worker_pids"]
 
 #: the argument a worker process is started with (l5d/main.py)
 WORKER_FLAG = "--worker"
@@ -37,3 +38,21 @@ def worker_pids(control: int, proc: str = "/proc") -> list[int]:
         if flag in argv:
             pids.append(int(name))
     return sorted(pids)
+
+
+def socket_inodes(pid: int, proc: str = "/proc") -> set[int]:
+    """The inodes of ``pid``'s sockets (match them with ``/proc/net/tcp``'s inode column to
+    see which worker holds a connection); empty when ``pid`` is gone."""
+    inodes = set()
+    try:
+        fds = os.listdir(f"{proc}/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"{proc}/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes

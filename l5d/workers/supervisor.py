@@ -34,6 +34,7 @@ from twisted.internet import defer, task
 from twisted.internet.protocol import ProcessProtocol
 
 from l5d.workers.channel import Channel, adopt
+from l5d.workers.procs import WORKER_FLAG
 
 __all__ = ["Supervisor", "COLLECT_S", "REFRESH_TIMEOUT_S", "RESTART_S", "MAX_RESTART_S"]
 
@@ -123,7 +124,7 @@ class Supervisor:
         self.text = text
         self.source = source
         self._environ = dict(environ)
-        self._argv = argv or (sys.executable, "-m", "l5d", "--worker")
+        self._argv = argv or (sys.executable, "-m", "l5d", WORKER_FLAG)
         self.workers = [_Worker(i) for i in range(n)]
         self._stopping = False
         self._stopped: defer.Deferred | None = None

@@ -21,29 +21,14 @@ import time
 
 import requests
 
-from l5d.workers.procs import worker_pids
+from l5d.workers.procs import socket_inodes, worker_pids
 from tests.helpers.backends import EchoBackend, ScriptedBackend, read_head
 from tests.helpers.l5d_process import L5d, config_text, wait_for
 
 TIMEOUT_S = 10.0
 
 
-def socket_inodes(pid: int) -> set[str]:
-    out = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                out.add(target[8:-1])
-    except OSError:
-        pass
-    return out
-
-
-def established_to(port: int) -> dict[str, int]:
+def established_to(port: int) -> dict[int, int]:
     """inode -> 1 for every ESTABLISHED TCP socket whose local port is ``port``."""
     out = {}
     with open("/proc/net/tcp") as f:
@@ -52,7 +37,7 @@ def established_to(port: int) -> dict[str, int]:
             parts = line.split()
             local, state, inode = parts[1], parts[3], parts[9]
             if int(local.split(":")[1], 16) == port and state == "01":
-                out[inode] = 1
+                out[int(inode)] = 1
     return out
 
 

@@ -117,12 +117,6 @@ def kill_pod(state_dir: Path, name: str, *, notice_s: float = KUBELET_NOTICE_S,
     return PodRestart(name, old_pid, pod.pid, killed, out, ready, back)
 
 
-def l5d_workers(pid: int) -> list[int]:
-    """:return: the worker processes of the l5d whose (control) process is ``pid``: its
-    children with ``--worker`` in their command line (none when l5d runs one process)."""
-    return worker_pids(pid)
-
-
 def kill_worker(state_dir: Path, node: int, sig: int = signal.SIGTERM) -> int | None:
     """Send ``sig`` to one worker of node ``node``'s l5d (its first, by pid): SIGTERM, as
     ``kill`` does (the worker drains, then l5d starts another), or SIGKILL (a crash: what
@@ -136,7 +130,7 @@ def kill_worker(state_dir: Path, node: int, sig: int = signal.SIGTERM) -> int | 
     pid = entry.get("pid")
     if not alive(pid):
         raise SimError(f"l5d on {node_name(node)} does not run")
-    workers = l5d_workers(pid)
+    workers = worker_pids(pid)
     if not workers:
         return None
     os.kill(workers[0], sig)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from l5d.workers.procs import worker_pids
+from l5d.workers.procs import socket_inodes, worker_pids
 from tests.helpers.k8s_api import ApiServer
 from tests.helpers.l5d_process import L5d, config_text, wait_for
 from tests.integration.k8s.test_k8s_namer import kubeconfig_access, namer_yaml, subset
-from tests.integration.test_workers import socket_inodes
 
 TIMEOUT_S = 20.0
 SERVICES = ("web", "api", "db")
@@ -30,7 +29,7 @@ def connections_to(pid: int, port: int) -> int:
         for line in f:
             parts = line.split()
             if int(parts[2].split(":")[1], 16) == port and parts[3] == "01":
-                remote.add(parts[9])
+                remote.add(int(parts[9]))
     return len(socket_inodes(pid) & remote)
 
 

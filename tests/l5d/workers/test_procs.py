@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from l5d.workers.procs import worker_pids
+from l5d.workers.procs import socket_inodes, worker_pids
 
 
 def proc_entry(root: Path, pid: int, ppid: int, comm: str, argv: list[str] | None) -> None:
@@ -34,3 +34,15 @@ def test_the_controls_children_started_with_worker(tmp_path: Path) -> None:
 def test_no_workers_for_one_process() -> None:
     """This test's own process has no worker children in the real /proc."""
     assert worker_pids(os.getpid()) == []
+
+
+def test_socket_inodes_of_a_process(tmp_path: Path) -> None:
+    """Only its socket fds count; a process that is gone has none."""
+    fd = tmp_path / "42" / "fd"
+    fd.mkdir(parents=True)
+    (fd / "0").symlink_to("/dev/null")
+    (fd / "3").symlink_to("socket:[1234]")
+    (fd / "4").symlink_to("pipe:[99]")
+    (fd / "5").symlink_to("socket:[5678]")
+    assert socket_inodes(42, str(tmp_path)) == {1234, 5678}
+    assert socket_inodes(43, str(tmp_path)) == set()
