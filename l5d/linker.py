@@ -208,6 +208,9 @@ class Linker:
         #: a reload's retired parts still finishing their work (:mod:`l5d.reload.swap`)
         self.retired: list[Any] = []
         self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
+        #: a control's io.l5d.ingress watches, which it sends to its workers: key
+        #: (:func:`ingress_key`) -> starts (once) and returns the watch
+        self.ingress_feeds: dict[str, Callable[[], Any]] = {}
         self.namers: list[tuple[Any, Any]] = []
         if worker is None and config.namers:
             from l5d.namers.build import build_namer
@@ -330,10 +333,15 @@ class Linker:
                                              socket_options=scfg.socket_options, tls=scfg.tls))
 
     def _ingress(self, cfg: Any, prefix: Any) -> Any:
-        """An ``io.l5d.ingress`` identifier on this linker's shared Kubernetes watches."""
+        """An ``io.l5d.ingress`` identifier on this linker's shared Kubernetes watches; in a
+        worker, on the Ingresses its control watches and sends (one watch per node)."""
         from l5d.k8s.choice import choose
-        from l5d.router.ingress import ingress_identifier
+        from l5d.router.ingress import ingress_identifier, ingress_key
 
+        if self.worker is not None:
+            feed = self.worker.ingress_feed(ingress_key(cfg))
+            return ingress_identifier(prefix, lambda: feed, lambda: feed.generation,
+                                      cfg.ingress_class, cfg.ignore_default_backends)
         a = cfg.access
         access = choose(a.host, a.port, a.service_account, a.kubeconfig, a.context,
                         self.env.variables, a.account_dir)
@@ -342,6 +350,8 @@ class Linker:
                 else f"/apis/networking.k8s.io/v1/namespaces/{cfg.namespace}/ingresses")
         # the watch starts with the linker (start()), or at the first request after it
         self._ingress_watches.append(lambda: watches.reflector(path, {}, pin=True))
+        if self.control:
+            self.ingress_feeds[ingress_key(cfg)] = self._ingress_watches[-1]
         return ingress_identifier(prefix, self._ingress_watches[-1], lambda: watches.generation,
                                   cfg.ingress_class, cfg.ignore_default_backends)
 

@@ -16,7 +16,9 @@ say: a collection watch also sees an object that does not exist yet) current:
    with jitter and relists. Meanwhile the cache keeps the last known objects: the
    API being unreachable never empties an address set.
 
-``on_change()`` is called after every change of the cached objects. Backoff is
+``on_change()`` is called after every change of the cached objects (and, with
+``announce_sync``, after the first successful list even when it changed nothing: the
+collection is known now). Backoff is
 exponential with full jitter between ``backoff_min_s`` and ``backoff_max_s`` (the
 ``rng`` and the reactor's clock are injected) and resets after a successful list.
 :attr:`state` is Linkerd's ``WatchState`` (``/namer_state/<prefix>.json``).
@@ -57,17 +59,22 @@ class Reflector:
     :param path: the collection, e.g. ``/api/v1/namespaces/default/endpoints``.
     :param params: selectors (``fieldSelector``, ``labelSelector``) for list and watch.
     :param on_change: called (no arguments) after the cached objects changed.
+    :param announce_sync: also call it after the first successful list that changed
+        nothing (an empty collection): whoever waits for the list (a namer's pending
+        name, a worker's Ingress rules) learns it is known.
     """
 
     def __init__(self, reactor: Any, api: ApiClient, path: str, params: dict[str, str],
                  on_change: Callable[[], None], rng: random.Random, *,
                  backoff_min_s: float = BACKOFF_MIN_S, backoff_max_s: float = BACKOFF_MAX_S,
-                 watch_timeout_s: int = WATCH_TIMEOUT_S, idle_s: float = IDLE_S) -> None:
+                 watch_timeout_s: int = WATCH_TIMEOUT_S, idle_s: float = IDLE_S,
+                 announce_sync: bool = False) -> None:
         self._reactor = reactor
         self.api = api
         self.path = path
         self.params = dict(params)
         self._on_change = on_change
+        self._announce_sync = announce_sync
         self._rng = rng
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
@@ -143,11 +150,12 @@ class Reflector:
             self._failed(f"list answered {status}" + (f": {message}" if message else ""))
             return
         self.state.update(response=body, lastResponseAt=self._now())
+        first = self._announce_sync and not self.cache.synced
         changes = self.cache.listed(body)
         self._attempt = 0
         if self._failing:
             self._recovered("listed")
-        if changes:
+        if changes or first:  # the first list, even of nothing: now synced
             self._on_change()
         self._watch()
 

@@ -96,7 +96,7 @@ class Watches:
         entry = self._entries.get(key)
         if entry is None:
             reflector = Reflector(self._reactor, self.api, path, params, self._changed,
-                                  self._rng, **self._options)
+                                  self._rng, announce_sync=True, **self._options)
             entry = self._entries[key] = _Entry(key, reflector, now, pin)
             reflector.start()
         else:

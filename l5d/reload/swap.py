@@ -196,6 +196,8 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
     for name in ("routers", "_servers", "namers", "telemeters", "sinks", "trace_sinks",
                  "trace_sample_rate", "access_logs", "_runners", "access_by_label"):
         setattr(linker, name, getattr(new, name))
+    # a kept router's io.l5d.ingress watch is not built again: its feed stays
+    linker.ingress_feeds = {**linker.ingress_feeds, **new.ingress_feeds}
     linker._listeners = [Listener(srv.router.label, srv.port) for srv in linker._servers] + admin
     linker.retired.append(retired)
     retired.poll()

@@ -17,7 +17,16 @@ from dtab import Path
 from l5d.k8s.ingress_model import match, read_ingresses
 from l5d.router.identifier import Identification, Identified, RequestView, Unidentified
 
-__all__ = ["ingress_identifier"]
+__all__ = ["ingress_identifier", "ingress_key"]
+
+
+def ingress_key(cfg: Any) -> str:
+    """The name of the Ingress watch an ``io.l5d.ingress`` config asks for (its API access
+    and namespace): the same in a control and in its workers, which get that watch's
+    Ingresses from the control (:mod:`l5d.workers.supervisor`)."""
+    a = cfg.access
+    return repr((a.host, a.port, a.service_account, a.kubeconfig, a.context, a.account_dir,
+                 cfg.namespace))
 
 
 def ingress_identifier(prefix: Path, watch: Callable[[], Any], generation: Callable[[], int],

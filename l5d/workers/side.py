@@ -13,7 +13,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 
 from dtab import EMPTY_DTAB, Dtab
 
-__all__ = ["WorkerDtabs", "WorkerSide"]
+__all__ = ["PushedIngresses", "WorkerDtabs", "WorkerSide"]
 
 
 class _Cell:
@@ -56,6 +56,25 @@ class WorkerDtabs:
         return defer.succeed(None)
 
 
+class PushedIngresses:
+    """The Ingresses one ``io.l5d.ingress`` watch of the control holds, as it last sent
+    them: what a worker's identifier reads instead of a watch of its own (the shape of a
+    :class:`~l5d.k8s.reflector.Reflector`: ``synced``, ``objects``; ``generation`` moves
+    with every push)."""
+
+    __slots__ = ("synced", "objects", "generation")
+
+    def __init__(self) -> None:
+        self.synced = False
+        self.objects: dict[str, Any] = {}
+        self.generation = 0
+
+    def set(self, synced: bool, objects: list[Any]) -> None:
+        self.synced = synced
+        self.objects = {str(i): obj for i, obj in enumerate(objects)}
+        self.generation += 1
+
+
 class WorkerSide:
     """The ``worker`` a worker's linker is built with.
 
@@ -78,6 +97,9 @@ class WorkerSide:
         self.dtabs: WorkerDtabs | None = None
         #: router label -> its RemoteInterpreter (kept across reloads: bindings stay)
         self.interpreters: dict[str, Any] = {}
+        #: ``io.l5d.ingress`` watch key (:func:`l5d.linker.ingress_key`) -> what the
+        #: control last sent of it
+        self.ingresses: dict[str, PushedIngresses] = {}
 
     def dtab_store(self, config: Any) -> WorkerDtabs:
         if self.dtabs is None:
@@ -93,6 +115,12 @@ class WorkerSide:
         if interp is None:
             interp = self.interpreters[label] = RemoteInterpreter(label, self._send)
         return interp
+
+    def ingress_feed(self, key: str) -> PushedIngresses:
+        feed = self.ingresses.get(key)
+        if feed is None:
+            feed = self.ingresses[key] = PushedIngresses()
+        return feed
 
     def port_for(self, key: Any, default: int) -> int:
         return self.ports.get(key, default)

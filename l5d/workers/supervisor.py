@@ -10,7 +10,8 @@ see :mod:`l5d.workers.worker` for the messages) and then:
 * answers their bind requests with the control's interpreters
   (:class:`~l5d.workers.remote_interpreter.BindService`), and tells them when the namers
   changed, so the Kubernetes API sees one watch per object whatever ``n`` is;
-* sends every dtab saved in the store, and every reload, to each of them;
+* sends every dtab saved in the store, every reload, and the Ingresses of every
+  ``io.l5d.ingress`` watch (when they change) to each of them;
 * collects their stats every :data:`COLLECT_S` and before every admin read
   (:meth:`refresh`), merged into the control's registry
   (:class:`~l5d.workers.stats_merge.StatsMerger`), with their recent requests and
@@ -138,6 +139,8 @@ class Supervisor:
         linker.dtab_store.observe(self._dtab_saved)
         # a Kubernetes change reaches the workers at once, not at the next 20 ms poll
         self._poll_soon: Any = None
+        #: ingress watch key -> the (synced, objects) last sent to the workers
+        self._ingresses_sent: dict[str, tuple[bool, Any]] = {}
         linker.k8s.listeners.append(self._k8s_changed)
         for w in self.workers:  # workers/<i>/binds, restarts (its process figures: its own)
             scope = linker.stats.scope("workers", str(w.index))
@@ -147,6 +150,7 @@ class Supervisor:
     # -- starting ---------------------------------------------------------------------
     def start(self) -> "defer.Deferred[None]":
         """Start every worker; fires when all listen, fails when one cannot start."""
+        self.push_ingresses()  # (no worker yet: what each is sent at its start)
         starts = [self._spawn(w) for w in self.workers]
         self.binds.start(self._reactor)
         self._loop = task.LoopingCall(self.refresh)
@@ -176,6 +180,8 @@ class Supervisor:
         self.binds.add_worker(w)
         w.send(("config", self.text, self.source, w.index, self._ports(), self._admin(),
                 self._dtabs()))
+        for key, (synced, objects) in self._ingresses_sent.items():
+            w.send(("ingress", key, synced, objects))
         return w.ready
 
     def _ports(self) -> dict:
@@ -238,6 +244,17 @@ class Supervisor:
     def _poll_now(self) -> None:
         self._poll_soon = None
         self.binds.poll()
+        self.push_ingresses()
+
+    def push_ingresses(self) -> None:
+        """Send every ``io.l5d.ingress`` watch's Ingresses that changed since last sent
+        (starting a watch a reload added) to every worker: the workers watch none."""
+        for key, watch in self.linker.ingress_feeds.items():
+            reflector = watch()
+            now = (reflector.synced, list(reflector.objects.values()))
+            if self._ingresses_sent.get(key) != now:
+                self._ingresses_sent[key] = now
+                self.broadcast(("ingress", key, now[0], now[1]))
 
     def _dtab_saved(self, router: str, versioned: Any) -> None:
         self.broadcast(("dtab", router, versioned.dtab.show()))
@@ -251,6 +268,7 @@ class Supervisor:
         self._seq += 1
         for w in self.workers:
             w.send(("reload", self._seq, self.text, self.source, self._ports(), self._dtabs()))
+        self.push_ingresses()
 
     # -- gathering ------------------------------------------------------------------------
     def refresh(self, records: bool = False) -> "defer.Deferred[None]":

@@ -13,6 +13,8 @@ control -> worker                               worker -> control
 ``("bound", label, dtab, path, state, tried)``  ``("bind", label, dtab, path)`` (a name to bind)
 ``("gen",)`` (the namers changed)
 ``("dtab", label, text)`` (a saved edit)
+``("ingress", key, synced, objects)`` (the
+Ingresses of one of the control's watches)
 ``("collect", seq, records)``                   ``("collected", seq, index, stats, records,
                                                 clients)``
 ``("reload", seq, text, source, ports, dtabs)`` ``("reloaded", seq, index, errors)``
@@ -76,6 +78,9 @@ class Worker:
                 if self.side is not None:
                     for interp in self.side.interpreters.values():
                         interp.on_generation()
+            elif kind == "ingress":
+                if self.side is not None:
+                    self.side.ingress_feed(msg[1]).set(msg[2], msg[3])
             elif kind == "collect":
                 self._collect(msg[1], msg[2])
             elif kind == "dtab":

@@ -39,6 +39,18 @@ class ReflectorTests:
         w.send({"type": "MODIFIED", "object": obj("6", "10.0.0.2")})
         assert len(changes) == 2 and r.cache.resource_version == "6"
 
+    def test_a_first_list_of_nothing_is_announced_when_asked_a_second_is_not(self) -> None:
+        """Whoever waits for the collection (a worker's Ingresses) learns it is known."""
+        clock, api, r, changes = setup()
+        api.gets[0].answer(200, {"metadata": {"resourceVersion": "5"}, "items": []})
+        assert r.synced and changes == []  # not asked: an empty list changed nothing
+        clock, api, r, changes = setup(announce_sync=True)
+        api.gets[0].answer(200, {"metadata": {"resourceVersion": "5"}, "items": []})
+        assert r.synced and changes == [1]
+        api.watches[0].send({"type": "ERROR", "object": {"code": 410, "reason": "Expired"}})
+        api.gets[1].answer(200, {"metadata": {"resourceVersion": "7"}, "items": []})
+        assert changes == [1]
+
     def test_clean_end_resumes_from_the_last_version_without_a_list(self) -> None:
         clock, api, r, changes = setup()
         api.gets[0].answer(200, {"metadata": {"resourceVersion": "5"}, "items": []})
