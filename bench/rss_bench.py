@@ -36,6 +36,7 @@ Scenarios:
     .venv/bin/python bench/rss_bench.py                 # all, 3 runs each
     .venv/bin/python bench/rss_bench.py --runs 5 --only bound
     .venv/bin/python bench/rss_bench.py --workers 2     # control + each worker
+    .venv/bin/python bench/rss_bench.py --only bound --idle-cpu 10  # + CPU with no traffic
 """
 
 from __future__ import annotations
@@ -192,6 +193,25 @@ def process_rss(proc: subprocess.Popen) -> list[int]:
     return [rss_kib(proc.pid)] + [rss_kib(pid) for pid in pids]
 
 
+def process_pids(proc: subprocess.Popen) -> list[int]:
+    """``[l5d]``, or ``[control, worker, ...]`` (the order of :func:`process_rss`)."""
+    return [proc.pid] + (worker_pids(proc.pid) if WORKERS[0] >= 2 else [])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(pids: list[int], seconds: float) -> list[float]:
+    """Each process's CPU over ``seconds`` of no traffic, in % of one core."""
+    before = [cpu_seconds(pid) for pid in pids]
+    time.sleep(seconds)
+    return [100.0 * (cpu_seconds(pid) - b) / seconds for pid, b in zip(pids, before)]
+
+
 def upstream_services(pid: int, bport: int) -> set[int]:
     """The services ``pid`` holds an upstream connection to: remote 127.a.b.c:bport is
     service (a - 1) * 250 + b (the addresses :func:`bound` writes)."""
@@ -318,6 +338,7 @@ sys.argv[1:] = sys.argv[1:2]
 run()
 """
 TRACE: list[str] = []  # [file, frames] when --tracemalloc
+IDLE_CPU_S: list[float] = [0.0]  # --idle-cpu
 
 
 def start_l5d(config_text: str, tmp: str, env_extra: dict | None = None) -> subprocess.Popen:
@@ -403,10 +424,11 @@ def bound(services: int, endpoints: int, settle: float) -> dict:
                 took = time.monotonic() - t0
                 time.sleep(settle)
                 after = process_rss(proc)
+                cpu = idle_cpu(process_pids(proc), IDLE_CPU_S[0]) if IDLE_CPU_S[0] else None
                 if TRACE:
                     dump_trace(proc)
                 return {"rss": after, "before": before, "bad": bad, "took": took,
-                        "sent": sent}
+                        "sent": sent, "cpu": cpu}
             finally:
                 stop(proc)
         finally:
@@ -465,8 +487,12 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=1, help="with --tracemalloc: frames kept")
     ap.add_argument("--workers", type=int, default=1, help="workers: N in every config; "
                     "with N >= 2 a row per process (the control, then each worker)")
+    ap.add_argument("--idle-cpu", type=float, default=0.0, metavar="S",
+                    help="bound: each process's CPU (%% of a core) over S seconds with no "
+                    "traffic after the requests (the stats it reads and ships, timers)")
     args = ap.parse_args()
     WORKERS[0] = args.workers
+    IDLE_CPU_S[0] = args.idle_cpu
     if args.tracemalloc:
         TRACE[:] = [os.path.abspath(args.tracemalloc), str(args.frames)]
     kinds = args.only or ["local", "daemonset", "bound"]
@@ -485,6 +511,9 @@ def main() -> int:
                 note = (f"{args.services} services x {args.endpoints} endpoints; before "
                         f"requests {statistics.median(r['before'][j] for r in results) / 1024:.1f}"
                         f" MiB")
+                if args.idle_cpu:
+                    note += (f"; idle CPU {statistics.median(r['cpu'][j] for r in results):.1f}"
+                             f" % of a core over {args.idle_cpu:g} s")
                 if j == 0:
                     note += (f"; {statistics.median(r['sent'] for r in results):.0f} requests, "
                              f"non-200: {sum(r['bad'] for r in results)}; "

@@ -230,7 +230,7 @@ class ServiceView:
 
 
 def _lb_stat(bal: Any, name: str) -> Any:
-    return lambda: bal.stats().get(name, 0.0)
+    return lambda: bal.stat(name)  # one value: not every stat of the balancer per read
 
 
 def _accrual_stats(accrual: Any) -> dict[str, int]:

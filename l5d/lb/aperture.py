@@ -95,8 +95,8 @@ class ApertureBalancer(FrameBalancer, kind="aperture"):
         self._total -= 1
         self._band()
 
-    def stats(self) -> dict[str, float]:
-        stats = super().stats()
+    def _plain_stats(self) -> dict[str, float]:
+        stats = super()._plain_stats()
         stats["logical_aperture"] = float(self._aperture)
         stats["physical_aperture"] = float(self._aperture)
         stats["loadband/widen"] = float(self._widen)

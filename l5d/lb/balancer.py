@@ -37,6 +37,9 @@ from typing import Any, Callable, Hashable, Sequence
 
 from l5d.lb.node import BUSY, CLOSED, OPEN, Node
 
+#: the stats counted over the nodes by status
+_COUNTED = {"available": OPEN, "busy": BUSY, "closed": CLOSED}
+
 KINDS = ("p2c", "ewma", "aperture", "heap", "roundRobin")
 
 #: Finagle's ``algorithm/<type>`` gauge name per kind.
@@ -201,12 +204,28 @@ class Balancer:
         for node in self._nodes:
             counts[node.status(now)] += 1
             load += node.pending
+        stats = {"size": float(len(self._nodes)), "available": float(counts[OPEN]),
+                 "busy": float(counts[BUSY]), "closed": float(counts[CLOSED]),
+                 "load": float(load)}
+        stats.update(self._plain_stats())
+        return stats
+
+    def stat(self, name: str) -> float:
+        """One of :meth:`stats` (0 for a name it does not have): a gauge read alone looks
+        at the nodes only for what is counted over them, and only once."""
+        if name == "load":
+            return float(sum(node.pending for node in self._nodes))
+        status = _COUNTED.get(name)
+        if status is not None:
+            now = self._now()
+            return float(sum(node.status(now) == status for node in self._nodes))
+        if name == "size":
+            return float(len(self._nodes))
+        return self._plain_stats().get(name, 0.0)
+
+    def _plain_stats(self) -> dict[str, float]:
+        """The stats read without looking at the nodes (kinds add theirs)."""
         return {
-            "size": float(len(self._nodes)),
-            "available": float(counts[OPEN]),
-            "busy": float(counts[BUSY]),
-            "closed": float(counts[CLOSED]),
-            "load": float(load),
             "adds": float(self._adds),
             "removes": float(self._removes),
             "updates": float(self._updates),
@@ -274,8 +293,8 @@ class FrameBalancer(Balancer):
             self._build(now)
         return node
 
-    def stats(self) -> dict[str, float]:
-        stats = super().stats()
+    def _plain_stats(self) -> dict[str, float]:
+        stats = super()._plain_stats()
         stats["rebuilds"] = float(self._rebuilds)
         stats["max_effort_exhausted"] = float(self._max_effort_exhausted)
         return stats

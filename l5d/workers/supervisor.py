@@ -314,7 +314,8 @@ class Supervisor:
         _, seq, _index, body, records, clients = msg
         if body is not None:
             self.merger.apply(w.index, body)
-        w.clients = clients
+        if clients is not None:  # None: as the worker sent before
+            w.clients = clients
         if records:
             w.records = records
         entry = self._collects.get(seq)

@@ -16,7 +16,8 @@ control -> worker                               worker -> control
 ``("ingress", key, synced, objects)`` (the
 Ingresses of one of the control's watches)
 ``("collect", seq, records)``                   ``("collected", seq, index, stats, records,
-                                                clients)``
+                                                clients)`` (``clients``: ``None`` when
+                                                unchanged since the previous)
 ``("reload", seq, text, source, ports, dtabs)`` ``("reloaded", seq, index, errors)``
 ``("reopen",)`` (SIGHUP: reopen access logs)
 ``("stop",)`` (drain and exit)
@@ -31,6 +32,7 @@ import logging
 import os
 from typing import Any, Callable
 
+from l5d.telemetry.client_state import ClientStatesMemo
 from l5d.workers.channel import Channel, adopt
 from l5d.workers.side import WorkerSide
 
@@ -60,6 +62,8 @@ class Worker:
         self.side: WorkerSide | None = None
         self.linker: Any = None
         self.shipper: Any = None
+        #: the client states last sent (``None`` in a collected message: unchanged)
+        self._clients = ClientStatesMemo()
         self._stopping = False
 
     def run(self, fd: int = CHANNEL_FD) -> None:
@@ -134,7 +138,7 @@ class Worker:
                 if ring is not None:
                     recent.extend(tuple(r) for r in ring.newest())
         self.channel.send(("collected", seq, self.side.index, self.shipper.collect(), recent,
-                           linker.client_states()))
+                           self._clients.read(linker.routers)))
 
     def _reload(self, seq: int, text: str, source: str, ports: dict, dtabs: dict) -> None:
         index = self.side.index if self.side else -1

@@ -294,6 +294,21 @@ class StatsTests:
                          .split("/")[1]] == 1.0
 
 
+    @pytest.mark.parametrize("kind, keys", KEYS, ids=[k[0] for k in KEYS])
+    def test_stat_reads_one_value_as_stats_does(self, kind: str, keys: set[str]) -> None:
+        """stat(name), what each gauge reads, is stats()[name] (0 for an unknown name),
+        with nodes of every status and requests held."""
+        bal, healths, _ = make(kind, 6)
+        healths[0].value = BUSY
+        healths[1].value = CLOSED
+        Tracker(bal).hold(7)
+        stats = bal.stats()
+        assert {name: bal.stat(name) for name in keys} == stats
+        assert all(type(bal.stat(name)) is float for name in keys)
+        assert stats["load"] == 7 and (stats["busy"], stats["closed"]) == (1, 1)
+        assert bal.stat("no/such") == 0.0
+
+
 class NodeTests:
     """Node: status from its health, OPEN without one."""
 
