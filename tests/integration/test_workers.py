@@ -315,3 +315,30 @@ def test_a_reload_with_a_kept_namer_adds_a_port_on_every_worker(tmp_path) -> Non
 
             assert wait_for(both_ports, TIMEOUT_S)
             assert "handling 'reload' failed" not in l5d.errors()
+
+
+def test_each_worker_accrues_failures_on_its_own(tmp_path) -> None:
+    """Failure accrual is a worker's own: a dead endpoint among live ones costs no client
+    an error (each connect failure is requeued), but each of N workers meets it
+    ``consecutiveFailures`` (5) times before marking it down, so the failures absorbed
+    underneath are N times one process's (docs/workers.md, docs/reliability.md)."""
+    spare = socket.socket()
+    spare.bind(("127.0.0.1", 0))
+    dead = spare.getsockname()[1]
+    spare.close()
+    with EchoBackend() as b:
+        (tmp_path / "x").write_text(f"127.0.0.1 {b.port}\n127.0.0.1 {dead}\n")
+        config = config_text("/svc=>/#/io.l5d.fs", workers=2,
+                             namers=f"namers:\n- {{kind: io.l5d.fs, rootDir: {tmp_path}}}\n")
+        with L5d(config=config) as l5d:
+            statuses = []
+            for _ in range(400):  # new connections: both workers get many
+                with socket.create_connection(("127.0.0.1", l5d.port), timeout=TIMEOUT_S) as c:
+                    statuses.append(get(c, "x")[0])
+            assert statuses == [200] * 400
+            client = "rt/http/client/#/io.l5d.fs/x/"
+            m = l5d.metrics()
+            assert m[client + "failure_accrual/removals"] == 2  # once in each worker
+            assert m[client + "failures/connect"] == 2 * 5
+            assert m[client + "retries/requeues"] == 2 * 5
+            assert m[client + "loadbalancer/available"] == 1
