@@ -75,9 +75,11 @@ class DstClient:
         stats.function_counter(lambda: io.received_bytes, "received_bytes")
         for name in self.balancer.stats():
             register = stats.function_counter if name in _LB_COUNTERS else stats.function_gauge
-            register(_lb_stat(self.balancer, name), "loadbalancer", *name.split("/"))
+            # one value per read (not every stat of the balancer); one small object, and the
+            # name's parts shared by every client (issue 14, memory)
+            register(_LbStat(self.balancer, name), *_lb_name(name))
         for name in _ACCRUAL_STATS:
-            stats.function_counter(self._accrual_total(name), "failure_accrual", name)
+            stats.function_counter(_AccrualTotal(self, name), "failure_accrual", name)
         #: per logical name: this client's view of it (``client/<id>/service/<name>``)
         self.services: dict[Path, ServiceView] = {}
         self.dst_header = b"l5d-dst-client: " + self.name.encode("latin-1") + b"\r\n"
@@ -190,11 +192,8 @@ class DstClient:
         self.balancer.update([])
 
     # -- stats ---------------------------------------------------------------
-    def _accrual_total(self, name: str) -> Any:
-        def total() -> float:
-            return self._gone_accrual[name] + sum(
-                getattr(a, name) for a in self._accruals.values())
-        return total
+    def _accrual_total(self, name: str) -> float:
+        return self._gone_accrual[name] + sum(getattr(a, name) for a in self._accruals.values())
 
     def endpoint_state(self) -> list[dict[str, Any]]:
         """Per endpoint: address, balancer load and accrual state (admin's client state)."""
@@ -229,8 +228,38 @@ class ServiceView:
         self.scope = stats
 
 
-def _lb_stat(bal: Any, name: str) -> Any:
-    return lambda: bal.stat(name)  # one value: not every stat of the balancer per read
+class _LbStat:
+    """Reads one of a balancer's stats (a function gauge's ``fn``: one 48-byte object where
+    a closure is three, for each of a bound client's ~11 balancer stats)."""
+
+    __slots__ = ("_bal", "_name")
+
+    def __init__(self, bal: Any, name: str) -> None:
+        self._bal = bal
+        self._name = name
+
+    def __call__(self) -> float:
+        return self._bal.stat(self._name)
+
+
+class _AccrualTotal(_LbStat):
+    """Reads a client's failure accrual total (``_bal``: the :class:`DstClient`)."""
+
+    __slots__ = ()
+
+    def __call__(self) -> float:
+        return self._bal._accrual_total(self._name)
+
+
+_LB_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def _lb_name(stat: str) -> tuple[str, ...]:
+    """``loadbalancer/<stat>`` as a name's parts (made once per stat name)."""
+    parts = _LB_NAMES.get(stat)
+    if parts is None:
+        parts = _LB_NAMES[stat] = ("loadbalancer", *stat.split("/"))
+    return parts
 
 
 def _accrual_stats(accrual: Any) -> dict[str, int]:

@@ -71,10 +71,15 @@ class Summary:
         return dict(self.percentiles)[name]
 
 
+#: the summary of no values (one object, shared: a histogram that never saw a value is
+#: the common case with many services bound)
+EMPTY_SUMMARY = Summary(0, 0.0, 0.0, 0.0, tuple((n, 0.0) for n, _ in PERCENTILES))
+
+
 def summarize(buckets: dict[int, int], count: int, total: int, scale: int) -> Summary:
     """The summary of a sparse bucket map holding ``count`` values that sum to ``total``."""
     if count == 0:
-        return Summary(0, 0.0, 0.0, 0.0, tuple((n, 0.0) for n, _ in PERCENTILES))
+        return EMPTY_SUMMARY
     order = sorted(buckets)
     lo = bucket_bounds(order[0])[0]
     hi = bucket_bounds(order[-1])[1] - 1

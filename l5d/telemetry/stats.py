@@ -76,12 +76,20 @@ class Stats:
         self._removal_listeners: list[Callable[["Stats"], None]] = []
 
     def counter(self, *name: str) -> Counter:
+        return self.counter_at(name)
+
+    # the *_at methods take the name as one tuple, which the registry keeps as its key (a
+    # scope passes the tuple it also keeps in ``names``: one tuple per metric, not two)
+    def counter_at(self, name: Scope) -> Counter:
         c = self._counters.get(name)
         if c is None:
             c = self._counters[name] = Counter()
         return c
 
     def gauge(self, *name: str) -> Gauge:
+        return self.gauge_at(name)
+
+    def gauge_at(self, name: Scope) -> Gauge:
         g = self._gauges.get(name)
         if g is None:
             g = self._gauges[name] = Gauge()
@@ -89,17 +97,26 @@ class Stats:
 
     def function_gauge(self, fn: Callable[[], float], *name: str) -> FunctionGauge:
         """A gauge read from ``fn`` (replaces whatever gauge had the name)."""
+        return self.function_gauge_at(fn, name)
+
+    def function_gauge_at(self, fn: Callable[[], float], name: Scope) -> FunctionGauge:
         g = self._gauges[name] = FunctionGauge(fn)
         return g
 
     def function_counter(self, fn: Callable[[], float], *name: str) -> FunctionCounter:
         """A counter whose running total is read from ``fn`` (replaces one of that name)."""
+        return self.function_counter_at(fn, name)
+
+    def function_counter_at(self, fn: Callable[[], float], name: Scope) -> FunctionCounter:
         c = self._counters[name] = FunctionCounter(fn)
         return c
 
     def stat(self, *name: str, scale: int = 1) -> Histogram:
         """The histogram ``name`` (see :mod:`l5d.telemetry.histogram`; ``scale`` 1000 for
         latencies recorded in microseconds and read in milliseconds)."""
+        return self.stat_at(name, scale)
+
+    def stat_at(self, name: Scope, scale: int = 1) -> Histogram:
         s = self._stats.get(name)
         if s is None:
             s = self._stats[name] = Histogram(scale)
@@ -109,6 +126,9 @@ class Stats:
         """A table of response counts by status code, read as the counters
         ``<name>/status/<code>`` and ``<name>/status/<n>XX`` (the data path adds to one
         dict entry; the class totals are summed when read)."""
+        return self.statuses_at(name)
+
+    def statuses_at(self, name: Scope) -> dict[int, int]:
         t = self._statuses.get(name)
         if t is None:
             t = self._statuses[name] = {}
@@ -191,22 +211,22 @@ class ScopedStats:
         return full
 
     def counter(self, *name: str) -> Counter:
-        return self._stats.counter(*self._name(name))
+        return self._stats.counter_at(self._name(name))
 
     def gauge(self, *name: str) -> Gauge:
-        return self._stats.gauge(*self._name(name))
+        return self._stats.gauge_at(self._name(name))
 
     def function_gauge(self, fn: Callable[[], float], *name: str) -> FunctionGauge:
-        return self._stats.function_gauge(fn, *self._name(name))
+        return self._stats.function_gauge_at(fn, self._name(name))
 
     def function_counter(self, fn: Callable[[], float], *name: str) -> FunctionCounter:
-        return self._stats.function_counter(fn, *self._name(name))
+        return self._stats.function_counter_at(fn, self._name(name))
 
     def stat(self, *name: str, scale: int = 1) -> Histogram:
-        return self._stats.stat(*self._name(name), scale=scale)
+        return self._stats.stat_at(self._name(name), scale)
 
     def statuses(self, *name: str) -> dict[int, int]:
-        return self._stats.statuses(*self._name(name))
+        return self._stats.statuses_at(self._name(name))
 
     def scope(self, *prefix: str) -> "ScopedStats":
         return ScopedStats(self._stats, self._prefix + prefix)
