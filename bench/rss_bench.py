@@ -195,7 +195,12 @@ def process_rss(proc: subprocess.Popen) -> list[int]:
 
 def process_pids(proc: subprocess.Popen) -> list[int]:
     """``[l5d]``, or ``[control, worker, ...]`` (the order of :func:`process_rss`)."""
-    return [proc.pid] + (worker_pids(proc.pid) if WORKERS[0] >= 2 else [])
+    if WORKERS[0] < 2:
+        return [proc.pid]
+    pids = worker_pids(proc.pid)
+    if len(pids) != WORKERS[0]:
+        raise RuntimeError(f"expected {WORKERS[0]} workers, found pids {pids}")
+    return [proc.pid] + pids
 
 
 def cpu_seconds(pid: int) -> float:
@@ -488,8 +493,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="workers: N in every config; "
                     "with N >= 2 a row per process (the control, then each worker)")
     ap.add_argument("--idle-cpu", type=float, default=0.0, metavar="S",
-                    help="bound: each process's CPU (%% of a core) over S seconds with no "
-                    "traffic after the requests (the stats it reads and ships, timers)")
+                    help="bound only: each process's CPU (%% of a core) over S seconds with "
+                    "no traffic after the requests (the stats it reads and ships, timers)")
     args = ap.parse_args()
     WORKERS[0] = args.workers
     IDLE_CPU_S[0] = args.idle_cpu

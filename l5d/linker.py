@@ -208,9 +208,9 @@ class Linker:
         #: a reload's retired parts still finishing their work (:mod:`l5d.reload.swap`)
         self.retired: list[Any] = []
         self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
-        #: a control's io.l5d.ingress watches, which it sends to its workers: key
-        #: (:func:`ingress_key`) -> starts (once) and returns the watch
-        self.ingress_feeds: dict[str, Callable[[], Any]] = {}
+        #: the io.l5d.ingress watches (a control sends their Ingresses to its workers):
+        #: key (:func:`~l5d.router.ingress.ingress_key`) -> its IngressFeed
+        self.ingress_feeds: dict[str, Any] = {}
         self.namers: list[tuple[Any, Any]] = []
         if worker is None and config.namers:
             from l5d.namers.build import build_namer
@@ -336,7 +336,7 @@ class Linker:
         """An ``io.l5d.ingress`` identifier on this linker's shared Kubernetes watches; in a
         worker, on the Ingresses its control watches and sends (one watch per node)."""
         from l5d.k8s.choice import choose
-        from l5d.router.ingress import ingress_identifier, ingress_key
+        from l5d.router.ingress import IngressFeed, ingress_identifier, ingress_key
 
         if self.worker is not None:
             feed = self.worker.ingress_feed(ingress_key(cfg))
@@ -349,9 +349,9 @@ class Linker:
         path = ("/apis/networking.k8s.io/v1/ingresses" if cfg.namespace is None
                 else f"/apis/networking.k8s.io/v1/namespaces/{cfg.namespace}/ingresses")
         # the watch starts with the linker (start()), or at the first request after it
-        self._ingress_watches.append(lambda: watches.reflector(path, {}, pin=True))
-        if self.control:
-            self.ingress_feeds[ingress_key(cfg)] = self._ingress_watches[-1]
+        feed = IngressFeed(watches, path)
+        self._ingress_watches.append(feed)
+        self.ingress_feeds[ingress_key(cfg)] = feed
         return ingress_identifier(prefix, self._ingress_watches[-1], lambda: watches.generation,
                                   cfg.ingress_class, cfg.ignore_default_backends)
 

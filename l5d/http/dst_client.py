@@ -242,13 +242,17 @@ class _LbStat:
         return self._bal.stat(self._name)
 
 
-class _AccrualTotal(_LbStat):
-    """Reads a client's failure accrual total (``_bal``: the :class:`DstClient`)."""
+class _AccrualTotal:
+    """Reads one of a client's failure accrual totals (as :class:`_LbStat`)."""
 
-    __slots__ = ()
+    __slots__ = ("_client", "_name")
+
+    def __init__(self, client: "DstClient", name: str) -> None:
+        self._client = client
+        self._name = name
 
     def __call__(self) -> float:
-        return self._bal._accrual_total(self._name)
+        return self._client._accrual_total(self._name)
 
 
 _LB_NAMES: dict[str, tuple[str, ...]] = {}

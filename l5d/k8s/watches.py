@@ -105,6 +105,14 @@ class Watches:
             entry.pinned = entry.pinned or pin
         return entry.reflector
 
+    def unpin(self, path: str, params: dict[str, str]) -> None:
+        """Let the reflector of ``path`` expire when idle, as an unpinned one does (its
+        pinned user is gone: a reload dropped an ``io.l5d.ingress`` identifier)."""
+        entry = self._entries.get((path, tuple(sorted(params.items()))))
+        if entry is not None:
+            entry.pinned = False
+            entry.last_used = self._reactor.seconds()
+
     def endpoints(self, namespace: str, name: str, label_selector: str | None = None,
                   *, pin: bool = False) -> Reflector:
         """The core/v1 Endpoints object ``namespace/name`` (a collection watch with a field

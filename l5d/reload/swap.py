@@ -196,8 +196,16 @@ def reload(linker: Any, config: LinkerConfig) -> Reloaded | Refused:
     for name in ("routers", "_servers", "namers", "telemeters", "sinks", "trace_sinks",
                  "trace_sample_rate", "access_logs", "_runners", "access_by_label"):
         setattr(linker, name, getattr(new, name))
-    # a kept router's io.l5d.ingress watch is not built again: its feed stays
-    linker.ingress_feeds = {**linker.ingress_feeds, **new.ingress_feeds}
+    # a kept router's io.l5d.ingress watch is not built again: its feed stays; one no
+    # router uses any more goes, and its watch may expire
+    from l5d.router.ingress import ingress_keys
+
+    wanted = ingress_keys(config)
+    feeds = {**linker.ingress_feeds, **new.ingress_feeds}
+    for key, feed in feeds.items():
+        if key not in wanted:
+            feed.unpin()
+    linker.ingress_feeds = {k: f for k, f in feeds.items() if k in wanted}
     linker._listeners = [Listener(srv.router.label, srv.port) for srv in linker._servers] + admin
     linker.retired.append(retired)
     retired.poll()

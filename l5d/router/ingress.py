@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from dtab import Path
-from l5d.k8s.ingress_model import match, read_ingresses
+from l5d.k8s.ingress_model import CLASS_ANNOTATION, match, read_ingresses
 from l5d.router.identifier import Identification, Identified, RequestView, Unidentified
 
-__all__ = ["ingress_identifier", "ingress_key"]
+__all__ = ["IngressFeed", "ingress_identifier", "ingress_key", "ingress_keys", "slim"]
 
 
 def ingress_key(cfg: Any) -> str:
@@ -27,6 +27,45 @@ def ingress_key(cfg: Any) -> str:
     a = cfg.access
     return repr((a.host, a.port, a.service_account, a.kubeconfig, a.context, a.account_dir,
                  cfg.namespace))
+
+
+def ingress_keys(config: Any) -> set[str]:
+    """The :func:`ingress_key` of every ``io.l5d.ingress`` identifier of ``config``'s routers."""
+    from l5d.config.identifiers import IngressIdentifierConfig
+
+    return {ingress_key(c) for r in config.routers for c in r.identifiers
+            if isinstance(c, IngressIdentifierConfig)}
+
+
+class IngressFeed:
+    """One ``io.l5d.ingress`` watch of a linker's shared Kubernetes watches: calling it
+    starts (once) and returns the reflector; :meth:`unpin` lets it expire once no
+    identifier uses it."""
+
+    __slots__ = ("_watches", "_path")
+
+    def __init__(self, watches: Any, path: str) -> None:
+        self._watches = watches
+        self._path = path
+
+    def __call__(self) -> Any:
+        return self._watches.reflector(self._path, {}, pin=True)
+
+    def unpin(self) -> None:
+        self._watches.unpin(self._path, {})
+
+
+def slim(obj: Any) -> Any:
+    """An Ingress with only what :func:`~l5d.k8s.ingress_model.read_ingresses` reads (its
+    name, namespace, class annotation and spec): what a control sends its workers."""
+    if not isinstance(obj, dict):
+        return obj
+    meta = obj.get("metadata") or {}
+    out_meta = {k: meta[k] for k in ("name", "namespace") if k in meta}
+    cls = (meta.get("annotations") or {}).get(CLASS_ANNOTATION)
+    if cls is not None:
+        out_meta["annotations"] = {CLASS_ANNOTATION: cls}
+    return {"metadata": out_meta, "spec": obj.get("spec")}
 
 
 def ingress_identifier(prefix: Path, watch: Callable[[], Any], generation: Callable[[], int],

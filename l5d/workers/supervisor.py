@@ -248,13 +248,20 @@ class Supervisor:
 
     def push_ingresses(self) -> None:
         """Send every ``io.l5d.ingress`` watch's Ingresses that changed since last sent
-        (starting a watch a reload added) to every worker: the workers watch none."""
-        for key, watch in self.linker.ingress_feeds.items():
+        (starting a watch a reload added) to every worker: the workers watch none. A
+        watch a reload dropped is forgotten, by the workers too."""
+        from l5d.router.ingress import slim
+
+        feeds = self.linker.ingress_feeds
+        for key, watch in feeds.items():
             reflector = watch()
-            now = (reflector.synced, list(reflector.objects.values()))
+            now = (reflector.synced, [slim(o) for o in reflector.objects.values()])
             if self._ingresses_sent.get(key) != now:
                 self._ingresses_sent[key] = now
                 self.broadcast(("ingress", key, now[0], now[1]))
+        for key in [k for k in self._ingresses_sent if k not in feeds]:
+            del self._ingresses_sent[key]
+            self.broadcast(("ingress-gone", key))
 
     def _dtab_saved(self, router: str, versioned: Any) -> None:
         self.broadcast(("dtab", router, versioned.dtab.show()))

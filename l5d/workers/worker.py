@@ -15,6 +15,7 @@ control -> worker                               worker -> control
 ``("dtab", label, text)`` (a saved edit)
 ``("ingress", key, synced, objects)`` (the
 Ingresses of one of the control's watches)
+``("ingress-gone", key)`` (a reload dropped it)
 ``("collect", seq, records)``                   ``("collected", seq, index, stats, records,
                                                 clients)`` (``clients``: ``None`` when
                                                 unchanged since the previous)
@@ -85,6 +86,9 @@ class Worker:
             elif kind == "ingress":
                 if self.side is not None:
                     self.side.ingress_feed(msg[1]).set(msg[2], msg[3])
+            elif kind == "ingress-gone":
+                if self.side is not None:
+                    self.side.ingresses.pop(msg[1], None)
             elif kind == "collect":
                 self._collect(msg[1], msg[2])
             elif kind == "dtab":

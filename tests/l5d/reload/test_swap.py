@@ -32,10 +32,14 @@ class _Reactor(MemoryReactorClock):
         return super().listenTCP(port, factory, backlog, interface)
 
 
-class SwapTests(SynchronousTestCase):
+class _Started(SynchronousTestCase):
+    """A linker on ``CONFIG``, started over a MemoryReactorClock (stopped after)."""
+
+    CONFIG = BASE
+
     def setUp(self) -> None:
         self.reactor = _Reactor()
-        self.linker = build(parse_config(BASE), Env(), self.reactor,
+        self.linker = build(parse_config(self.CONFIG), Env(), self.reactor,
                             now=self.reactor.seconds, wall=self.reactor.seconds)
         self.successResultOf(self.linker.start(Factory()))
 
@@ -43,6 +47,9 @@ class SwapTests(SynchronousTestCase):
         d = self.linker.stop()
         self.reactor.advance(10)
         self.successResultOf(d)
+
+
+class SwapTests(_Started):
 
     def _ports(self) -> list[int]:
         return [port for port, *_ in self.reactor.tcpServers]
@@ -153,3 +160,37 @@ class SwapTests(SynchronousTestCase):
         assert router.is_own_address("127.0.0.1", 4140) == "http"
         assert router.is_own_address("127.0.0.1", 9990) == "admin"
         assert router.is_own_address("127.0.0.1", 8080) is None
+
+
+INGRESS = BASE + ("  identifier: {kind: io.l5d.ingress, namespace: a, host: 127.0.0.1, "
+                  "port: 8001}\n")
+
+
+class IngressFeedTests(_Started):
+    """A reload keeps the io.l5d.ingress watches its routers use, and lets go of the
+    others (unpinned: they expire when idle, and a control stops sending them)."""
+
+    CONFIG = INGRESS
+
+    def _pinned(self) -> dict[str, bool]:
+        [watches] = self.linker.k8s.by_access.values()
+        return {key[0].rsplit("/", 2)[-2]: e.pinned for key, e in watches._entries.items()}
+
+    def test_kept_changed_and_dropped_identifiers(self) -> None:
+        [key_a] = self.linker.ingress_feeds
+        assert self._pinned() == {"a": True}
+        # a dtab change keeps the router, and so its feed
+        assert isinstance(self.linker.reload(parse_config(INGRESS.replace("8080", "9090"))),
+                          Reloaded)
+        assert list(self.linker.ingress_feeds) == [key_a]
+        # another namespace: the new watch, and the old one let go
+        outcome = self.linker.reload(parse_config(INGRESS.replace("namespace: a",
+                                                                  "namespace: b")))
+        assert isinstance(outcome, Reloaded)
+        [key_b] = self.linker.ingress_feeds
+        assert key_b != key_a
+        self.linker.ingress_feeds[key_b]()  # (a control starts it at once; here a request)
+        assert self._pinned() == {"a": False, "b": True}
+        # no io.l5d.ingress identifier left: no feed, nothing pinned
+        assert isinstance(self.linker.reload(parse_config(BASE)), Reloaded)
+        assert self.linker.ingress_feeds == {} and self._pinned() == {"a": False, "b": False}
