@@ -185,12 +185,7 @@ def wait_started(proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 def process_rss(proc: subprocess.Popen) -> list[int]:
     """KiB: ``[l5d]`` with one process; ``[control, worker, ...]`` with workers."""
-    if WORKERS[0] < 2:
-        return [rss_kib(proc.pid)]
-    pids = worker_pids(proc.pid)
-    if len(pids) != WORKERS[0]:
-        raise RuntimeError(f"expected {WORKERS[0]} workers, found pids {pids}")
-    return [rss_kib(proc.pid)] + [rss_kib(pid) for pid in pids]
+    return [rss_kib(pid) for pid in process_pids(proc)]
 
 
 def process_pids(proc: subprocess.Popen) -> list[int]:

@@ -207,7 +207,6 @@ class Linker:
         self.k8s = reuse.k8s if reuse is not None else K8sApis(reactor, env.variables, self._rng)
         #: a reload's retired parts still finishing their work (:mod:`l5d.reload.swap`)
         self.retired: list[Any] = []
-        self._ingress_watches: list[Callable[[], Any]] = []  # io.l5d.ingress identifiers
         #: the io.l5d.ingress watches (a control sends their Ingresses to its workers):
         #: key (:func:`~l5d.router.ingress.ingress_key`) -> its IngressFeed
         self.ingress_feeds: dict[str, Any] = {}
@@ -350,9 +349,8 @@ class Linker:
                 else f"/apis/networking.k8s.io/v1/namespaces/{cfg.namespace}/ingresses")
         # the watch starts with the linker (start()), or at the first request after it
         feed = IngressFeed(watches, path)
-        self._ingress_watches.append(feed)
         self.ingress_feeds[ingress_key(cfg)] = feed
-        return ingress_identifier(prefix, self._ingress_watches[-1], lambda: watches.generation,
+        return ingress_identifier(prefix, feed, lambda: watches.generation,
                                   cfg.ingress_class, cfg.ignore_default_backends)
 
     def _transformers(self, configs: Any, where: str) -> list[Any]:
@@ -413,8 +411,8 @@ class Linker:
             for writer in self.access_logs:
                 writer.start()
             self.k8s.start()
-            for ingress_watch in self._ingress_watches:
-                ingress_watch()
+            for feed in self.ingress_feeds.values():
+                feed()
             for _, namer in self.namers:
                 start = getattr(namer, "start", None)
                 if start is not None:

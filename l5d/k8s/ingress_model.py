@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["Backend", "IngressRule", "IngressSpec", "match", "read_ingresses"]
+__all__ = ["Backend", "IngressRule", "IngressSpec", "match", "read_ingresses", "slim"]
 
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
@@ -94,6 +94,19 @@ def _spec(obj: Any, ingress_class: str) -> IngressSpec | None:
                                          backend))
     default = _backend(namespace, spec.get("defaultBackend") or spec.get("backend"))
     return IngressSpec(f"{namespace}/{meta.get('name', '')}", tuple(rules), default)
+
+
+def slim(obj: Any) -> Any:
+    """An Ingress with only what :func:`read_ingresses` reads (its name, namespace, class
+    annotation and spec): what a control sends its workers."""
+    if not isinstance(obj, dict):
+        return obj
+    meta = obj.get("metadata") or {}
+    out_meta = {k: meta[k] for k in ("name", "namespace") if k in meta}
+    cls = (meta.get("annotations") or {}).get(CLASS_ANNOTATION)
+    if cls is not None:
+        out_meta["annotations"] = {CLASS_ANNOTATION: cls}
+    return {"metadata": out_meta, "spec": obj.get("spec")}
 
 
 def read_ingresses(objects: Iterable[Any], ingress_class: str) -> tuple[IngressSpec, ...]:

@@ -14,19 +14,17 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from dtab import Path
-from l5d.k8s.ingress_model import CLASS_ANNOTATION, match, read_ingresses
+from l5d.k8s.ingress_model import match, read_ingresses
 from l5d.router.identifier import Identification, Identified, RequestView, Unidentified
 
-__all__ = ["IngressFeed", "ingress_identifier", "ingress_key", "ingress_keys", "slim"]
+__all__ = ["IngressFeed", "ingress_identifier", "ingress_key", "ingress_keys"]
 
 
 def ingress_key(cfg: Any) -> str:
     """The name of the Ingress watch an ``io.l5d.ingress`` config asks for (its API access
     and namespace): the same in a control and in its workers, which get that watch's
     Ingresses from the control (:mod:`l5d.workers.supervisor`)."""
-    a = cfg.access
-    return repr((a.host, a.port, a.service_account, a.kubeconfig, a.context, a.account_dir,
-                 cfg.namespace))
+    return repr((cfg.access, cfg.namespace))  # a frozen dataclass: its repr is its value
 
 
 def ingress_keys(config: Any) -> set[str]:
@@ -53,19 +51,6 @@ class IngressFeed:
 
     def unpin(self) -> None:
         self._watches.unpin(self._path, {})
-
-
-def slim(obj: Any) -> Any:
-    """An Ingress with only what :func:`~l5d.k8s.ingress_model.read_ingresses` reads (its
-    name, namespace, class annotation and spec): what a control sends its workers."""
-    if not isinstance(obj, dict):
-        return obj
-    meta = obj.get("metadata") or {}
-    out_meta = {k: meta[k] for k in ("name", "namespace") if k in meta}
-    cls = (meta.get("annotations") or {}).get(CLASS_ANNOTATION)
-    if cls is not None:
-        out_meta["annotations"] = {CLASS_ANNOTATION: cls}
-    return {"metadata": out_meta, "spec": obj.get("spec")}
 
 
 def ingress_identifier(prefix: Path, watch: Callable[[], Any], generation: Callable[[], int],

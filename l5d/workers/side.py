@@ -97,7 +97,7 @@ class WorkerSide:
         self.dtabs: WorkerDtabs | None = None
         #: router label -> its RemoteInterpreter (kept across reloads: bindings stay)
         self.interpreters: dict[str, Any] = {}
-        #: ``io.l5d.ingress`` watch key (:func:`l5d.linker.ingress_key`) -> what the
+        #: ``io.l5d.ingress`` watch key (:func:`l5d.router.ingress.ingress_key`) -> what the
         #: control last sent of it
         self.ingresses: dict[str, PushedIngresses] = {}
 

@@ -250,7 +250,7 @@ class Supervisor:
         """Send every ``io.l5d.ingress`` watch's Ingresses that changed since last sent
         (starting a watch a reload added) to every worker: the workers watch none. A
         watch a reload dropped is forgotten, by the workers too."""
-        from l5d.router.ingress import slim
+        from l5d.k8s.ingress_model import slim
 
         feeds = self.linker.ingress_feeds
         for key, watch in feeds.items():

@@ -1,9 +1,8 @@
-"""l5d.router.ingress.slim: what a control sends its workers reads as the whole Ingress."""
+"""l5d.k8s.ingress_model.slim: what a control sends its workers reads as the whole Ingress."""
 
 from __future__ import annotations
 
-from l5d.k8s.ingress_model import CLASS_ANNOTATION, read_ingresses
-from l5d.router.ingress import slim
+from l5d.k8s.ingress_model import CLASS_ANNOTATION, read_ingresses, slim
 
 
 def ingress(name: str, cls: str | None, host: str) -> dict:
